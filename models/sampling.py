@@ -1,0 +1,138 @@
+"""Sampling and convergence diagnostics shared by every model.
+
+Every model samples with NUTS (nutpie) through :func:`sample` and is gated by
+:func:`diagnose` + :func:`check_gate`: R-hat <= 1.01, bulk and tail ESS >= 400
+and no divergent transitions (Vehtari et al. 2021, "Rank-normalization,
+folding, and localization: an improved R-hat", Bayesian Analysis 16).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+
+import arviz as az
+import numpy as np
+import pymc as pm
+import xarray as xr
+
+from simulator.config import Sampler
+from simulator.errors import ConvergenceError
+
+__all__ = [
+    "RHAT_MAX",
+    "ESS_MIN",
+    "Diagnostics",
+    "sample",
+    "diagnose",
+    "check_gate",
+    "flat_draws",
+]
+
+log = logging.getLogger(__name__)
+
+RHAT_MAX = 1.01
+ESS_MIN = 400
+
+
+def sample(model: pm.Model, settings: Sampler, seed: int) -> xr.DataTree:
+    """Draw from the posterior of ``model`` with nutpie's NUTS.
+
+    Returns
+    -------
+    xarray.DataTree
+        Groups ``posterior``, ``sample_stats``, ``observed_data`` (and others PyMC adds).
+    """
+    with model:
+        return pm.sample(
+            draws=settings.draws,
+            tune=settings.tune,
+            chains=settings.chains,
+            target_accept=settings.target_accept,
+            nuts_sampler="nutpie",
+            random_seed=seed,
+            progressbar=False,
+        )
+
+
+@dataclass(frozen=True)
+class Diagnostics:
+    """Worst-case convergence figures over a model's parameters."""
+
+    model: str
+    max_r_hat: float
+    min_ess_bulk: float
+    min_ess_tail: float
+    divergences: int
+    n_samples: int
+
+    @property
+    def passed(self) -> bool:
+        return (
+            self.max_r_hat <= RHAT_MAX
+            and self.min_ess_bulk >= ESS_MIN
+            and self.min_ess_tail >= ESS_MIN
+            and self.divergences == 0
+        )
+
+    def failures(self) -> list[str]:
+        out = []
+        if not self.max_r_hat <= RHAT_MAX:
+            out.append(f"R-hat {self.max_r_hat:.3f} > {RHAT_MAX}")
+        if not self.min_ess_bulk >= ESS_MIN:
+            out.append(f"bulk ESS {self.min_ess_bulk:.0f} < {ESS_MIN}")
+        if not self.min_ess_tail >= ESS_MIN:
+            out.append(f"tail ESS {self.min_ess_tail:.0f} < {ESS_MIN}")
+        if self.divergences:
+            out.append(f"{self.divergences} divergent transitions")
+        return out
+
+    def as_dict(self) -> dict:
+        return asdict(self) | {"passed": self.passed}
+
+
+def diagnose(name: str, dt: xr.DataTree, var_names: list[str]) -> Diagnostics:
+    """Summarise convergence of the free parameters ``var_names``."""
+    rhat = az.rhat(dt, var_names=var_names)
+    ess_bulk = az.ess(dt, var_names=var_names, method="bulk")
+    ess_tail = az.ess(dt, var_names=var_names, method="tail")
+    post = dt.posterior
+
+    def worst(tree, fn):
+        # ArviZ returns the "posterior" group itself (a DataTree node).
+        group = tree["posterior"] if "posterior" in tree.children else tree
+        return float(fn([fn(group[v].values) for v in var_names]))
+
+    return Diagnostics(
+        model=name,
+        max_r_hat=worst(rhat, np.max),
+        min_ess_bulk=worst(ess_bulk, np.min),
+        min_ess_tail=worst(ess_tail, np.min),
+        divergences=int(dt.sample_stats["diverging"].sum()),
+        n_samples=int(post.sizes["chain"] * post.sizes["draw"]),
+    )
+
+
+def check_gate(diagnostics: list[Diagnostics], allow_failed: bool) -> None:
+    """Raise :class:`ConvergenceError` unless every model passes or the user allows it."""
+    failed = [d for d in diagnostics if not d.passed]
+    for d in failed:
+        log.warning("%s model fails convergence checks: %s", d.model, ", ".join(d.failures()))
+    if failed and not allow_failed:
+        detail = "; ".join(f"{d.model}: {', '.join(d.failures())}" for d in failed)
+        raise ConvergenceError(
+            f"sampler diagnostics fail ({detail}); raise [sampler].draws/tune or set "
+            "[sampler].allow_failed_diagnostics = true (the appendix will say so)"
+        )
+
+
+def flat_draws(dt: xr.DataTree, name: str) -> np.ndarray:
+    """Posterior draws of ``name`` with chain and draw stacked first (chain-major).
+
+    Returns
+    -------
+    ndarray
+        Shape ``(chains * draws, *event_shape)``, C-contiguous float64.
+    """
+    values = dt.posterior[name].transpose("chain", "draw", ...).values
+    return np.ascontiguousarray(values.reshape(-1, *values.shape[2:]), dtype=np.float64)

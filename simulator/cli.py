@@ -1,0 +1,175 @@
+"""The ``reddsim`` command line: thin commands that parse, call the library, print.
+
+Results go to stdout (a table, or JSON with ``--json``); progress and logs go to
+stderr. A :class:`~simulator.errors.ReddsimError` becomes one line on stderr and
+exit code 2.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from simulator.config import load_config
+from simulator.errors import ReddsimError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    help="Monte Carlo uncertainty simulator for REDD+ forest carbon credits.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True)
+out = Console()
+
+RunArg = Annotated[
+    Path, typer.Argument(help="Run directory (holding run.toml) or the TOML file itself.")
+]
+
+
+def _fail(error: Exception) -> None:
+    err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code=2)
+
+
+def _configure_logging(verbose: bool, quiet: bool) -> None:
+    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    for name in ("simulator", "models"):
+        lg = logging.getLogger(name)
+        lg.handlers[:] = [handler] if verbose else []
+        lg.setLevel(level)
+    # PyMC and PyTensor announce every sampler start; keep stderr for our progress.
+    for name in ("pymc", "pytensor", "arviz"):
+        logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.ERROR)
+
+
+@app.command()
+def check(run: RunArg) -> None:
+    """Validate a run's configuration and data files (no sampling)."""
+    from simulator.data import load_data
+
+    try:
+        spec = load_config(run)
+        data = load_data(spec)
+    except ReddsimError as e:
+        _fail(e)
+    n_plots = len(data.plots["plot_id"])
+    years = data.deforestation["year"]
+    out.print(
+        f"ok: {spec.path} ({len(spec.config.project.strata)} strata, {n_plots} plots, "
+        f"reference years {years[0]}-{years[-1]}, {len(data.leakage_belt['year'])} belt years)",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def _totals(outcome) -> dict:
+    s = outcome.summary
+    rows = []
+    for p in s.period.values:
+        r = s.sel(period=p)
+        rows.append({
+            "period": str(p),
+            "ner_mean": float(r.ner_mean),
+            "ci_low": float(r.ner_ci_low),
+            "ci_high": float(r.ner_ci_high),
+            "uncertainty_pct": float(r.uncertainty_pct),
+            "deduction": float(r.uncertainty_deduction),
+            "buffer": float(r.buffer),
+            "credits": float(r.credits),
+        })  # fmt: skip
+    return {
+        "out_dir": str(outcome.out_dir),
+        "appendix": str(outcome.appendix),
+        "standard": s.attrs["standard"],
+        "confidence": s.attrs["confidence"],
+        "n_draws": s.attrs["n_draws"],
+        "seed": outcome.manifest["seed"],
+        "periods": rows,
+    }
+
+
+def _print_table(totals: dict) -> None:
+    conf = round(100 * totals["confidence"])
+    table = Table(
+        title=f"Net emission reductions (tCO2e), {totals['standard']}, {totals['n_draws']:,} draws",
+        title_justify="left",
+    )
+    for col in ("period", "NER mean", f"{conf}% CI", "U", "deduction", "buffer", "credits"):
+        table.add_column(col, justify="left" if col == "period" else "right")
+    for r in totals["periods"]:
+        table.add_row(
+            r["period"], f"{r['ner_mean']:,.0f}", f"{r['ci_low']:,.0f} – {r['ci_high']:,.0f}",
+            f"{r['uncertainty_pct']:.1f}%", f"{r['deduction']:,.0f}", f"{r['buffer']:,.0f}",
+            f"{r['credits']:,.0f}",
+            end_section=r["period"] == totals["periods"][-2]["period"],
+        )  # fmt: skip
+    out.print(table)
+    out.print(f"appendix: {totals['appendix']}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def run(
+    run: RunArg,
+    draws: Annotated[int | None, typer.Option("--draws", help="Simulated draws (overrides \\[simulation].n_draws).")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed (overrides \\[simulation].seed).")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Parent directory of the run output (default RUN/out).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the totals as JSON on stdout.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log details on stderr.")] = False,
+) -> None:  # fmt: skip
+    """Sample the models, simulate, account and write the appendix.
+
+    Threads follow NUMBA_NUM_THREADS; results do not depend on the thread count.
+    """
+    _configure_logging(verbose, quiet)
+    try:
+        spec = load_config(run).with_overrides(n_draws=draws, seed=seed)
+    except ReddsimError as e:
+        _fail(e)
+    from simulator.pipeline import run as execute
+
+    try:
+        if quiet:
+            outcome = execute(spec, out_dir)
+        else:
+            with err.status("starting") as status:
+
+                def progress(stage: str) -> None:
+                    status.update(f"{stage} …")
+                    err.print(f"[dim]▸ {stage}[/]", highlight=False)
+
+                outcome = execute(spec, out_dir, progress=progress)
+    except ReddsimError as e:
+        _fail(e)
+    totals = _totals(outcome)
+    if as_json:
+        sys.stdout.write(json.dumps(totals, indent=2, allow_nan=False, default=_finite) + "\n")
+    else:
+        _print_table(totals)
+
+
+def _finite(x):  # json default for numpy scalars
+    value = float(x)
+    return value if math.isfinite(value) else None
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,314 @@
+"""Run configuration: the ``run.toml`` schema, validated at load time.
+
+A run directory holds ``run.toml`` and the data files it names (paths relative to
+the run directory). :func:`load_config` reads and validates everything the file
+says and reports *all* problems at once, each with the file, the field's
+location (``[accounting].buffer_pct``) and the bad value, with a "did you mean"
+for misspelt keys.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import tomllib
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from simulator.errors import ConfigError
+from simulator.standards import STANDARDS
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "NormalPrior",
+    "BoundedNormalPrior",
+    "BetaPrior",
+    "Stratum",
+    "Project",
+    "Crediting",
+    "DataFiles",
+    "Biomass",
+    "Deforestation",
+    "Leakage",
+    "Sampler",
+    "Simulation",
+    "Accounting",
+    "RunConfig",
+    "RunSpec",
+    "load_config",
+]
+
+SCHEMA_VERSION = 1
+CONFIG_NAME = "run.toml"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NormalPrior(_Section):
+    """Normal prior (or known value with uncertainty): mean and standard deviation."""
+
+    mean: float
+    sd: Annotated[float, Field(gt=0)]
+
+
+class BoundedNormalPrior(NormalPrior):
+    """Normal prior truncated to ``[lower, upper]``."""
+
+    lower: float
+    upper: float
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if not self.lower < self.mean < self.upper:
+            raise ValueError(f"need lower < mean < upper, got {self.lower}, {self.mean}, {self.upper}")
+        return self
+
+
+class BetaPrior(_Section):
+    """Beta(alpha, beta) prior of a fraction."""
+
+    alpha: Annotated[float, Field(gt=0)]
+    beta: Annotated[float, Field(gt=0)]
+
+
+class Stratum(_Section):
+    name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_\-]+$")]
+    area_ha: Annotated[float, Field(gt=0, description="forest area at the project start (ha)")]
+    relative_risk: Annotated[
+        float,
+        Field(
+            gt=0,
+            description="relative deforestation risk; rescaled to an area-weighted mean of 1",
+        ),
+    ] = 1.0
+
+
+class Project(_Section):
+    name: Annotated[str, Field(min_length=1)]
+    country: str = ""
+    description: str = ""
+    strata: Annotated[list[Stratum], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _unique_strata(self):
+        names = [s.name for s in self.strata]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"stratum names must be unique, repeated: {', '.join(dupes)}")
+        return self
+
+
+class Crediting(_Section):
+    start_year: Annotated[int, Field(ge=1990, le=2100)]
+    years: Annotated[int, Field(ge=1, le=100)]
+
+
+class DataFiles(_Section):
+    """CSV files, relative to the run directory."""
+
+    plots: Path
+    deforestation: Path
+    leakage_belt: Path
+
+
+class Biomass(_Section):
+    carbon_fraction: NormalPrior = NormalPrior(mean=0.47, sd=0.0206)
+    root_shoot: BoundedNormalPrior = BoundedNormalPrior(mean=0.37, sd=0.04, lower=0.27, upper=0.44)
+
+
+class Deforestation(_Section):
+    highway_paving: Annotated[
+        tuple[int, int], Field(description="first and last year of highway paving")
+    ]
+    projection: Literal["constant", "trend"] = "constant"
+    effectiveness: BetaPrior
+    post_conversion_tco2e_ha: NormalPrior
+
+    @model_validator(mode="after")
+    def _paving_order(self):
+        first, last = self.highway_paving
+        if last < first:
+            raise ValueError(f"highway_paving must be [first, last], got [{first}, {last}]")
+        return self
+
+
+class Leakage(_Section):
+    displacement: BetaPrior
+
+
+class Sampler(_Section):
+    chains: Annotated[int, Field(ge=1, le=64)] = 4
+    draws: Annotated[int, Field(ge=50)] = 1000
+    tune: Annotated[int, Field(ge=50)] = 1000
+    target_accept: Annotated[float, Field(gt=0.5, lt=1)] = 0.9
+    allow_failed_diagnostics: bool = False
+
+
+class Simulation(_Section):
+    n_draws: Annotated[int, Field(ge=100, le=10**10)]
+    seed: Annotated[int, Field(ge=0, lt=2**63)]
+    chunk_size: Annotated[int, Field(ge=1)] = 100_000
+
+
+class Accounting(_Section):
+    standard: Annotated[str, Field(description="methodology and version, e.g. VM0007-1.8")]
+    buffer_pct: Annotated[
+        float, Field(description="non-permanence risk rating (%) from the AFOLU risk tool")
+    ]
+
+    @model_validator(mode="after")
+    def _known_standard(self):
+        if self.standard not in STANDARDS:
+            raise ValueError(
+                f"standard {self.standard!r} is not one of {', '.join(sorted(STANDARDS))}"
+            )
+        # VCS AFOLU Non-Permanence Risk Tool v4.0: the overall risk rating is at least 10;
+        # a project scoring above 60 fails the tool and cannot be credited.
+        if not 10 <= self.buffer_pct <= 60:
+            raise ValueError(
+                f"buffer_pct = {self.buffer_pct}: the AFOLU Non-Permanence Risk Tool "
+                "allows ratings from 10 to 60"
+            )
+        return self
+
+
+class RunConfig(_Section):
+    """The whole ``run.toml``."""
+
+    schema_version: Literal[1]
+    project: Project
+    crediting: Crediting
+    data: DataFiles
+    biomass: Biomass = Biomass()
+    deforestation: Deforestation
+    leakage: Leakage
+    sampler: Sampler = Sampler()
+    simulation: Simulation
+    accounting: Accounting
+
+    def digest(self) -> str:
+        """SHA-256 of the canonical JSON of the validated configuration."""
+        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """A validated configuration with the location it came from."""
+
+    config: RunConfig
+    path: Path
+
+    @property
+    def run_dir(self) -> Path:
+        return self.path.parent
+
+    def data_path(self, name: str) -> Path:
+        return self.run_dir / getattr(self.config.data, name)
+
+    def with_overrides(self, n_draws: int | None = None, seed: int | None = None) -> RunSpec:
+        """Same spec with the simulation's draw count and/or seed replaced (re-validated)."""
+        raw = self.config.model_dump(mode="json")
+        if n_draws is not None:
+            raw["simulation"]["n_draws"] = n_draws
+        if seed is not None:
+            raw["simulation"]["seed"] = seed
+        return RunSpec(_validate(raw, self.path, "command line"), self.path)
+
+
+def load_config(path: str | Path) -> RunSpec:
+    """Read and validate a run configuration.
+
+    Parameters
+    ----------
+    path : str or Path
+        A run directory (holding ``run.toml``) or the TOML file itself.
+
+    Returns
+    -------
+    RunSpec
+
+    Raises
+    ------
+    ConfigError
+        One line listing every problem: file, field location, value and reason.
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / CONFIG_NAME
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such run configuration")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: not valid TOML: {err}") from err
+    spec = RunSpec(_validate(raw, path, None), path)
+    missing = [
+        f"[data].{name} = {str(getattr(spec.config.data, name))!r}: file not found"
+        for name in DataFiles.model_fields
+        if not spec.data_path(name).is_file()
+    ]
+    if missing:
+        raise ConfigError(f"{path}: " + "; ".join(missing))
+    return spec
+
+
+def _validate(raw: dict, path: Path, origin: str | None) -> RunConfig:
+    try:
+        return RunConfig.model_validate(raw)
+    except ValidationError as err:
+        where = f"{path} ({origin})" if origin else str(path)
+        raise ConfigError(f"{where}: " + "; ".join(_describe(e) for e in err.errors())) from err
+
+
+def _location(loc: tuple) -> str:
+    """``('accounting', 'buffer_pct')`` -> ``[accounting].buffer_pct``."""
+    parts = [str(p) if not isinstance(p, int) else f"[{p}]" for p in loc]
+    text = ""
+    for part in parts:
+        text += part if part.startswith("[") or not text else "." + part
+    if len(loc) > 1:
+        head, _, tail = text.rpartition(".")
+        return f"[{head}].{tail}" if head else text
+    return text
+
+
+def _describe(error: dict) -> str:
+    loc = tuple(error["loc"])
+    if error["type"] == "extra_forbidden":
+        known = _fields_at(loc[:-1])
+        hint = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        did_you_mean = f" (did you mean {hint[0]!r}?)" if hint else ""
+        return f"{_location(loc)}: unknown key{did_you_mean}"
+    if error["type"] == "missing":
+        return f"{_location(loc)}: required field is missing"
+    msg = error["msg"].removeprefix("Value error, ")
+    if not loc:
+        return msg
+    return f"{_location(loc)} = {error.get('input')!r}: {msg}"
+
+
+def _fields_at(loc: tuple) -> list[str]:
+    """Field names of the schema section at ``loc`` (for "did you mean")."""
+    model: type[BaseModel] = RunConfig
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            return []
+        annotation = field.annotation
+        candidates = [annotation, *typing.get_args(annotation)]
+        model = next(
+            (c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None
+        )
+        if model is None:
+            return []
+    return list(model.model_fields)

@@ -1,0 +1,177 @@
+"""Reading a run's data files, with every value checked.
+
+Each CSV has a fixed set of columns (:data:`SCHEMAS`). A missing or unknown
+column, an unparsable or out-of-range value, a duplicated key or a stratum the
+configuration does not know is a :class:`~simulator.errors.DataError` naming the
+file, row, column and value. Nothing is clipped, dropped or filled in.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from simulator.config import RunSpec
+from simulator.errors import DataError
+
+__all__ = ["Column", "SCHEMAS", "RunData", "read_table", "load_data"]
+
+
+@dataclass(frozen=True)
+class Column:
+    """One CSV column: its type, a validity check and what the check means."""
+
+    kind: type  # str, int or float
+    check: Callable[[object], bool] = lambda v: True
+    rule: str = ""
+
+
+_positive = Column(float, lambda v: v > 0, "must be > 0")
+_non_negative = Column(float, lambda v: v >= 0, "must be >= 0")
+_year = Column(int, lambda v: 1900 <= v <= 2100, "must be a year between 1900 and 2100")
+
+SCHEMAS: dict[str, dict[str, Column]] = {
+    "plots": {
+        "plot_id": Column(str, lambda v: v != "", "must not be empty"),
+        "stratum": Column(str, lambda v: v != "", "must not be empty"),
+        "area_ha": _positive,
+        "agb_mg_ha": _positive,
+        "agb_sd_mg_ha": _positive,
+    },
+    "deforestation": {
+        "year": _year,
+        "forest_area_ha": _positive,
+        "loss_ha": _non_negative,
+        "loss_se_ha": _positive,
+    },
+    "leakage_belt": {
+        "year": _year,
+        "avoided_ha": _non_negative,
+        "belt_loss_ha": _non_negative,
+        "belt_baseline_ha": _non_negative,
+        "belt_se_ha": _positive,
+    },
+}
+
+
+def read_table(path: Path, schema: dict[str, Column]) -> dict[str, np.ndarray]:
+    """Read a CSV whose header is exactly the schema's columns (in any order).
+
+    Returns
+    -------
+    dict of str to ndarray
+        One array per column (``float64``, ``int64`` or ``str``), in file order.
+
+    Raises
+    ------
+    DataError
+        Naming the file, row (1-based, header is row 1), column and value.
+    """
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            rows = list(csv.reader(fh))
+    except (OSError, UnicodeDecodeError) as err:
+        raise DataError(f"{path}: cannot read: {err}") from err
+    if not rows:
+        raise DataError(f"{path}: empty file, expected columns {', '.join(schema)}")
+    header = [h.strip() for h in rows[0]]
+    missing = [c for c in schema if c not in header]
+    unknown = [c for c in header if c not in schema]
+    if missing or unknown:
+        parts = []
+        if missing:
+            parts.append(f"missing column(s) {', '.join(missing)}")
+        if unknown:
+            parts.append(f"unknown column(s) {', '.join(unknown)}")
+        raise DataError(f"{path}: {'; '.join(parts)} (expected {', '.join(schema)})")
+    body = [r for r in rows[1:] if any(cell.strip() for cell in r)]
+    if not body:
+        raise DataError(f"{path}: no data rows")
+    values: dict[str, list] = {c: [] for c in schema}
+    for lineno, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(header):
+            raise DataError(f"{path}: row {lineno} has {len(row)} fields, header has {len(header)}")
+        for name, raw in zip(header, row, strict=True):
+            values[name].append(_parse(path, lineno, name, raw.strip(), schema[name]))
+    return {
+        name: np.asarray(vals, dtype={str: str, int: np.int64, float: np.float64}[col.kind])
+        for (name, vals), col in zip(values.items(), schema.values(), strict=True)
+    }
+
+
+def _parse(path: Path, lineno: int, name: str, raw: str, col: Column):
+    where = f"{path}: row {lineno}, column {name} = {raw!r}"
+    if col.kind is str:
+        value = raw
+    else:
+        try:
+            value = col.kind(raw)
+        except ValueError as err:
+            raise DataError(f"{where}: not a number" if col.kind is float else f"{where}: not an integer") from err
+        if col.kind is float and not math.isfinite(value):
+            raise DataError(f"{where}: must be finite")
+    if not col.check(value):
+        raise DataError(f"{where}: {col.rule}")
+    return value
+
+
+@dataclass(frozen=True)
+class RunData:
+    """The validated data of a run (arrays by column name)."""
+
+    plots: dict[str, np.ndarray]
+    deforestation: dict[str, np.ndarray]
+    leakage_belt: dict[str, np.ndarray]
+
+
+def load_data(spec: RunSpec) -> RunData:
+    """Read and cross-check all data files of a run against its configuration."""
+    tables = {name: read_table(spec.data_path(name), SCHEMAS[name]) for name in SCHEMAS}
+    _check_plots(spec, tables["plots"])
+    for name in ("deforestation", "leakage_belt"):
+        _check_years(spec.data_path(name), tables[name]["year"])
+    _check_reference_period(spec, tables["deforestation"]["year"])
+    return RunData(**tables)
+
+
+def _check_plots(spec: RunSpec, plots: dict[str, np.ndarray]) -> None:
+    path = spec.data_path("plots")
+    strata = [s.name for s in spec.config.project.strata]
+    for lineno, (pid, stratum) in enumerate(zip(plots["plot_id"], plots["stratum"], strict=True), 2):
+        if stratum not in strata:
+            raise DataError(
+                f"{path}: row {lineno}, column stratum = {stratum!r}: not a stratum of "
+                f"[project].strata ({', '.join(strata)})"
+            )
+    ids, counts = np.unique(plots["plot_id"], return_counts=True)
+    if np.any(counts > 1):
+        raise DataError(f"{path}: column plot_id = {ids[counts > 1][0]!r}: duplicated plot id")
+    empty = [s for s in strata if not np.any(plots["stratum"] == s)]
+    if empty:
+        raise DataError(f"{path}: column stratum: no plots for stratum {', '.join(empty)}")
+
+
+def _check_years(path: Path, years: np.ndarray) -> None:
+    if years.size > 1 and not np.all(np.diff(years) == 1):
+        raise DataError(
+            f"{path}: column year = {years.tolist()}: years must be consecutive and increasing"
+        )
+
+
+def _check_reference_period(spec: RunSpec, years: np.ndarray) -> None:
+    path = spec.data_path("deforestation")
+    if years.size < 5:
+        raise DataError(f"{path}: column year: {years.size} years; the rate model needs at least 5")
+    start = spec.config.crediting.start_year
+    if years[-1] >= start:
+        raise DataError(
+            f"{path}: column year = {int(years[-1])}: the reference period must end before "
+            f"the crediting period starts ([crediting].start_year = {start})"
+        )

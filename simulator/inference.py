@@ -1,0 +1,131 @@
+"""Fit a run's Bayesian models and turn their posteriors into kernel inputs.
+
+This is the seam between :mod:`models` (PyMC) and :mod:`simulator.kernels`
+(numba): it calls each model's ``fit`` with the run's data and settings, checks
+convergence, and flattens posterior draws into the arrays the kernel indexes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import xarray as xr
+
+from models import biomass, deforestation, leakage
+from models.sampling import Diagnostics, check_gate, diagnose, flat_draws
+from simulator import rng
+from simulator.config import RunSpec
+from simulator.data import RunData
+from simulator.kernels import MODEL_STREAMS, KernelInputs
+
+__all__ = ["MODELS", "Posteriors", "model_seed", "fit_models", "kernel_inputs", "relative_risk"]
+
+log = logging.getLogger(__name__)
+
+MODELS = ("biomass", "deforestation", "leakage")
+
+
+@dataclass(frozen=True)
+class Posteriors:
+    """Posterior DataTrees by model name, and their convergence diagnostics."""
+
+    trees: dict[str, xr.DataTree]
+    diagnostics: list[Diagnostics]
+
+    def combined(self, attrs: dict) -> xr.DataTree:
+        """One DataTree with a child group per model (saved as ``posterior.nc``)."""
+        root = xr.DataTree.from_dict({f"/{name}": None for name in self.trees})
+        for name, tree in self.trees.items():
+            root[name] = tree
+        root.attrs.update(attrs)
+        return root
+
+
+def model_seed(seed: int, model: str) -> int:
+    """Sampler seed of a model, derived from the run seed by the counter hash."""
+    h = rng.counter_hash(seed, 0, 0, MODEL_STREAMS[model], 0)
+    return int(h >> np.uint64(33))  # 31 bits: accepted by every seeding API
+
+
+def fit_models(
+    spec: RunSpec, data: RunData, on_model: Callable[[str], None] | None = None
+) -> Posteriors:
+    """Sample every model of the run and gate on convergence diagnostics.
+
+    Raises
+    ------
+    ConvergenceError
+        If a model fails R-hat/ESS/divergence checks and the configuration does not
+        allow it (``[sampler].allow_failed_diagnostics``).
+    """
+    cfg = spec.config
+    seed = cfg.simulation.seed
+    strata = [s.name for s in cfg.project.strata]
+    fits = {
+        "biomass": lambda: biomass.fit(
+            strata, data.plots["stratum"], data.plots["agb_mg_ha"], data.plots["agb_sd_mg_ha"],
+            cfg.biomass, cfg.sampler, model_seed(seed, "biomass"),
+        ),
+        "deforestation": lambda: deforestation.fit(
+            data.deforestation["year"], data.deforestation["forest_area_ha"],
+            data.deforestation["loss_ha"], data.deforestation["loss_se_ha"],
+            cfg.deforestation, cfg.sampler, model_seed(seed, "deforestation"),
+        ),
+        "leakage": lambda: leakage.fit(
+            data.leakage_belt["year"], data.leakage_belt["avoided_ha"],
+            data.leakage_belt["belt_loss_ha"], data.leakage_belt["belt_baseline_ha"],
+            data.leakage_belt["belt_se_ha"], cfg.leakage, cfg.sampler,
+            model_seed(seed, "leakage"),
+        ),
+    }  # fmt: skip
+    free = {
+        "biomass": biomass.FREE_PARAMETERS,
+        "deforestation": deforestation.FREE_PARAMETERS,
+        "leakage": leakage.FREE_PARAMETERS,
+    }
+    trees, diags = {}, []
+    for name in MODELS:
+        if on_model:
+            on_model(name)
+        log.info("sampling %s model", name)
+        trees[name] = fits[name]()
+        diags.append(diagnose(name, trees[name], free[name]))
+        log.info("%s diagnostics: %s", name, diags[-1].as_dict())
+    check_gate(diags, cfg.sampler.allow_failed_diagnostics)
+    return Posteriors(trees, diags)
+
+
+def relative_risk(spec: RunSpec) -> np.ndarray:
+    """Strata's relative risks rescaled to an area-weighted mean of 1."""
+    strata = spec.config.project.strata
+    area = np.array([s.area_ha for s in strata])
+    risk = np.array([s.relative_risk for s in strata])
+    return risk * area.sum() / (risk * area).sum()
+
+
+def crediting_years(spec: RunSpec) -> np.ndarray:
+    c = spec.config.crediting
+    return np.arange(c.start_year, c.start_year + c.years)
+
+
+def kernel_inputs(spec: RunSpec, data: RunData, posteriors: Posteriors) -> KernelInputs:
+    """Flatten posterior draws into :class:`~simulator.kernels.KernelInputs`."""
+    cfg = spec.config
+    bio, defo, leak = (posteriors.trees[m] for m in MODELS)
+    trend, highway = deforestation.projection_covariates(
+        data.deforestation["year"], crediting_years(spec), cfg.deforestation
+    )
+    a, b, c = (flat_draws(defo, v)[:, None] for v in ("a", "b", "c"))
+    return KernelInputs(
+        carbon_density=flat_draws(bio, "carbon_tco2e_ha"),
+        log_rate_mean=deforestation.log_rate_mean(a, b, c, trend[None, :], highway[None, :]),
+        rate_sigma=flat_draws(defo, "sigma"),
+        effectiveness=flat_draws(defo, "effectiveness"),
+        post_carbon=flat_draws(defo, "post_conversion_tco2e_ha"),
+        leakage_fraction=flat_draws(leak, "displacement"),
+        area=np.array([s.area_ha for s in cfg.project.strata]),
+        risk=relative_risk(spec),
+    )

@@ -1,0 +1,57 @@
+"""Machine-readable outputs of a run: posterior.nc, summary.nc, tables/*.csv.
+
+CSV numbers are written with ``repr`` precision, so the same config and seed give
+byte-identical tables.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from simulator.kernels import SimulationResult
+
+__all__ = ["write_posterior", "write_summary", "write_csv", "draws_dataset", "TABLE_COLUMNS"]
+
+#: Columns of ``tables/summary.csv`` in order (all tCO2e except where named).
+TABLE_COLUMNS = (
+    "baseline", "project", "leakage", "ner_mean", "ner_sd", "ner_median", "ner_ci_low",
+    "ner_ci_high", "ner_mean_mcse", "ner_ci_low_mcse", "ner_ci_high_mcse", "uncertainty_pct",
+    "adjustment_factor", "uncertainty_deduction", "adjusted_ner", "stock_change", "buffer",
+    "credits",
+)  # fmt: skip
+
+
+def write_posterior(tree: xr.DataTree, path: Path) -> None:
+    """Save every model's posterior (one group per model) as NetCDF4 (h5netcdf)."""
+    tree.to_netcdf(path, engine="h5netcdf")
+
+
+def write_summary(summary: xr.Dataset, path: Path) -> None:
+    """Save the accounting summary as NetCDF4 (h5netcdf)."""
+    summary.to_netcdf(path, engine="h5netcdf")
+
+
+def write_csv(ds: xr.Dataset, dim: str, columns, path: Path) -> None:
+    """Write ``columns`` of a 1-d Dataset as CSV, one row per ``dim`` value."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow([dim, *columns])
+        for i, label in enumerate(ds[dim].values):
+            writer.writerow([label, *(repr(float(ds[c].values[i])) for c in columns)])
+
+
+def draws_dataset(sim: SimulationResult, years: np.ndarray, quantiles=(0.05, 0.25, 0.5, 0.75, 0.95)) -> xr.Dataset:
+    """Per-year quantiles of NER draws (for the fan chart table)."""
+    from simulator.accounting import net_emission_reductions
+
+    ner = net_emission_reductions(sim.baseline, sim.project, sim.leakage)
+    q = np.quantile(ner, quantiles, axis=0)
+    return xr.Dataset(
+        {f"q{int(round(p * 100)):02d}": ("year", q[i]) for i, p in enumerate(quantiles)},
+        coords={"year": years},
+    )

@@ -1,0 +1,362 @@
+"""The uncertainty appendix: figures, tables and a typst PDF.
+
+:func:`write_outputs` writes everything a run leaves behind besides
+``manifest.json``: ``posterior.nc``, ``summary.nc``, ``tables/*.csv``,
+``figures/*.png``, ``appendix.json`` + ``appendix.typ`` (the typst source and
+the numbers it shows, so the PDF can be rebuilt) and ``appendix.pdf``.
+Numbers are formatted here, in Python; the typst template only lays them out.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from importlib import resources
+from pathlib import Path
+
+import arviz as az
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import typst  # noqa: E402
+import xarray as xr  # noqa: E402
+from scipy import stats  # noqa: E402
+
+from models import biomass, deforestation, leakage  # noqa: E402
+from models.sampling import ESS_MIN, RHAT_MAX, flat_draws  # noqa: E402
+from simulator import outputs, rng  # noqa: E402
+from simulator.accounting import net_emission_reductions  # noqa: E402
+from simulator.config import RunSpec  # noqa: E402
+from simulator.data import RunData  # noqa: E402
+from simulator.inference import Posteriors, relative_risk  # noqa: E402
+from simulator.kernels import KernelInputs, SimulationResult  # noqa: E402
+
+__all__ = ["write_outputs", "compile_appendix", "FIGURES"]
+
+log = logging.getLogger(__name__)
+
+FREE = {
+    "biomass": biomass.FREE_PARAMETERS,
+    "deforestation": deforestation.FREE_PARAMETERS,
+    "leakage": leakage.FREE_PARAMETERS,
+}
+FIGURES = (
+    "biomass_density.png", "deforestation_rates.png", "parameters.png", "rank_biomass.png",
+    "rank_deforestation.png", "rank_leakage.png", "ner_fan.png", "ner_total.png", "waterfall.png",
+)  # fmt: skip
+
+plt.rcParams.update({"figure.dpi": 150, "font.size": 9, "axes.spines.top": False,
+                     "axes.spines.right": False})  # fmt: skip
+
+
+def _t(x: float) -> str:
+    """tCO2e with thousands separators."""
+    return f"{x:,.0f}"
+
+
+def _pct(x: float, digits: int = 1) -> str:
+    return f"{x:.{digits}f}%"
+
+
+def write_outputs(
+    out: Path, spec: RunSpec, data: RunData, posteriors: Posteriors, inputs: KernelInputs,
+    sim: SimulationResult, summary: xr.Dataset, manifest: dict, years: np.ndarray,
+) -> None:  # fmt: skip
+    """Write posterior, summary, tables, figures and the appendix into ``out``."""
+    cfg = spec.config
+    attrs = {"config_sha256": cfg.digest(), "reddsim_version": manifest["versions"]["reddsim"]}
+    outputs.write_posterior(posteriors.combined(attrs), out / "posterior.nc")
+    summary = summary.assign_attrs(attrs)
+    outputs.write_summary(summary, out / "summary.nc")
+    outputs.write_csv(summary, "period", outputs.TABLE_COLUMNS, out / "tables" / "summary.csv")
+    fan = outputs.draws_dataset(sim, years)
+    outputs.write_csv(fan, "year", list(fan.data_vars), out / "tables" / "ner_quantiles.csv")
+    post_tables = {}
+    for name, tree in posteriors.trees.items():
+        table = az.summary(tree, var_names=FREE[name], ci_prob=0.90, round_to="none")
+        table.to_csv(out / "tables" / f"posterior_{name}.csv")
+        post_tables[name] = table
+    figdir = out / "figures"
+    figdir.mkdir()
+    _fig_biomass(figdir / "biomass_density.png", spec, data, posteriors.trees["biomass"])
+    _fig_rates(figdir / "deforestation_rates.png", spec, data, posteriors.trees["deforestation"], inputs, years)
+    _fig_parameters(figdir / "parameters.png", spec, posteriors)
+    for name, tree in posteriors.trees.items():
+        _fig_rank(figdir / f"rank_{name}.png", tree, FREE[name])
+    _fig_fan(figdir / "ner_fan.png", fan, summary)
+    _fig_total(figdir / "ner_total.png", sim, summary)
+    _fig_waterfall(figdir / "waterfall.png", summary)
+    doc = _appendix_data(spec, data, posteriors, post_tables, summary, manifest)
+    (out / "appendix.json").write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+    template = resources.files("simulator.templates").joinpath("appendix.typ")
+    shutil.copyfile(str(template), out / "appendix.typ")
+    compile_appendix(out)
+
+
+def compile_appendix(out: Path) -> Path:
+    """Compile ``out/appendix.typ`` (reading ``appendix.json``) to ``appendix.pdf``."""
+    pdf = out / "appendix.pdf"
+    typst.compile(str(out / "appendix.typ"), output=str(pdf), root=str(out))
+    return pdf
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def _save(fig, path: Path) -> None:
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def _fig_biomass(path: Path, spec: RunSpec, data: RunData, tree: xr.DataTree) -> None:
+    strata = [s.name for s in spec.config.project.strata]
+    agb = flat_draws(tree, "agb_mg_ha")
+    carbon = flat_draws(tree, "carbon_tco2e_ha")
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(8, 3.2))
+    for i, name in enumerate(strata):
+        pts = data.plots["agb_mg_ha"][data.plots["stratum"] == name]
+        jitter = np.linspace(-0.15, 0.15, pts.size) if pts.size > 1 else np.zeros(1)
+        ax1.scatter(pts, i + 0.25 + jitter * 0.3, s=8, color="0.6", label="plots" if i == 0 else None)
+        lo, med, hi = np.quantile(agb[:, i], [0.05, 0.5, 0.95])
+        ax1.errorbar(med, i, xerr=[[med - lo], [hi - med]], fmt="o", color="C0", capsize=3,
+                     label="stratum mean, 90% CI" if i == 0 else None)  # fmt: skip
+        lo, med, hi = np.quantile(carbon[:, i], [0.05, 0.5, 0.95])
+        ax2.errorbar(med, i, xerr=[[med - lo], [hi - med]], fmt="o", color="C2", capsize=3)
+    for ax in (ax1, ax2):
+        ax.set_yticks(range(len(strata)), strata)
+        ax.invert_yaxis()
+    ax1.set_xlabel("above-ground biomass (Mg/ha)")
+    ax1.legend(frameon=False, fontsize=7, loc="lower right")
+    ax2.set_xlabel("carbon density, AGB + BGB (tCO2e/ha)")
+    ax1.set_title("Plot data and posterior stratum means")
+    ax2.set_title("Stratum carbon density, 90% CI")
+    _save(fig, path)
+
+
+def _fig_rates(path, spec, data, tree, inputs: KernelInputs, years) -> None:
+    d = data.deforestation
+    obs = 100 * d["loss_ha"] / d["forest_area_ha"]
+    se = 100 * d["loss_se_ha"] / d["forest_area_ha"]
+    fitted = flat_draws(tree, "rate_pct")
+    draws = np.arange(inputs.log_rate_mean.shape[0], dtype=np.uint64)
+    z = rng.normal_array(0, draws[:, None], np.arange(len(years))[None, :], 0, rng.STREAM_RATE)
+    projected = 100 * np.exp(inputs.log_rate_mean + inputs.rate_sigma[:, None] * z)
+    fig, ax = plt.subplots(figsize=(8, 3.2))
+    for x, series, colour, label in ((d["year"], fitted, "C0", "fitted rate"),
+                                     (years, projected, "C3", "projected baseline rate")):  # fmt: skip
+        lo, med, hi = np.quantile(series, [0.05, 0.5, 0.95], axis=0)
+        ax.fill_between(x, lo, hi, color=colour, alpha=0.25, lw=0)
+        ax.plot(x, med, color=colour, label=f"{label} (median, 90% band)")
+    ax.errorbar(d["year"], obs, yerr=1.96 * se, fmt="o", ms=3, color="k", capsize=2,
+                label="map-derived loss, 95% CI")  # fmt: skip
+    first, last = spec.config.deforestation.highway_paving
+    ax.axvspan(first, last, color="0.85", lw=0, label="highway paving")
+    ax.set_ylabel("annual forest loss (% of forest)")
+    ax.set_title("Reference-region deforestation rate")
+    ax.legend(frameon=False, fontsize=7, loc="upper left")
+    _save(fig, path)
+
+
+def _fig_parameters(path, spec, posteriors: Posteriors) -> None:
+    cfg = spec.config
+    defo, leak = posteriors.trees["deforestation"], posteriors.trees["leakage"]
+    panels = [
+        (defo, "effectiveness", "project effectiveness e", stats.beta(cfg.deforestation.effectiveness.alpha, cfg.deforestation.effectiveness.beta)),
+        (leak, "displacement", "leakage displacement fraction λ", stats.beta(cfg.leakage.displacement.alpha, cfg.leakage.displacement.beta)),
+        (defo, "post_conversion_tco2e_ha", "post-conversion carbon (tCO2e/ha)", None),
+        (defo, "sigma", "process noise σ of log rate", None),
+        (defo, "c", "highway effect c (log rate)", None),
+        (defo, "b", "trend b (log rate per year)", None),
+    ]  # fmt: skip
+    fig, axes = plt.subplots(2, 3, figsize=(8, 4.2))
+    for ax, (tree, var, label, prior) in zip(axes.flat, panels, strict=True):
+        x = flat_draws(tree, var)
+        ax.hist(x, bins=50, density=True, color="C0", alpha=0.7, label="posterior")
+        if prior is not None:
+            grid = np.linspace(*np.quantile(x, [0.0005, 0.9995]), 200)
+            ax.plot(grid, prior.pdf(grid), color="k", lw=1, ls="--", label="prior")
+            ax.legend(frameon=False, fontsize=7)
+        ax.set_title(label, fontsize=8)
+        ax.set_yticks([])
+    _save(fig, path)
+
+
+def _fig_rank(path: Path, tree: xr.DataTree, var_names: list[str]) -> None:
+    pc = az.plot_rank(tree, var_names=var_names)
+    pc.savefig(str(path))
+    plt.close("all")
+
+
+def _fig_fan(path, fan: xr.Dataset, summary: xr.Dataset) -> None:
+    years = fan["year"].values
+    fig, ax = plt.subplots(figsize=(8, 3.2))
+    ax.fill_between(years, fan.q05, fan.q95, color="C2", alpha=0.2, lw=0, label="90% interval")
+    ax.fill_between(years, fan.q25, fan.q75, color="C2", alpha=0.4, lw=0, label="50% interval")
+    ax.plot(years, fan.q50, color="C2", label="median")
+    ax.plot(years, summary.ner_mean.values[:-1], color="k", ls="--", lw=1, label="mean")
+    ax.set_ylabel("NER (tCO2e / yr)")
+    ax.set_title("Net emission reductions per year (simulated distribution)")
+    ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    ax.legend(frameon=False, fontsize=7, ncols=4, loc="lower center")
+    ax.set_ylim(bottom=0)
+    _save(fig, path)
+
+
+def _fig_total(path, sim: SimulationResult, summary: xr.Dataset) -> None:
+    total = net_emission_reductions(sim.baseline, sim.project, sim.leakage).sum(axis=1)
+    tot = summary.sel(period="total")
+    fig, ax = plt.subplots(figsize=(8, 3.0))
+    ax.hist(total / 1e6, bins=120, color="C2", alpha=0.7)
+    for v, style, label in ((tot.ner_mean, "-", "mean"), (tot.ner_ci_low, "--", "90% CI"),
+                            (tot.ner_ci_high, "--", None)):  # fmt: skip
+        ax.axvline(float(v) / 1e6, color="k", ls=style, lw=1, label=label)
+    ax.set_xlabel("total NER over the crediting period (MtCO2e)")
+    ax.set_yticks([])
+    ax.set_title(f"Total NER: {sim.baseline.shape[0]:,} simulated futures")
+    ax.legend(frameon=False, fontsize=7)
+    _save(fig, path)
+
+
+def _fig_waterfall(path, summary: xr.Dataset) -> None:
+    tot = summary.sel(period="total")
+    steps = [
+        ("baseline", float(tot.baseline)),
+        ("project", -float(tot.project)),
+        ("leakage", -float(tot.leakage)),
+        ("uncertainty\ndeduction", -float(tot.uncertainty_deduction)),
+        ("buffer", -float(tot.buffer)),
+    ]
+    fig, ax = plt.subplots(figsize=(8, 3.2))
+    level = 0.0
+    for i, (label, delta) in enumerate(steps):
+        colour = "C0" if delta >= 0 else "C3"
+        ax.bar(i, delta / 1e6, bottom=level / 1e6, color=colour)
+        level += delta
+    ax.bar(len(steps), level / 1e6, color="C2")
+    ax.set_xticks(range(len(steps) + 1), [s[0] for s in steps] + ["credits"])
+    ax.set_ylabel("MtCO2e over the period")
+    ax.set_title("From baseline emissions to issuable credits (means)")
+    _save(fig, path)
+
+
+# --------------------------------------------------------------------------- appendix data
+
+
+def _appendix_data(spec, data, posteriors, post_tables, summary, manifest) -> dict:
+    cfg = spec.config
+    risk = relative_risk(spec)
+    bio = posteriors.trees["biomass"]
+    agb_co2 = flat_draws(bio, "agb_tco2e_ha")
+    carbon = flat_draws(bio, "carbon_tco2e_ha")
+    area = np.array([s.area_ha for s in cfg.project.strata])
+    agb_total = agb_co2 @ area
+    strata = []
+    for i, s in enumerate(cfg.project.strata):
+        mask = data.plots["stratum"] == s.name
+        strata.append({
+            "name": s.name, "area": f"{s.area_ha:,.0f}", "risk": f"{risk[i]:.3f}",
+            "plots": str(int(mask.sum())),
+            "agb_plots": f"{data.plots['agb_mg_ha'][mask].mean():.1f}",
+            "carbon": f"{carbon[:, i].mean():.1f}",
+            "carbon_ci": f"{np.quantile(carbon[:, i], 0.05):.1f} – {np.quantile(carbon[:, i], 0.95):.1f}",
+        })  # fmt: skip
+    rows = []
+    for p in summary.period.values:
+        r = summary.sel(period=p)
+        rows.append({
+            "period": str(p), "baseline": _t(r.baseline), "project": _t(r.project),
+            "leakage": _t(r.leakage), "ner": _t(r.ner_mean),
+            "ci": f"{_t(r.ner_ci_low)} – {_t(r.ner_ci_high)}",
+            "mcse": f"±{_t(max(r.ner_ci_low_mcse, r.ner_ci_high_mcse))}",
+            "u": _pct(float(r.uncertainty_pct)), "factor": f"{float(r.adjustment_factor):.4f}",
+            "deduction": _t(r.uncertainty_deduction), "buffer": _t(r.buffer),
+            "credits": _t(r.credits),
+        })  # fmt: skip
+    params = {}
+    for name, table in post_tables.items():
+        params[name] = [
+            {"name": str(idx), "mean": f"{row['mean']:.4g}", "sd": f"{row['sd']:.3g}",
+             "lo": f"{row['eti90_lb']:.4g}", "hi": f"{row['eti90_ub']:.4g}",
+             "ess_bulk": f"{row['ess_bulk']:.0f}", "ess_tail": f"{row['ess_tail']:.0f}",
+             "rhat": f"{row['r_hat']:.3f}"}
+            for idx, row in table.iterrows()
+        ]  # fmt: skip
+    diags = [
+        {"model": d.model, "rhat": f"{d.max_r_hat:.3f}", "ess_bulk": f"{d.min_ess_bulk:.0f}",
+         "ess_tail": f"{d.min_ess_tail:.0f}", "div": str(d.divergences),
+         "n": f"{d.n_samples:,}", "passed": "pass" if d.passed else "FAIL"}
+        for d in posteriors.diagnostics
+    ]  # fmt: skip
+    tot = summary.sel(period="total")
+    s = cfg.sampler
+    return {
+        "project": cfg.project.name,
+        "country": cfg.project.country,
+        "description": cfg.project.description,
+        "run_id": manifest["run_id"],
+        "created": manifest["created_utc"],
+        "config_sha256": manifest["config_sha256"],
+        "git_commit": manifest["git_commit"] or "not in a git repository",
+        "standard": summary.attrs["standard_title"],
+        "citation": summary.attrs["citation"],
+        "confidence": f"{100 * summary.attrs['confidence']:.0f}%",
+        "allowable": f"{100 * summary.attrs['allowable_uncertainty']:.0f}%",
+        "buffer_pct": f"{cfg.accounting.buffer_pct:g}%",
+        "start_year": str(cfg.crediting.start_year),
+        "end_year": str(cfg.crediting.start_year + cfg.crediting.years - 1),
+        "years": str(cfg.crediting.years),
+        "n_draws": f"{cfg.simulation.n_draws:,}",
+        "seed": str(cfg.simulation.seed),
+        "chunk_size": f"{cfg.simulation.chunk_size:,}",
+        "rng": manifest["rng"],
+        "threads": str(manifest["numba_threads"]),
+        "total_area": f"{area.sum():,.0f}",
+        "agb_total": f"{agb_total.mean() / 1e6:.1f}",
+        "agb_total_ci": f"{np.quantile(agb_total, 0.05) / 1e6:.1f} – {np.quantile(agb_total, 0.95) / 1e6:.1f}",
+        "strata": strata,
+        "data_files": [
+            {"name": name, "path": str(getattr(cfg.data, name)), "sha": sha}
+            for name, sha in manifest["data_sha256"].items()
+        ],
+        "priors": _priors(cfg),
+        "sampler": f"NUTS (nutpie), {s.chains} chains × {s.draws:,} draws after {s.tune:,} tuning steps, target acceptance {s.target_accept}",
+        "gate": f"R-hat ≤ {RHAT_MAX}, bulk and tail ESS ≥ {ESS_MIN}, no divergent transitions",
+        "override": cfg.sampler.allow_failed_diagnostics,
+        "all_passed": all(d.passed for d in posteriors.diagnostics),
+        "diagnostics": diags,
+        "params": params,
+        "rows": rows,
+        "total": {
+            "ner": _t(tot.ner_mean), "ci": f"{_t(tot.ner_ci_low)} – {_t(tot.ner_ci_high)}",
+            "u": _pct(float(tot.uncertainty_pct)), "factor": f"{float(tot.adjustment_factor):.4f}",
+            "deduction": _t(tot.uncertainty_deduction),
+            "deduction_pct": _pct(100 * float(tot.uncertainty_deduction / tot.ner_mean)),
+            "adjusted": _t(tot.adjusted_ner), "stock_change": _t(tot.stock_change),
+            "buffer": _t(tot.buffer), "credits": _t(tot.credits),
+            "mcse_lo": _t(tot.ner_ci_low_mcse), "mcse_hi": _t(tot.ner_ci_high_mcse),
+        },  # fmt: skip
+        "versions": [{"name": k, "version": v} for k, v in manifest["versions"].items()],
+        "command": f"reddsim run {spec.path.parent} --seed {cfg.simulation.seed} --draws {cfg.simulation.n_draws}",
+        "synthetic": "synthetic" in (cfg.project.description or "").lower(),
+    }
+
+
+def _priors(cfg) -> list[dict]:
+    b, d, lk = cfg.biomass, cfg.deforestation, cfg.leakage
+    return [
+        {"name": "carbon fraction CF", "prior": f"Normal({b.carbon_fraction.mean}, {b.carbon_fraction.sd})"},
+        {"name": "root:shoot R", "prior": f"Normal({b.root_shoot.mean}, {b.root_shoot.sd}) on [{b.root_shoot.lower}, {b.root_shoot.upper}]"},
+        {"name": "stratum log-mean μ_s", "prior": f"Normal(μ_0, σ_s); μ_0 ~ Normal(log 250, 1); σ_s ~ HalfNormal({biomass.HYPERPRIORS['sigma_stratum']})"},
+        {"name": "between-plot SD τ_s (log)", "prior": f"HalfNormal({biomass.HYPERPRIORS['tau']})"},
+        {"name": "log rate intercept a", "prior": "Normal(log 0.001, 1.5)"},
+        {"name": "trend b", "prior": "Normal(0, 0.1)"},
+        {"name": "highway effect c", "prior": "Normal(0, 1)"},
+        {"name": "process noise σ", "prior": f"HalfNormal({deforestation.HYPERPRIORS['sigma']})"},
+        {"name": "effectiveness e", "prior": f"Beta({d.effectiveness.alpha:g}, {d.effectiveness.beta:g})"},
+        {"name": "post-conversion carbon (tCO2e/ha)", "prior": f"Gamma(mean {d.post_conversion_tco2e_ha.mean:g}, sd {d.post_conversion_tco2e_ha.sd:g})"},
+        {"name": "leakage displacement λ", "prior": f"Beta({lk.displacement.alpha:g}, {lk.displacement.beta:g})"},
+    ]  # fmt: skip
