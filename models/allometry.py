@@ -5,7 +5,6 @@ They work on NumPy arrays and on PyTensor tensors alike (arithmetic only).
 
 from __future__ import annotations
 
-
 __all__ = [
     "CO2_PER_C",
     "CHAVE2014_RSE",
@@ -74,5 +73,3 @@ def biomass_to_co2e(agb_mg, carbon_fraction, root_shoot):
         tCO2e (or tCO2e/ha).
     """
     return agb_mg * (1.0 + root_shoot) * carbon_fraction * CO2_PER_C
-
-

@@ -88,7 +88,9 @@ def build_model(
         cf = priors.carbon_fraction
         carbon_fraction = pm.Normal("carbon_fraction", cf.mean, cf.sd)
         rs = priors.root_shoot
-        root_shoot = pm.TruncatedNormal("root_shoot", rs.mean, rs.sd, lower=rs.lower, upper=rs.upper)
+        root_shoot = pm.TruncatedNormal(
+            "root_shoot", rs.mean, rs.sd, lower=rs.lower, upper=rs.upper
+        )
         agb = pm.Deterministic("agb_mg_ha", pm.math.exp(mu + tau**2 / 2), dims="stratum")
         pm.Deterministic("agb_tco2e_ha", agb * carbon_fraction * CO2_PER_C, dims="stratum")
         pm.Deterministic(

@@ -125,6 +125,8 @@ def build_model(years, forest_area_ha, loss_ha, loss_se_ha, settings: Deforestat
     return model
 
 
-def fit(years, forest_area_ha, loss_ha, loss_se_ha, settings: Deforestation, sampler: Sampler, seed: int) -> xr.DataTree:
+def fit(
+    years, forest_area_ha, loss_ha, loss_se_ha, settings: Deforestation, sampler: Sampler, seed: int
+) -> xr.DataTree:
     """Sample the posterior of :func:`build_model`."""
     return sample(build_model(years, forest_area_ha, loss_ha, loss_se_ha, settings), sampler, seed)

@@ -30,12 +30,16 @@ __all__ = ["FREE_PARAMETERS", "build_model", "fit"]
 FREE_PARAMETERS = ["displacement"]
 
 
-def build_model(years, avoided_ha, belt_loss_ha, belt_baseline_ha, belt_se_ha, settings: Leakage) -> pm.Model:
+def build_model(
+    years, avoided_ha, belt_loss_ha, belt_baseline_ha, belt_se_ha, settings: Leakage
+) -> pm.Model:
     """PyMC model of the displacement fraction from belt monitoring."""
     prior = settings.displacement
     with pm.Model(coords={"year": np.asarray(years)}) as model:
         avoided = pm.Data("avoided_ha", np.asarray(avoided_ha, dtype=float), dims="year")
-        baseline = pm.Data("belt_baseline_ha", np.asarray(belt_baseline_ha, dtype=float), dims="year")
+        baseline = pm.Data(
+            "belt_baseline_ha", np.asarray(belt_baseline_ha, dtype=float), dims="year"
+        )
         lam = pm.Beta("displacement", prior.alpha, prior.beta)
         pm.Normal(
             "belt_loss_ha",
@@ -47,7 +51,16 @@ def build_model(years, avoided_ha, belt_loss_ha, belt_baseline_ha, belt_se_ha, s
     return model
 
 
-def fit(years, avoided_ha, belt_loss_ha, belt_baseline_ha, belt_se_ha, settings: Leakage, sampler: Sampler, seed: int) -> xr.DataTree:
+def fit(
+    years,
+    avoided_ha,
+    belt_loss_ha,
+    belt_baseline_ha,
+    belt_se_ha,
+    settings: Leakage,
+    sampler: Sampler,
+    seed: int,
+) -> xr.DataTree:
     """Sample the posterior of :func:`build_model`."""
     model = build_model(years, avoided_ha, belt_loss_ha, belt_baseline_ha, belt_se_ha, settings)
     return sample(model, sampler, seed)

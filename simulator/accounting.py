@@ -126,7 +126,9 @@ def account(
         "buffer": buffer,
         "credits": adjusted - buffer,
     }
-    ds = xr.Dataset({k: ("period", np.asarray(v)) for k, v in data.items()}, coords={"period": periods})
+    ds = xr.Dataset(
+        {k: ("period", np.asarray(v)) for k, v in data.items()}, coords={"period": periods}
+    )
     ds.attrs.update(
         standard=standard.key,
         standard_title=standard.title,

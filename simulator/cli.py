@@ -81,16 +81,18 @@ def _totals(outcome) -> dict:
     rows = []
     for p in s.period.values:
         r = s.sel(period=p)
-        rows.append({
-            "period": str(p),
-            "ner_mean": float(r.ner_mean),
-            "ci_low": float(r.ner_ci_low),
-            "ci_high": float(r.ner_ci_high),
-            "uncertainty_pct": float(r.uncertainty_pct),
-            "deduction": float(r.uncertainty_deduction),
-            "buffer": float(r.buffer),
-            "credits": float(r.credits),
-        })  # fmt: skip
+        rows.append(
+            {
+                "period": str(p),
+                "ner_mean": float(r.ner_mean),
+                "ci_low": float(r.ner_ci_low),
+                "ci_high": float(r.ner_ci_high),
+                "uncertainty_pct": float(r.uncertainty_pct),
+                "deduction": float(r.uncertainty_deduction),
+                "buffer": float(r.buffer),
+                "credits": float(r.credits),
+            }
+        )
     return {
         "out_dir": str(outcome.out_dir),
         "appendix": str(outcome.appendix),
@@ -112,11 +114,15 @@ def _print_table(totals: dict) -> None:
         table.add_column(col, justify="left" if col == "period" else "right")
     for r in totals["periods"]:
         table.add_row(
-            r["period"], f"{r['ner_mean']:,.0f}", f"{r['ci_low']:,.0f} – {r['ci_high']:,.0f}",
-            f"{r['uncertainty_pct']:.1f}%", f"{r['deduction']:,.0f}", f"{r['buffer']:,.0f}",
+            r["period"],
+            f"{r['ner_mean']:,.0f}",
+            f"{r['ci_low']:,.0f} – {r['ci_high']:,.0f}",
+            f"{r['uncertainty_pct']:.1f}%",
+            f"{r['deduction']:,.0f}",
+            f"{r['buffer']:,.0f}",
             f"{r['credits']:,.0f}",
             end_section=r["period"] == totals["periods"][-2]["period"],
-        )  # fmt: skip
+        )
     out.print(table)
     out.print(f"appendix: {totals['appendix']}", highlight=False, soft_wrap=True)
 
@@ -124,13 +130,25 @@ def _print_table(totals: dict) -> None:
 @app.command()
 def run(
     run: RunArg,
-    draws: Annotated[int | None, typer.Option("--draws", help="Simulated draws (overrides \\[simulation].n_draws).")] = None,
-    seed: Annotated[int | None, typer.Option("--seed", help="Seed (overrides \\[simulation].seed).")] = None,
-    out_dir: Annotated[Path | None, typer.Option("--out", help="Parent directory of the run output (default RUN/out).")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the totals as JSON on stdout.")] = False,
+    draws: Annotated[
+        int | None,
+        typer.Option("--draws", help="Simulated draws (overrides \\[simulation].n_draws)."),
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Seed (overrides \\[simulation].seed).")
+    ] = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", help="Parent directory of the run output (default RUN/out)."),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the totals as JSON on stdout.")
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log details on stderr.")] = False,
-) -> None:  # fmt: skip
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log details on stderr.")
+    ] = False,
+) -> None:
     """Sample the models, simulate, account and write the appendix.
 
     Threads follow NUMBA_NUM_THREADS; results do not depend on the thread count.

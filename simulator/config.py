@@ -67,7 +67,9 @@ class BoundedNormalPrior(NormalPrior):
     @model_validator(mode="after")
     def _ordered(self):
         if not self.lower < self.mean < self.upper:
-            raise ValueError(f"need lower < mean < upper, got {self.lower}, {self.mean}, {self.upper}")
+            raise ValueError(
+                f"need lower < mean < upper, got {self.lower}, {self.mean}, {self.upper}"
+            )
         return self
 
 

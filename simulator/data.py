@@ -114,7 +114,9 @@ def _parse(path: Path, lineno: int, name: str, raw: str, col: Column):
         try:
             value = col.kind(raw)
         except ValueError as err:
-            raise DataError(f"{where}: not a number" if col.kind is float else f"{where}: not an integer") from err
+            raise DataError(
+                f"{where}: not a number" if col.kind is float else f"{where}: not an integer"
+            ) from err
         if col.kind is float and not math.isfinite(value):
             raise DataError(f"{where}: must be finite")
     if not col.check(value):
@@ -144,15 +146,20 @@ def load_data(spec: RunSpec) -> RunData:
 def _check_plots(spec: RunSpec, plots: dict[str, np.ndarray]) -> None:
     path = spec.data_path("plots")
     strata = [s.name for s in spec.config.project.strata]
-    for lineno, (pid, stratum) in enumerate(zip(plots["plot_id"], plots["stratum"], strict=True), 2):
+    seen: dict[str, int] = {}
+    rows = zip(plots["plot_id"].tolist(), plots["stratum"].tolist(), strict=True)
+    for lineno, (pid, stratum) in enumerate(rows, start=2):
         if stratum not in strata:
             raise DataError(
                 f"{path}: row {lineno}, column stratum = {stratum!r}: not a stratum of "
                 f"[project].strata ({', '.join(strata)})"
             )
-    ids, counts = np.unique(plots["plot_id"], return_counts=True)
-    if np.any(counts > 1):
-        raise DataError(f"{path}: column plot_id = {ids[counts > 1][0]!r}: duplicated plot id")
+        if pid in seen:
+            raise DataError(
+                f"{path}: row {lineno}, column plot_id = {pid!r}: duplicated plot id "
+                f"(also row {seen[pid]})"
+            )
+        seen[pid] = lineno
     empty = [s for s in strata if not np.any(plots["stratum"] == s)]
     if empty:
         raise DataError(f"{path}: column stratum: no plots for stratum {', '.join(empty)}")

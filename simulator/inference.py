@@ -66,21 +66,34 @@ def fit_models(
     strata = [s.name for s in cfg.project.strata]
     fits = {
         "biomass": lambda: biomass.fit(
-            strata, data.plots["stratum"], data.plots["agb_mg_ha"], data.plots["agb_sd_mg_ha"],
-            cfg.biomass, cfg.sampler, model_seed(seed, "biomass"),
+            strata,
+            data.plots["stratum"],
+            data.plots["agb_mg_ha"],
+            data.plots["agb_sd_mg_ha"],
+            cfg.biomass,
+            cfg.sampler,
+            model_seed(seed, "biomass"),
         ),
         "deforestation": lambda: deforestation.fit(
-            data.deforestation["year"], data.deforestation["forest_area_ha"],
-            data.deforestation["loss_ha"], data.deforestation["loss_se_ha"],
-            cfg.deforestation, cfg.sampler, model_seed(seed, "deforestation"),
+            data.deforestation["year"],
+            data.deforestation["forest_area_ha"],
+            data.deforestation["loss_ha"],
+            data.deforestation["loss_se_ha"],
+            cfg.deforestation,
+            cfg.sampler,
+            model_seed(seed, "deforestation"),
         ),
         "leakage": lambda: leakage.fit(
-            data.leakage_belt["year"], data.leakage_belt["avoided_ha"],
-            data.leakage_belt["belt_loss_ha"], data.leakage_belt["belt_baseline_ha"],
-            data.leakage_belt["belt_se_ha"], cfg.leakage, cfg.sampler,
+            data.leakage_belt["year"],
+            data.leakage_belt["avoided_ha"],
+            data.leakage_belt["belt_loss_ha"],
+            data.leakage_belt["belt_baseline_ha"],
+            data.leakage_belt["belt_se_ha"],
+            cfg.leakage,
+            cfg.sampler,
             model_seed(seed, "leakage"),
         ),
-    }  # fmt: skip
+    }
     free = {
         "biomass": biomass.FREE_PARAMETERS,
         "deforestation": deforestation.FREE_PARAMETERS,

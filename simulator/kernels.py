@@ -84,7 +84,9 @@ class KernelInputs:
         ]:
             value = np.ascontiguousarray(getattr(self, name), dtype=np.float64)
             if value.ndim != ndim or value.size == 0:
-                raise ValueError(f"{name} must be a non-empty {ndim}-d array, got shape {value.shape}")
+                raise ValueError(
+                    f"{name} must be a non-empty {ndim}-d array, got shape {value.shape}"
+                )
             if not np.all(np.isfinite(value)):
                 raise ValueError(f"{name} has non-finite values")
             object.__setattr__(self, name, value)
@@ -115,9 +117,22 @@ class SimulationResult:
 
 @numba.njit(parallel=True, cache=True)
 def _simulate(
-    seed, draw_start, carbon_density, log_rate_mean, rate_sigma, effectiveness,
-    post_carbon, leakage_fraction, area, risk, eb, ep, lk, loss, bad,
-):  # fmt: skip
+    seed,
+    draw_start,
+    carbon_density,
+    log_rate_mean,
+    rate_sigma,
+    effectiveness,
+    post_carbon,
+    leakage_fraction,
+    area,
+    risk,
+    eb,
+    ep,
+    lk,
+    loss,
+    bad,
+):
     n, n_years = eb.shape
     n_strata = area.shape[0]
     n_b = carbon_density.shape[0]
@@ -190,12 +205,22 @@ def simulate(
     for lo in range(0, n_draws, chunk_size):
         hi = min(lo + chunk_size, n_draws)
         _simulate(
-            np.uint64(seed), np.uint64(draw_start + lo),
-            inputs.carbon_density, inputs.log_rate_mean, inputs.rate_sigma,
-            inputs.effectiveness, inputs.post_carbon, inputs.leakage_fraction,
-            inputs.area, inputs.risk,
-            eb[lo:hi], ep[lo:hi], lk[lo:hi], loss[lo:hi], bad[lo:hi],
-        )  # fmt: skip
+            np.uint64(seed),
+            np.uint64(draw_start + lo),
+            inputs.carbon_density,
+            inputs.log_rate_mean,
+            inputs.rate_sigma,
+            inputs.effectiveness,
+            inputs.post_carbon,
+            inputs.leakage_fraction,
+            inputs.area,
+            inputs.risk,
+            eb[lo:hi],
+            ep[lo:hi],
+            lk[lo:hi],
+            loss[lo:hi],
+            bad[lo:hi],
+        )
     n_bad = int(bad.sum())
     if n_bad:
         first = draw_start + int(np.argmax(bad))

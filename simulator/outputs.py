@@ -18,11 +18,25 @@ __all__ = ["write_posterior", "write_summary", "write_csv", "draws_dataset", "TA
 
 #: Columns of ``tables/summary.csv`` in order (all tCO2e except where named).
 TABLE_COLUMNS = (
-    "baseline", "project", "leakage", "ner_mean", "ner_sd", "ner_median", "ner_ci_low",
-    "ner_ci_high", "ner_mean_mcse", "ner_ci_low_mcse", "ner_ci_high_mcse", "uncertainty_pct",
-    "adjustment_factor", "uncertainty_deduction", "adjusted_ner", "stock_change", "buffer",
+    "baseline",
+    "project",
+    "leakage",
+    "ner_mean",
+    "ner_sd",
+    "ner_median",
+    "ner_ci_low",
+    "ner_ci_high",
+    "ner_mean_mcse",
+    "ner_ci_low_mcse",
+    "ner_ci_high_mcse",
+    "uncertainty_pct",
+    "adjustment_factor",
+    "uncertainty_deduction",
+    "adjusted_ner",
+    "stock_change",
+    "buffer",
     "credits",
-)  # fmt: skip
+)
 
 
 def write_posterior(tree: xr.DataTree, path: Path) -> None:
@@ -45,7 +59,9 @@ def write_csv(ds: xr.Dataset, dim: str, columns, path: Path) -> None:
             writer.writerow([label, *(repr(float(ds[c].values[i])) for c in columns)])
 
 
-def draws_dataset(sim: SimulationResult, years: np.ndarray, quantiles=(0.05, 0.25, 0.5, 0.75, 0.95)) -> xr.Dataset:
+def draws_dataset(
+    sim: SimulationResult, years: np.ndarray, quantiles=(0.05, 0.25, 0.5, 0.75, 0.95)
+) -> xr.Dataset:
     """Per-year quantiles of NER draws (for the fan chart table)."""
     from simulator.accounting import net_emission_reductions
 

@@ -25,6 +25,7 @@ from pathlib import Path
 import numba
 import xarray as xr
 
+from simulator import rng
 from simulator.accounting import account
 from simulator.config import RunSpec
 from simulator.data import load_data
@@ -37,9 +38,20 @@ __all__ = ["RunOutcome", "run", "new_run_id", "TRACKED_PACKAGES"]
 log = logging.getLogger(__name__)
 
 TRACKED_PACKAGES = (
-    "reddsim", "numpy", "scipy", "numba", "pymc", "pytensor", "nutpie", "arviz",
-    "xarray", "h5netcdf", "matplotlib", "pydantic", "typst",
-)  # fmt: skip
+    "reddsim",
+    "numpy",
+    "scipy",
+    "numba",
+    "pymc",
+    "pytensor",
+    "nutpie",
+    "arviz",
+    "xarray",
+    "h5netcdf",
+    "matplotlib",
+    "pydantic",
+    "typst",
+)
 
 #: Progress callback: called with a stage name ("data", "sampling <model>", ...).
 Progress = Callable[[str], None]
@@ -108,7 +120,9 @@ def _log_to(path: Path):
         handler.close()
 
 
-def run(spec: RunSpec, out_root: Path | None = None, progress: Progress | None = None) -> RunOutcome:
+def run(
+    spec: RunSpec, out_root: Path | None = None, progress: Progress | None = None
+) -> RunOutcome:
     """Execute a run and write its output directory.
 
     Parameters
@@ -140,6 +154,7 @@ def run(spec: RunSpec, out_root: Path | None = None, progress: Progress | None =
 
     data = timed("data", lambda: load_data(spec))
     run_id = new_run_id(spec)
+    created_root = not out_root.exists()
     out_root.mkdir(parents=True, exist_ok=True)
     tmp = out_root / f".incomplete-{run_id}-{os.getpid()}"
     final = out_root / run_id
@@ -158,7 +173,9 @@ def run(spec: RunSpec, out_root: Path | None = None, progress: Progress | None =
             inputs = kernel_inputs(spec, data, posteriors)
             progress("simulation")
             t0 = time.perf_counter()
-            sim = simulate(inputs, cfg.simulation.n_draws, cfg.simulation.seed, cfg.simulation.chunk_size)
+            sim = simulate(
+                inputs, cfg.simulation.n_draws, cfg.simulation.seed, cfg.simulation.chunk_size
+            )
             timings["simulation"] = round(time.perf_counter() - t0, 3)
             standard = STANDARDS[cfg.accounting.standard]
             summary = timed(
@@ -176,7 +193,7 @@ def run(spec: RunSpec, out_root: Path | None = None, progress: Progress | None =
                 },
                 "seed": cfg.simulation.seed,
                 "n_draws": cfg.simulation.n_draws,
-                "rng": "SplitMix64 counter hash of (seed, draw, year, stratum, stream); Box-Muller normals",
+                "rng": rng.DESCRIPTION,
                 "numba_threads": numba.get_num_threads(),
                 "versions": _versions(),
                 "git_commit": _git_commit(spec.run_dir),
@@ -187,15 +204,24 @@ def run(spec: RunSpec, out_root: Path | None = None, progress: Progress | None =
             timed(
                 "report",
                 lambda: report.write_outputs(
-                    tmp, spec, data, posteriors, inputs, sim, summary, manifest,
+                    tmp,
+                    spec,
+                    data,
+                    posteriors,
+                    inputs,
+                    sim,
+                    summary,
+                    manifest,
                     years=crediting_years(spec),
                 ),
-            )  # fmt: skip
+            )
             manifest["timings_s"] = timings
             (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
             log.info("timings (s): %s", timings)
         tmp.rename(final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        if created_root and not any(out_root.iterdir()):
+            out_root.rmdir()
         raise
     return RunOutcome(final, summary, manifest)

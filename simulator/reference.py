@@ -14,7 +14,9 @@ from simulator.kernels import KernelInputs, SimulationResult
 __all__ = ["simulate_reference"]
 
 
-def simulate_reference(inputs: KernelInputs, n_draws: int, seed: int, draw_start: int = 0) -> SimulationResult:
+def simulate_reference(
+    inputs: KernelInputs, n_draws: int, seed: int, draw_start: int = 0
+) -> SimulationResult:
     """NumPy implementation of :func:`simulator.kernels.simulate` (no chunking)."""
     draws = np.arange(draw_start, draw_start + n_draws, dtype=np.uint64)
     n_years = inputs.n_years

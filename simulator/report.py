@@ -44,12 +44,20 @@ FREE = {
     "leakage": leakage.FREE_PARAMETERS,
 }
 FIGURES = (
-    "biomass_density.png", "deforestation_rates.png", "parameters.png", "rank_biomass.png",
-    "rank_deforestation.png", "rank_leakage.png", "ner_fan.png", "ner_total.png", "waterfall.png",
-)  # fmt: skip
+    "biomass_density.png",
+    "deforestation_rates.png",
+    "parameters.png",
+    "rank_biomass.png",
+    "rank_deforestation.png",
+    "rank_leakage.png",
+    "ner_fan.png",
+    "ner_total.png",
+    "waterfall.png",
+)
 
-plt.rcParams.update({"figure.dpi": 150, "font.size": 9, "axes.spines.top": False,
-                     "axes.spines.right": False})  # fmt: skip
+plt.rcParams.update(
+    {"figure.dpi": 150, "font.size": 9, "axes.spines.top": False, "axes.spines.right": False}
+)
 
 
 def _t(x: float) -> str:
@@ -61,10 +69,23 @@ def _pct(x: float, digits: int = 1) -> str:
     return f"{x:.{digits}f}%"
 
 
+def _range(x: np.ndarray, scale: float = 1.0, prob: float = 0.90) -> str:
+    """Central interval of draws as ``"lo – hi"`` (one decimal, after dividing by scale)."""
+    lo, hi = np.quantile(x, [(1 - prob) / 2, (1 + prob) / 2]) / scale
+    return f"{lo:.1f} – {hi:.1f}"
+
+
 def write_outputs(
-    out: Path, spec: RunSpec, data: RunData, posteriors: Posteriors, inputs: KernelInputs,
-    sim: SimulationResult, summary: xr.Dataset, manifest: dict, years: np.ndarray,
-) -> None:  # fmt: skip
+    out: Path,
+    spec: RunSpec,
+    data: RunData,
+    posteriors: Posteriors,
+    inputs: KernelInputs,
+    sim: SimulationResult,
+    summary: xr.Dataset,
+    manifest: dict,
+    years: np.ndarray,
+) -> None:
     """Write posterior, summary, tables, figures and the appendix into ``out``."""
     cfg = spec.config
     attrs = {"config_sha256": cfg.digest(), "reddsim_version": manifest["versions"]["reddsim"]}
@@ -82,7 +103,14 @@ def write_outputs(
     figdir = out / "figures"
     figdir.mkdir()
     _fig_biomass(figdir / "biomass_density.png", spec, data, posteriors.trees["biomass"])
-    _fig_rates(figdir / "deforestation_rates.png", spec, data, posteriors.trees["deforestation"], inputs, years)
+    _fig_rates(
+        figdir / "deforestation_rates.png",
+        spec,
+        data,
+        posteriors.trees["deforestation"],
+        inputs,
+        years,
+    )
     _fig_parameters(figdir / "parameters.png", spec, posteriors)
     for name, tree in posteriors.trees.items():
         _fig_rank(figdir / f"rank_{name}.png", tree, FREE[name])
@@ -120,10 +148,19 @@ def _fig_biomass(path: Path, spec: RunSpec, data: RunData, tree: xr.DataTree) ->
     for i, name in enumerate(strata):
         pts = data.plots["agb_mg_ha"][data.plots["stratum"] == name]
         jitter = np.linspace(-0.15, 0.15, pts.size) if pts.size > 1 else np.zeros(1)
-        ax1.scatter(pts, i + 0.25 + jitter * 0.3, s=8, color="0.6", label="plots" if i == 0 else None)
+        ax1.scatter(
+            pts, i + 0.25 + jitter * 0.3, s=8, color="0.6", label="plots" if i == 0 else None
+        )
         lo, med, hi = np.quantile(agb[:, i], [0.05, 0.5, 0.95])
-        ax1.errorbar(med, i, xerr=[[med - lo], [hi - med]], fmt="o", color="C0", capsize=3,
-                     label="stratum mean, 90% CI" if i == 0 else None)  # fmt: skip
+        ax1.errorbar(
+            med,
+            i,
+            xerr=[[med - lo], [hi - med]],
+            fmt="o",
+            color="C0",
+            capsize=3,
+            label="stratum mean, 90% CI" if i == 0 else None,
+        )
         lo, med, hi = np.quantile(carbon[:, i], [0.05, 0.5, 0.95])
         ax2.errorbar(med, i, xerr=[[med - lo], [hi - med]], fmt="o", color="C2", capsize=3)
     for ax in (ax1, ax2):
@@ -146,13 +183,23 @@ def _fig_rates(path, spec, data, tree, inputs: KernelInputs, years) -> None:
     z = rng.normal_array(0, draws[:, None], np.arange(len(years))[None, :], 0, rng.STREAM_RATE)
     projected = 100 * np.exp(inputs.log_rate_mean + inputs.rate_sigma[:, None] * z)
     fig, ax = plt.subplots(figsize=(8, 3.2))
-    for x, series, colour, label in ((d["year"], fitted, "C0", "fitted rate"),
-                                     (years, projected, "C3", "projected baseline rate")):  # fmt: skip
+    for x, series, colour, label in (
+        (d["year"], fitted, "C0", "fitted rate"),
+        (years, projected, "C3", "projected baseline rate"),
+    ):
         lo, med, hi = np.quantile(series, [0.05, 0.5, 0.95], axis=0)
         ax.fill_between(x, lo, hi, color=colour, alpha=0.25, lw=0)
         ax.plot(x, med, color=colour, label=f"{label} (median, 90% band)")
-    ax.errorbar(d["year"], obs, yerr=1.96 * se, fmt="o", ms=3, color="k", capsize=2,
-                label="map-derived loss, 95% CI")  # fmt: skip
+    ax.errorbar(
+        d["year"],
+        obs,
+        yerr=1.96 * se,
+        fmt="o",
+        ms=3,
+        color="k",
+        capsize=2,
+        label="map-derived loss, 95% CI",
+    )
     first, last = spec.config.deforestation.highway_paving
     ax.axvspan(first, last, color="0.85", lw=0, label="highway paving")
     ax.set_ylabel("annual forest loss (% of forest)")
@@ -164,14 +211,15 @@ def _fig_rates(path, spec, data, tree, inputs: KernelInputs, years) -> None:
 def _fig_parameters(path, spec, posteriors: Posteriors) -> None:
     cfg = spec.config
     defo, leak = posteriors.trees["deforestation"], posteriors.trees["leakage"]
+    eff, disp = cfg.deforestation.effectiveness, cfg.leakage.displacement
     panels = [
-        (defo, "effectiveness", "project effectiveness e", stats.beta(cfg.deforestation.effectiveness.alpha, cfg.deforestation.effectiveness.beta)),
-        (leak, "displacement", "leakage displacement fraction λ", stats.beta(cfg.leakage.displacement.alpha, cfg.leakage.displacement.beta)),
+        (defo, "effectiveness", "project effectiveness e", stats.beta(eff.alpha, eff.beta)),
+        (leak, "displacement", "leakage displacement λ", stats.beta(disp.alpha, disp.beta)),
         (defo, "post_conversion_tco2e_ha", "post-conversion carbon (tCO2e/ha)", None),
         (defo, "sigma", "process noise σ of log rate", None),
         (defo, "c", "highway effect c (log rate)", None),
         (defo, "b", "trend b (log rate per year)", None),
-    ]  # fmt: skip
+    ]
     fig, axes = plt.subplots(2, 3, figsize=(8, 4.2))
     for ax, (tree, var, label, prior) in zip(axes.flat, panels, strict=True):
         x = flat_draws(tree, var)
@@ -186,7 +234,8 @@ def _fig_parameters(path, spec, posteriors: Posteriors) -> None:
 
 
 def _fig_rank(path: Path, tree: xr.DataTree, var_names: list[str]) -> None:
-    pc = az.plot_rank(tree, var_names=var_names)
+    # Thinned: autocorrelated NUTS draws make the unthinned uniformity test flag healthy chains.
+    pc = az.plot_rank(tree, var_names=var_names, thin=True)
     pc.savefig(str(path))
     plt.close("all")
 
@@ -211,8 +260,11 @@ def _fig_total(path, sim: SimulationResult, summary: xr.Dataset) -> None:
     tot = summary.sel(period="total")
     fig, ax = plt.subplots(figsize=(8, 3.0))
     ax.hist(total / 1e6, bins=120, color="C2", alpha=0.7)
-    for v, style, label in ((tot.ner_mean, "-", "mean"), (tot.ner_ci_low, "--", "90% CI"),
-                            (tot.ner_ci_high, "--", None)):  # fmt: skip
+    for v, style, label in (
+        (tot.ner_mean, "-", "mean"),
+        (tot.ner_ci_low, "--", "90% CI"),
+        (tot.ner_ci_high, "--", None),
+    ):
         ax.axvline(float(v) / 1e6, color="k", ls=style, lw=1, label=label)
     ax.set_xlabel("total NER over the crediting period (MtCO2e)")
     ax.set_yticks([])
@@ -232,7 +284,7 @@ def _fig_waterfall(path, summary: xr.Dataset) -> None:
     ]
     fig, ax = plt.subplots(figsize=(8, 3.2))
     level = 0.0
-    for i, (label, delta) in enumerate(steps):
+    for i, (_, delta) in enumerate(steps):
         colour = "C0" if delta >= 0 else "C3"
         ax.bar(i, delta / 1e6, bottom=level / 1e6, color=colour)
         level += delta
@@ -257,40 +309,63 @@ def _appendix_data(spec, data, posteriors, post_tables, summary, manifest) -> di
     strata = []
     for i, s in enumerate(cfg.project.strata):
         mask = data.plots["stratum"] == s.name
-        strata.append({
-            "name": s.name, "area": f"{s.area_ha:,.0f}", "risk": f"{risk[i]:.3f}",
-            "plots": str(int(mask.sum())),
-            "agb_plots": f"{data.plots['agb_mg_ha'][mask].mean():.1f}",
-            "carbon": f"{carbon[:, i].mean():.1f}",
-            "carbon_ci": f"{np.quantile(carbon[:, i], 0.05):.1f} – {np.quantile(carbon[:, i], 0.95):.1f}",
-        })  # fmt: skip
+        strata.append(
+            {
+                "name": s.name,
+                "area": f"{s.area_ha:,.0f}",
+                "risk": f"{risk[i]:.3f}",
+                "plots": str(int(mask.sum())),
+                "agb_plots": f"{data.plots['agb_mg_ha'][mask].mean():.1f}",
+                "carbon": f"{carbon[:, i].mean():.1f}",
+                "carbon_ci": _range(carbon[:, i]),
+            }
+        )
     rows = []
     for p in summary.period.values:
         r = summary.sel(period=p)
-        rows.append({
-            "period": str(p), "baseline": _t(r.baseline), "project": _t(r.project),
-            "leakage": _t(r.leakage), "ner": _t(r.ner_mean),
-            "ci": f"{_t(r.ner_ci_low)} – {_t(r.ner_ci_high)}",
-            "mcse": f"±{_t(max(r.ner_ci_low_mcse, r.ner_ci_high_mcse))}",
-            "u": _pct(float(r.uncertainty_pct)), "factor": f"{float(r.adjustment_factor):.4f}",
-            "deduction": _t(r.uncertainty_deduction), "buffer": _t(r.buffer),
-            "credits": _t(r.credits),
-        })  # fmt: skip
+        rows.append(
+            {
+                "period": str(p),
+                "baseline": _t(r.baseline),
+                "project": _t(r.project),
+                "leakage": _t(r.leakage),
+                "ner": _t(r.ner_mean),
+                "ci": f"{_t(r.ner_ci_low)} – {_t(r.ner_ci_high)}",
+                "mcse": f"±{_t(max(r.ner_ci_low_mcse, r.ner_ci_high_mcse))}",
+                "u": _pct(float(r.uncertainty_pct)),
+                "factor": f"{float(r.adjustment_factor):.4f}",
+                "deduction": _t(r.uncertainty_deduction),
+                "buffer": _t(r.buffer),
+                "credits": _t(r.credits),
+            }
+        )
     params = {}
     for name, table in post_tables.items():
         params[name] = [
-            {"name": str(idx), "mean": f"{row['mean']:.4g}", "sd": f"{row['sd']:.3g}",
-             "lo": f"{row['eti90_lb']:.4g}", "hi": f"{row['eti90_ub']:.4g}",
-             "ess_bulk": f"{row['ess_bulk']:.0f}", "ess_tail": f"{row['ess_tail']:.0f}",
-             "rhat": f"{row['r_hat']:.3f}"}
+            {
+                "name": str(idx),
+                "mean": f"{row['mean']:.4g}",
+                "sd": f"{row['sd']:.3g}",
+                "lo": f"{row['eti90_lb']:.4g}",
+                "hi": f"{row['eti90_ub']:.4g}",
+                "ess_bulk": f"{row['ess_bulk']:.0f}",
+                "ess_tail": f"{row['ess_tail']:.0f}",
+                "rhat": f"{row['r_hat']:.3f}",
+            }
             for idx, row in table.iterrows()
-        ]  # fmt: skip
+        ]
     diags = [
-        {"model": d.model, "rhat": f"{d.max_r_hat:.3f}", "ess_bulk": f"{d.min_ess_bulk:.0f}",
-         "ess_tail": f"{d.min_ess_tail:.0f}", "div": str(d.divergences),
-         "n": f"{d.n_samples:,}", "passed": "pass" if d.passed else "FAIL"}
+        {
+            "model": d.model,
+            "rhat": f"{d.max_r_hat:.3f}",
+            "ess_bulk": f"{d.min_ess_bulk:.0f}",
+            "ess_tail": f"{d.min_ess_tail:.0f}",
+            "div": str(d.divergences),
+            "n": f"{d.n_samples:,}",
+            "passed": "pass" if d.passed else "FAIL",
+        }
         for d in posteriors.diagnostics
-    ]  # fmt: skip
+    ]
     tot = summary.sel(period="total")
     s = cfg.sampler
     return {
@@ -316,14 +391,17 @@ def _appendix_data(spec, data, posteriors, post_tables, summary, manifest) -> di
         "threads": str(manifest["numba_threads"]),
         "total_area": f"{area.sum():,.0f}",
         "agb_total": f"{agb_total.mean() / 1e6:.1f}",
-        "agb_total_ci": f"{np.quantile(agb_total, 0.05) / 1e6:.1f} – {np.quantile(agb_total, 0.95) / 1e6:.1f}",
+        "agb_total_ci": _range(agb_total, 1e6),
         "strata": strata,
         "data_files": [
             {"name": name, "path": str(getattr(cfg.data, name)), "sha": sha}
             for name, sha in manifest["data_sha256"].items()
         ],
         "priors": _priors(cfg),
-        "sampler": f"NUTS (nutpie), {s.chains} chains × {s.draws:,} draws after {s.tune:,} tuning steps, target acceptance {s.target_accept}",
+        "sampler": (
+            f"NUTS (nutpie), {s.chains} chains × {s.draws:,} draws after {s.tune:,} "
+            f"tuning steps, target acceptance {s.target_accept}"
+        ),
         "gate": f"R-hat ≤ {RHAT_MAX}, bulk and tail ESS ≥ {ESS_MIN}, no divergent transitions",
         "override": cfg.sampler.allow_failed_diagnostics,
         "all_passed": all(d.passed for d in posteriors.diagnostics),
@@ -331,32 +409,46 @@ def _appendix_data(spec, data, posteriors, post_tables, summary, manifest) -> di
         "params": params,
         "rows": rows,
         "total": {
-            "ner": _t(tot.ner_mean), "ci": f"{_t(tot.ner_ci_low)} – {_t(tot.ner_ci_high)}",
-            "u": _pct(float(tot.uncertainty_pct)), "factor": f"{float(tot.adjustment_factor):.4f}",
+            "ner": _t(tot.ner_mean),
+            "ci": f"{_t(tot.ner_ci_low)} – {_t(tot.ner_ci_high)}",
+            "u": _pct(float(tot.uncertainty_pct)),
+            "factor": f"{float(tot.adjustment_factor):.4f}",
             "deduction": _t(tot.uncertainty_deduction),
             "deduction_pct": _pct(100 * float(tot.uncertainty_deduction / tot.ner_mean)),
-            "adjusted": _t(tot.adjusted_ner), "stock_change": _t(tot.stock_change),
-            "buffer": _t(tot.buffer), "credits": _t(tot.credits),
-            "mcse_lo": _t(tot.ner_ci_low_mcse), "mcse_hi": _t(tot.ner_ci_high_mcse),
-        },  # fmt: skip
+            "adjusted": _t(tot.adjusted_ner),
+            "stock_change": _t(tot.stock_change),
+            "buffer": _t(tot.buffer),
+            "credits": _t(tot.credits),
+            "mcse_lo": _t(tot.ner_ci_low_mcse),
+            "mcse_hi": _t(tot.ner_ci_high_mcse),
+        },
         "versions": [{"name": k, "version": v} for k, v in manifest["versions"].items()],
-        "command": f"reddsim run {spec.path.parent} --seed {cfg.simulation.seed} --draws {cfg.simulation.n_draws}",
+        "command": (
+            f"reddsim run {spec.path.parent} --seed {cfg.simulation.seed} "
+            f"--draws {cfg.simulation.n_draws}"
+        ),
         "synthetic": "synthetic" in (cfg.project.description or "").lower(),
     }
 
 
 def _priors(cfg) -> list[dict]:
+    """Prior of every parameter, as shown in the appendix (from config and model constants)."""
     b, d, lk = cfg.biomass, cfg.deforestation, cfg.leakage
-    return [
-        {"name": "carbon fraction CF", "prior": f"Normal({b.carbon_fraction.mean}, {b.carbon_fraction.sd})"},
-        {"name": "root:shoot R", "prior": f"Normal({b.root_shoot.mean}, {b.root_shoot.sd}) on [{b.root_shoot.lower}, {b.root_shoot.upper}]"},
-        {"name": "stratum log-mean μ_s", "prior": f"Normal(μ_0, σ_s); μ_0 ~ Normal(log 250, 1); σ_s ~ HalfNormal({biomass.HYPERPRIORS['sigma_stratum']})"},
-        {"name": "between-plot SD τ_s (log)", "prior": f"HalfNormal({biomass.HYPERPRIORS['tau']})"},
-        {"name": "log rate intercept a", "prior": "Normal(log 0.001, 1.5)"},
-        {"name": "trend b", "prior": "Normal(0, 0.1)"},
-        {"name": "highway effect c", "prior": "Normal(0, 1)"},
-        {"name": "process noise σ", "prior": f"HalfNormal({deforestation.HYPERPRIORS['sigma']})"},
-        {"name": "effectiveness e", "prior": f"Beta({d.effectiveness.alpha:g}, {d.effectiveness.beta:g})"},
-        {"name": "post-conversion carbon (tCO2e/ha)", "prior": f"Gamma(mean {d.post_conversion_tco2e_ha.mean:g}, sd {d.post_conversion_tco2e_ha.sd:g})"},
-        {"name": "leakage displacement λ", "prior": f"Beta({lk.displacement.alpha:g}, {lk.displacement.beta:g})"},
-    ]  # fmt: skip
+    bh, dh = biomass.HYPERPRIORS, deforestation.HYPERPRIORS
+    rs, post = b.root_shoot, d.post_conversion_tco2e_ha
+    rows = [
+        ("carbon fraction CF", f"Normal({b.carbon_fraction.mean:g}, {b.carbon_fraction.sd:g})"),
+        ("root:shoot R", f"Normal({rs.mean:g}, {rs.sd:g}) on [{rs.lower:g}, {rs.upper:g}]"),
+        ("stratum log-mean AGB μ_s", "Normal(μ_0, σ_s)"),
+        ("μ_0 (log Mg/ha)", "Normal({:.3f}, {:g})".format(*bh["mu_0"])),
+        ("σ_s", f"HalfNormal({bh['sigma_stratum']:g})"),
+        ("between-plot SD τ_s (log)", f"HalfNormal({bh['tau']:g})"),
+        ("log-rate intercept a", "Normal({:.3f}, {:g})".format(*dh["a"])),
+        ("trend b", "Normal({:g}, {:g})".format(*dh["b"])),
+        ("highway effect c", "Normal({:g}, {:g})".format(*dh["c"])),
+        ("process noise σ", f"HalfNormal({dh['sigma']:g})"),
+        ("effectiveness e", f"Beta({d.effectiveness.alpha:g}, {d.effectiveness.beta:g})"),
+        ("post-conversion carbon (tCO2e/ha)", f"Gamma(mean {post.mean:g}, sd {post.sd:g})"),
+        ("leakage displacement λ", f"Beta({lk.displacement.alpha:g}, {lk.displacement.beta:g})"),
+    ]
+    return [{"name": name, "prior": prior} for name, prior in rows]

@@ -17,6 +17,7 @@ import numba
 import numpy as np
 
 __all__ = [
+    "DESCRIPTION",
     "STREAM_POSTERIOR",
     "STREAM_RATE",
     "counter_hash",
@@ -28,6 +29,9 @@ __all__ = [
     "normal_array",
     "index_array",
 ]
+
+#: One-line description of the generator, for manifests and the appendix.
+DESCRIPTION = "SplitMix64 counter hash of (seed, draw, year, stratum, stream); Box-Muller normals"
 
 # Stream identifiers: one per kind of random number, so that adding a new use
 # never shifts the numbers of an existing one.

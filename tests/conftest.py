@@ -1,0 +1,75 @@
+"""Shared fixtures: seeded generators, the Los Amigos run and small copies of it."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from simulator.kernels import KernelInputs
+
+REPO = Path(__file__).resolve().parents[1]
+LOS_AMIGOS = REPO / "runs" / "los-amigos"
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(20261125)
+
+
+def copy_run(dest: Path, replace: dict[str, str] | None = None) -> Path:
+    """Copy the Los Amigos run (config + data, no outputs) to ``dest``, editing run.toml."""
+    shutil.copytree(LOS_AMIGOS, dest, ignore=shutil.ignore_patterns("out", "*.md", "*.py"))
+    toml = dest / "run.toml"
+    text = toml.read_text()
+    for old, new in (replace or {}).items():
+        assert old in text, f"{old!r} not in run.toml"
+        text = text.replace(old, new)
+    toml.write_text(text)
+    return dest
+
+
+#: Short chains for end-to-end tests; the convergence gate is exercised separately.
+SMALL_SAMPLER = {
+    "draws = 2000": "draws = 300",
+    "tune = 1000": "tune = 300\nallow_failed_diagnostics = true",
+    "chains = 4": "chains = 2",
+    "n_draws = 100000": "n_draws = 4000",
+    "chunk_size = 50000": "chunk_size = 1500",
+}
+
+
+@pytest.fixture
+def small_run(tmp_path: Path) -> Path:
+    """A copy of the Los Amigos run with short chains and few draws."""
+    return copy_run(tmp_path / "small", SMALL_SAMPLER)
+
+
+@pytest.fixture(scope="session")
+def session_small_run(tmp_path_factory) -> Path:
+    return copy_run(tmp_path_factory.mktemp("run") / "small", SMALL_SAMPLER)
+
+
+def make_inputs(
+    gen: np.random.Generator, n_post: int = 300, n_years: int = 10, n_strata: int = 4
+) -> KernelInputs:
+    """Random but plausible kernel inputs (Los Amigos magnitudes)."""
+    area = gen.uniform(5_000, 90_000, n_strata)
+    risk = gen.uniform(0.3, 1.5, n_strata)
+    return KernelInputs(
+        carbon_density=gen.normal(700, 60, (n_post + 7, n_strata)),
+        log_rate_mean=np.log(0.0025) + gen.normal(0, 0.1, (n_post, n_years)),
+        rate_sigma=gen.uniform(0.02, 0.2, n_post),
+        effectiveness=gen.uniform(0.5, 0.95, n_post),
+        post_carbon=gen.uniform(5, 30, n_post),
+        leakage_fraction=gen.uniform(0.0, 0.25, n_post + 3),
+        area=area,
+        risk=risk * area.sum() / (risk * area).sum(),
+    )
+
+
+@pytest.fixture
+def kernel_inputs(rng) -> KernelInputs:
+    return make_inputs(rng)

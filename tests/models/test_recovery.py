@@ -1,0 +1,129 @@
+"""Each model recovers known parameters from data simulated from it (small scale).
+
+Datasets and samplers are seeded, so each check is deterministic; the criterion
+(true value within 3 posterior SDs of the posterior mean) would fail for a model
+that is biased or whose uncertainty is too narrow. A coverage study over many
+datasets is in the slow tests.
+"""
+
+import numpy as np
+import pytest
+
+from models import biomass, deforestation, leakage
+from models.sampling import diagnose, flat_draws
+from simulator.config import BetaPrior, Biomass, Deforestation, Leakage, NormalPrior, Sampler
+
+SAMPLER = Sampler(chains=2, draws=500, tune=500, target_accept=0.9)
+
+
+def _assert_recovers(tree, name, truth, k=3.0):
+    x = flat_draws(tree, name)
+    mean, sd = x.mean(axis=0), x.std(axis=0)
+    assert np.all(np.abs(mean - truth) < k * sd), f"{name}: {mean} +/- {sd} vs true {truth}"
+    return mean, sd
+
+
+def simulate_plots(gen, mu, tau, n_per_stratum, rel_sd=0.12):
+    strata = [f"s{i}" for i in range(len(mu))]
+    plot_stratum = np.repeat(strata, n_per_stratum)
+    idx = np.repeat(np.arange(len(mu)), n_per_stratum)
+    m = np.sqrt(np.log1p(rel_sd**2))
+    true_log = gen.normal(mu[idx], tau[idx])
+    agb = np.exp(gen.normal(true_log, m))
+    return strata, plot_stratum, agb, rel_sd * agb
+
+
+def test_biomass_recovers_stratum_means(rng):
+    mu = np.log([350.0, 300.0, 220.0, 130.0])
+    tau = np.array([0.22, 0.25, 0.3, 0.25])
+    strata, plot_stratum, agb, sd = simulate_plots(rng, mu, tau, [40, 30, 30, 25])
+    tree = biomass.fit(strata, plot_stratum, agb, sd, Biomass(), SAMPLER, seed=1)
+    _assert_recovers(tree, "mu_stratum", mu)
+    _assert_recovers(tree, "tau", tau)
+    # stratum mean AGB: exp(mu + tau^2/2)
+    _assert_recovers(tree, "agb_mg_ha", np.exp(mu + tau**2 / 2))
+    assert diagnose("biomass", tree, biomass.FREE_PARAMETERS).divergences == 0
+
+
+def test_biomass_carbon_priors_pass_through(rng):
+    strata, plot_stratum, agb, sd = simulate_plots(rng, np.log([300.0]), np.array([0.2]), [10])
+    tree = biomass.fit(strata, plot_stratum, agb, sd, Biomass(), SAMPLER, seed=2)
+    cf = flat_draws(tree, "carbon_fraction")
+    assert cf.mean() == pytest.approx(0.47, abs=0.002) and cf.std() == pytest.approx(
+        0.0206, rel=0.1
+    )
+    rs = flat_draws(tree, "root_shoot")
+    assert rs.min() >= 0.27 and rs.max() <= 0.44
+    carbon = flat_draws(tree, "carbon_tco2e_ha")[:, 0]
+    agb_s = flat_draws(tree, "agb_mg_ha")[:, 0]
+    np.testing.assert_allclose(carbon, agb_s * (1 + rs) * cf * 44 / 12, rtol=1e-10)
+
+
+DEFO = Deforestation(
+    highway_paving=(2006, 2011),
+    effectiveness=BetaPrior(alpha=14, beta=5),
+    post_conversion_tco2e_ha=NormalPrior(mean=18.3, sd=6.0),
+)
+
+
+def test_highway_covariate_ramps():
+    h = deforestation.highway_covariate([2004, 2006, 2008, 2011, 2015], (2006, 2011))
+    np.testing.assert_allclose(h, [0.0, 0.0, 0.4, 1.0, 1.0])
+    assert deforestation.highway_covariate([2005, 2006], (2006, 2006)).tolist() == [0.0, 1.0]
+
+
+def test_deforestation_recovers_rate_parameters(rng):
+    years = np.arange(1996, 2021)
+    a, b, c, sigma = np.log(0.0008), 0.03, 0.8, 0.1
+    h = deforestation.highway_covariate(years, (2006, 2011))
+    rate = np.exp(a + b * (years - years[0]) + c * h + sigma * rng.normal(size=years.size))
+    forest = 8e6 * np.cumprod(np.r_[1.0, 1 - rate[:-1]])
+    true_loss = forest * rate
+    se = 0.06 * true_loss
+    loss = true_loss + rng.normal(0, se)
+    tree = deforestation.fit(years, forest, loss, se, DEFO, SAMPLER, seed=3)
+    _assert_recovers(tree, "a", a)
+    _assert_recovers(tree, "b", b)
+    _assert_recovers(tree, "c", c)
+    # latent annual rates: most 90% intervals cover the true rate (25 years, expect ~22.5)
+    lo, hi = np.quantile(flat_draws(tree, "rate_pct"), [0.05, 0.95], axis=0)
+    assert np.sum((lo < 100 * rate) & (100 * rate < hi)) >= 19
+    # scenario parameters have no data: their posterior is the prior
+    e = flat_draws(tree, "effectiveness")
+    assert e.mean() == pytest.approx(14 / 19, abs=0.01)
+    post = flat_draws(tree, "post_conversion_tco2e_ha")
+    assert post.mean() == pytest.approx(18.3, rel=0.03) and post.std() == pytest.approx(
+        6.0, rel=0.1
+    )
+
+
+def test_projection_holds_or_extends_the_trend():
+    ref = np.arange(2001, 2021)
+    credit = np.arange(2026, 2031)
+    trend, h = deforestation.projection_covariates(ref, credit, DEFO)
+    assert np.all(trend == 19.0) and np.all(h == 1.0)
+    trend, _ = deforestation.projection_covariates(
+        ref, credit, DEFO.model_copy(update={"projection": "trend"})
+    )
+    np.testing.assert_array_equal(trend, credit - 2001)
+
+
+def test_leakage_recovers_displacement(rng):
+    years = np.arange(2000, 2025)
+    lam = 0.3
+    avoided = rng.uniform(200, 600, years.size)
+    baseline = rng.uniform(1000, 2000, years.size)
+    se = np.full(years.size, 40.0)
+    belt = baseline + lam * avoided + rng.normal(0, se)
+    tree = leakage.fit(
+        years,
+        avoided,
+        belt,
+        baseline,
+        se,
+        Leakage(displacement=BetaPrior(alpha=2, beta=18)),
+        SAMPLER,
+        seed=4,
+    )
+    mean, sd = _assert_recovers(tree, "displacement", lam)
+    assert sd < 0.05  # the data, not the Beta(2, 18) prior (mean 0.1), decide

@@ -1,0 +1,175 @@
+"""The reddsim command end to end: outputs, JSON, reproducibility, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import xarray as xr
+
+from simulator.report import FIGURES
+from tests.conftest import LOS_AMIGOS, copy_run
+
+REDDSIM = [sys.executable, "-m", "simulator.cli"]
+
+
+def reddsim(*args, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*REDDSIM, *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_help():
+    for args in ([], ["--help"], ["run", "--help"], ["check", "--help"]):
+        result = reddsim(*args)
+        assert "Usage" in result.stdout, result.stderr
+    assert "--draws" in reddsim("run", "--help").stdout
+
+
+def test_check_los_amigos():
+    result = reddsim("check", LOS_AMIGOS)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("ok: ") and "4 strata" in result.stdout
+
+
+@pytest.fixture(scope="module")
+def json_run(tmp_path_factory):
+    """One small end-to-end run through the CLI, shared by the tests below."""
+    from tests.conftest import SMALL_SAMPLER
+
+    base = tmp_path_factory.mktemp("cli")
+    run_dir = copy_run(base / "run", SMALL_SAMPLER)
+    result = reddsim("run", run_dir, "--draws", 3000, "--seed", 5, "--out", base / "out", "--json")
+    assert result.returncode == 0, result.stderr
+    return run_dir, base / "out", result
+
+
+def test_run_writes_every_output(json_run):
+    _, out_root, result = json_run
+    totals = json.loads(result.stdout)
+    out = Path(totals["out_dir"])
+    assert out.parent == out_root and Path(totals["appendix"]) == out / "appendix.pdf"
+    assert [p.name for p in out_root.iterdir()] == [out.name]  # nothing half-written beside it
+    for name in (
+        "manifest.json",
+        "posterior.nc",
+        "summary.nc",
+        "run.log",
+        "appendix.typ",
+        "appendix.json",
+        "tables/summary.csv",
+        "tables/ner_quantiles.csv",
+        "tables/posterior_biomass.csv",
+    ):
+        assert (out / name).is_file(), name
+    for fig in FIGURES:
+        assert (out / "figures" / fig).stat().st_size > 10_000, fig
+    assert (out / "appendix.pdf").read_bytes().startswith(b"%PDF")
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["n_draws"] == 3000 and manifest["seed"] == 5
+    assert set(manifest["data_sha256"]) == {"plots", "deforestation", "leakage_belt"}
+    assert {"sampling", "simulation", "report"} <= set(manifest["timings_s"])
+    tree = xr.open_datatree(out / "posterior.nc", engine="h5netcdf")
+    assert {"biomass", "deforestation", "leakage"} <= set(tree.children)
+    assert tree.attrs["config_sha256"] == manifest["config_sha256"]
+    # progress went to stderr, not stdout
+    assert "sampling" in result.stderr and "simulation" in result.stderr
+
+
+def test_json_totals_match_the_tables(json_run):
+    _, _, result = json_run
+    totals = json.loads(result.stdout)
+    assert totals["standard"] == "VM0007-1.8" and totals["n_draws"] == 3000
+    periods = totals["periods"]
+    assert [p["period"] for p in periods] == [str(y) for y in range(2026, 2036)] + ["total"]
+    summary = xr.open_dataset(Path(totals["out_dir"]) / "summary.nc", engine="h5netcdf")
+    total = periods[-1]
+    assert total["ner_mean"] == float(summary.ner_mean.sel(period="total"))
+    assert total["ci_low"] < total["ner_mean"] < total["ci_high"]
+    assert total["credits"] == pytest.approx(
+        total["ner_mean"] - total["deduction"] - total["buffer"], rel=1e-12
+    )
+
+
+def test_rerun_is_bit_identical_on_one_thread(json_run, tmp_path):
+    run_dir, _, result = json_run
+    first = Path(json.loads(result.stdout)["out_dir"])
+    again = reddsim(
+        "run",
+        run_dir,
+        "--draws",
+        3000,
+        "--seed",
+        5,
+        "--out",
+        tmp_path,
+        "--json",
+        "-q",
+        env={"NUMBA_NUM_THREADS": "1"},
+    )
+    assert again.returncode == 0, again.stderr
+    second = Path(json.loads(again.stdout)["out_dir"])
+    for table in ("summary.csv", "ner_quantiles.csv", "posterior_deforestation.csv"):
+        assert (first / "tables" / table).read_bytes() == (second / "tables" / table).read_bytes()
+    assert json.loads((second / "manifest.json").read_text())["numba_threads"] == 1
+
+
+def test_table_is_printed_without_json(small_run, tmp_path):
+    result = reddsim("run", small_run, "--draws", 500, "--out", tmp_path / "o")
+    assert result.returncode == 0, result.stderr
+    assert "total" in result.stdout and "appendix:" in result.stdout
+    assert "Net emission reductions" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("edit", "fragment"),
+    [
+        ({"buffer_pct = 15": "buffer_pct = 15\ncolour = 1"}, "[accounting].colour: unknown key"),
+        ({"area_ha = 7285": "area_ha = -7285"}, "area_ha = -7285"),
+        (
+            {'leakage_belt = "data/leakage_belt.csv"': 'leakage_belt = "data/belt.csv"'},
+            "[data].leakage_belt = 'data/belt.csv': file not found",
+        ),
+    ],
+)
+def test_bad_config_exits_2_with_one_line(tmp_path, edit, fragment):
+    run_dir = copy_run(tmp_path / "run", edit)
+    out = tmp_path / "out"
+    result = reddsim("run", run_dir, "--out", out)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and fragment in lines[0]
+    assert "Traceback" not in result.stderr
+    assert not out.exists()
+
+
+def test_bad_data_exits_2(tmp_path):
+    run_dir = copy_run(tmp_path / "run")
+    path = run_dir / "data" / "deforestation.csv"
+    path.write_text(path.read_text().replace("2005,", "2005x,", 1))
+    result = reddsim("check", run_dir)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"error: {path}: row 6, column year = '2005x': not an integer"
+
+
+def test_convergence_failure_leaves_no_output(tmp_path):
+    run_dir = copy_run(
+        tmp_path / "run",
+        {"draws = 2000": "draws = 50", "tune = 1000": "tune = 50", "chains = 4": "chains = 2"},
+    )
+    out = tmp_path / "out"
+    result = reddsim("run", run_dir, "--out", out, "-q")
+    assert result.returncode == 2, result.stderr
+    assert (
+        "sampler diagnostics fail" in result.stderr and "allow_failed_diagnostics" in result.stderr
+    )
+    assert not out.exists()
