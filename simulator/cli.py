@@ -51,7 +51,12 @@ def _configure_logging(verbose: bool, quiet: bool) -> None:
         lg = logging.getLogger(name)
         lg.handlers[:] = [handler] if verbose else []
         lg.setLevel(level)
-    # PyMC and PyTensor announce every sampler start; keep stderr for our progress.
+    _quiet_libraries(verbose)
+
+
+def _quiet_libraries(verbose: bool) -> None:
+    # PyMC announces every sampler start (and sets its logger's level when imported, so
+    # this runs after the import); keep stderr for our own progress.
     for name in ("pymc", "pytensor", "arviz"):
         logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.ERROR)
 
@@ -123,7 +128,8 @@ def _print_table(totals: dict) -> None:
             f"{r['credits']:,.0f}",
             end_section=r["period"] == totals["periods"][-2]["period"],
         )
-    out.print(table)
+    # Pipes and CI logs default to 80 columns, which would wrap the interval column.
+    out.print(table, width=max(out.width, 104))
     out.print(f"appendix: {totals['appendix']}", highlight=False, soft_wrap=True)
 
 
@@ -159,6 +165,8 @@ def run(
     except ReddsimError as e:
         _fail(e)
     from simulator.pipeline import run as execute
+
+    _quiet_libraries(verbose)
 
     try:
         if quiet:
