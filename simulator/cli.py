@@ -129,7 +129,8 @@ def _print_table(totals: dict) -> None:
             end_section=r["period"] == totals["periods"][-2]["period"],
         )
     # Pipes and CI logs default to 80 columns, which would wrap the interval column.
-    out.print(table, width=max(out.width, 104))
+    out.width = max(out.width, 104)
+    out.print(table)
     out.print(f"appendix: {totals['appendix']}", highlight=False, soft_wrap=True)
 
 
