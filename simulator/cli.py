@@ -82,22 +82,9 @@ def check(run: RunArg) -> None:
 
 
 def _totals(outcome) -> dict:
+    from simulator.outputs import period_records
+
     s = outcome.summary
-    rows = []
-    for p in s.period.values:
-        r = s.sel(period=p)
-        rows.append(
-            {
-                "period": str(p),
-                "ner_mean": float(r.ner_mean),
-                "ci_low": float(r.ner_ci_low),
-                "ci_high": float(r.ner_ci_high),
-                "uncertainty_pct": float(r.uncertainty_pct),
-                "deduction": float(r.uncertainty_deduction),
-                "buffer": float(r.buffer),
-                "credits": float(r.credits),
-            }
-        )
     return {
         "out_dir": str(outcome.out_dir),
         "appendix": str(outcome.appendix),
@@ -105,7 +92,7 @@ def _totals(outcome) -> dict:
         "confidence": s.attrs["confidence"],
         "n_draws": s.attrs["n_draws"],
         "seed": outcome.manifest["seed"],
-        "periods": rows,
+        "periods": period_records(s),
     }
 
 
@@ -121,9 +108,9 @@ def _print_table(totals: dict) -> None:
         table.add_row(
             r["period"],
             f"{r['ner_mean']:,.0f}",
-            f"{r['ci_low']:,.0f} – {r['ci_high']:,.0f}",
+            f"{r['ner_ci_low']:,.0f} – {r['ner_ci_high']:,.0f}",
             f"{r['uncertainty_pct']:.1f}%",
-            f"{r['deduction']:,.0f}",
+            f"{r['uncertainty_deduction']:,.0f}",
             f"{r['buffer']:,.0f}",
             f"{r['credits']:,.0f}",
             end_section=r["period"] == totals["periods"][-2]["period"],

@@ -14,7 +14,14 @@ import xarray as xr
 
 from simulator.kernels import SimulationResult
 
-__all__ = ["write_posterior", "write_summary", "write_csv", "draws_dataset", "TABLE_COLUMNS"]
+__all__ = [
+    "write_posterior",
+    "write_summary",
+    "write_csv",
+    "draws_dataset",
+    "period_records",
+    "TABLE_COLUMNS",
+]
 
 #: Columns of ``tables/summary.csv`` in order (all tCO2e except where named).
 TABLE_COLUMNS = (
@@ -71,3 +78,11 @@ def draws_dataset(
         {f"q{int(round(p * 100)):02d}": ("year", q[i]) for i, p in enumerate(quantiles)},
         coords={"year": years},
     )
+
+
+def period_records(summary: xr.Dataset, columns=TABLE_COLUMNS) -> list[dict]:
+    """One dict per period (``{"period": "2026", column: float, ...}``), years then total."""
+    return [
+        {"period": str(p), **{c: float(summary[c].values[i]) for c in columns}}
+        for i, p in enumerate(summary["period"].values)
+    ]

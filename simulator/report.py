@@ -320,25 +320,23 @@ def _appendix_data(spec, data, posteriors, post_tables, summary, manifest) -> di
                 "carbon_ci": _range(carbon[:, i]),
             }
         )
-    rows = []
-    for p in summary.period.values:
-        r = summary.sel(period=p)
-        rows.append(
-            {
-                "period": str(p),
-                "baseline": _t(r.baseline),
-                "project": _t(r.project),
-                "leakage": _t(r.leakage),
-                "ner": _t(r.ner_mean),
-                "ci": f"{_t(r.ner_ci_low)} – {_t(r.ner_ci_high)}",
-                "mcse": f"±{_t(max(r.ner_ci_low_mcse, r.ner_ci_high_mcse))}",
-                "u": _pct(float(r.uncertainty_pct)),
-                "factor": f"{float(r.adjustment_factor):.4f}",
-                "deduction": _t(r.uncertainty_deduction),
-                "buffer": _t(r.buffer),
-                "credits": _t(r.credits),
-            }
-        )
+    rows = [
+        {
+            "period": r["period"],
+            "baseline": _t(r["baseline"]),
+            "project": _t(r["project"]),
+            "leakage": _t(r["leakage"]),
+            "ner": _t(r["ner_mean"]),
+            "ci": f"{_t(r['ner_ci_low'])} – {_t(r['ner_ci_high'])}",
+            "mcse": f"±{_t(max(r['ner_ci_low_mcse'], r['ner_ci_high_mcse']))}",
+            "u": _pct(r["uncertainty_pct"]),
+            "factor": f"{r['adjustment_factor']:.4f}",
+            "deduction": _t(r["uncertainty_deduction"]),
+            "buffer": _t(r["buffer"]),
+            "credits": _t(r["credits"]),
+        }
+        for r in outputs.period_records(summary)
+    ]
     params = {}
     for name, table in post_tables.items():
         params[name] = [

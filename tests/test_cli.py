@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import xarray as xr
 
+from simulator.outputs import TABLE_COLUMNS
 from simulator.report import FIGURES
 from tests.conftest import LOS_AMIGOS, copy_run
 
@@ -93,9 +94,10 @@ def test_json_totals_match_the_tables(json_run):
     summary = xr.open_dataset(Path(totals["out_dir"]) / "summary.nc", engine="h5netcdf")
     total = periods[-1]
     assert total["ner_mean"] == float(summary.ner_mean.sel(period="total"))
-    assert total["ci_low"] < total["ner_mean"] < total["ci_high"]
+    assert total["ner_ci_low"] < total["ner_mean"] < total["ner_ci_high"]
+    assert set(TABLE_COLUMNS) < set(total)
     assert total["credits"] == pytest.approx(
-        total["ner_mean"] - total["deduction"] - total["buffer"], rel=1e-12
+        total["ner_mean"] - total["uncertainty_deduction"] - total["buffer"], rel=1e-12
     )
 
 
