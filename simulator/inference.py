@@ -21,7 +21,15 @@ from simulator.config import RunSpec
 from simulator.data import RunData
 from simulator.kernels import MODEL_STREAMS, KernelInputs
 
-__all__ = ["MODELS", "Posteriors", "model_seed", "fit_models", "kernel_inputs", "relative_risk"]
+__all__ = [
+    "MODELS",
+    "Posteriors",
+    "model_seed",
+    "fit_models",
+    "kernel_inputs",
+    "relative_risk",
+    "crediting_years",
+]
 
 log = logging.getLogger(__name__)
 
