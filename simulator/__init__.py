@@ -5,7 +5,12 @@ The Bayesian models live in the sibling package :mod:`models`. Heavy entry point
 and ``reddsim check`` stay fast.
 """
 
-from simulator.accounting import account, interval_summary, net_emission_reductions
+from simulator.accounting import (
+    account,
+    compare_standards,
+    interval_summary,
+    net_emission_reductions,
+)
 from simulator.config import RunConfig, RunSpec, load_config
 from simulator.errors import (
     ConfigError,
@@ -15,7 +20,12 @@ from simulator.errors import (
     SimulationError,
 )
 from simulator.kernels import KernelInputs, SimulationResult, simulate
-from simulator.standards import STANDARDS, non_permanence_buffer, vcs_uncertainty_factor
+from simulator.standards import (
+    STANDARDS,
+    deduction,
+    non_permanence_buffer,
+    vcs_uncertainty_factor,
+)
 
 __all__ = [
     "ConfigError",
@@ -29,6 +39,8 @@ __all__ = [
     "SimulationError",
     "SimulationResult",
     "account",
+    "compare_standards",
+    "deduction",
     "interval_summary",
     "load_config",
     "net_emission_reductions",

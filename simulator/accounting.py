@@ -1,30 +1,60 @@
-"""From simulated emissions to issuable credits (VCS order, VM0007 v1.8 §8.4-8.6).
+"""From simulated emissions to issuable credits, under one standard or all side by side.
 
-Per crediting year and for the whole period:
+Per crediting year and for the whole period (VCS order, VM0007 v1.8 §8.4-8.6):
 
 1. net emission reductions ``NER = baseline - project - leakage`` (per draw);
-2. uncertainty ``U`` = half-width of the standard's confidence interval of NER
-   divided by its mean; adjusted NER = mean NER x :func:`vcs_uncertainty_factor`;
-3. non-permanence buffer on the *unadjusted* net change in carbon stocks
-   (baseline - project, leakage excluded);
-4. credits = adjusted NER - buffer.
+2. uncertainty at the standard's confidence level, and its deduction
+   (:func:`simulator.standards.deduction`);
+3. buffer for non-permanence on the quantity the standard names (VCS: the
+   *unadjusted* net change in carbon stocks, leakage excluded);
+4. credits = NER after the uncertainty deduction - buffer.
 
-Each rule is one function in :mod:`simulator.standards`; this module only
-summarises the simulated distribution and applies them in order.
+Every rule is a function in :mod:`simulator.standards`; this module summarises
+the simulated distribution and applies them in order. :func:`ipcc_comparison`
+sets IPCC Approach 1 (error propagation) beside Approach 2 (this Monte Carlo).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import xarray as xr
 
-from simulator.kernels import SimulationResult
-from simulator.standards import Standard, non_permanence_buffer, vcs_uncertainty_factor
+from simulator.kernels import KernelInputs, SimulationResult
+from simulator.standards import (
+    STANDARDS,
+    Standard,
+    deduction,
+    ipcc_propagate_product,
+    ipcc_propagate_sum,
+    non_permanence_buffer,
+    relative_half_width,
+)
 
-__all__ = ["net_emission_reductions", "interval_summary", "account", "MCSE_BATCHES"]
+__all__ = [
+    "Accounts",
+    "account_all",
+    "net_emission_reductions",
+    "interval_summary",
+    "account",
+    "compare_standards",
+    "ipcc_comparison",
+    "MCSE_BATCHES",
+    "SIDE_BY_SIDE",
+]
 
 #: Number of contiguous batches of draws for batch-means Monte Carlo standard errors.
 MCSE_BATCHES = 20
+#: Variables of the side-by-side table of standards.
+SIDE_BY_SIDE = (
+    "confidence",
+    "uncertainty_pct",
+    "deduction_fraction",
+    "uncertainty_deduction",
+    "buffer",
+    "credits",
+)
 
 
 def net_emission_reductions(baseline, project, leakage):
@@ -51,28 +81,32 @@ def interval_summary(x: np.ndarray, confidence: float) -> dict[str, np.ndarray]:
         of draws (Flegal & Jones 2010, Ann. Statist. 38:1034).
     """
     alpha = (1.0 - confidence) / 2.0
-    mean = x.mean(axis=0)
-    low, median, high = np.quantile(x, [alpha, 0.5, 1.0 - alpha], axis=0)
-    half = (high - low) / 2.0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        uncertainty = np.where(mean != 0, half / np.abs(mean), np.inf)
+    interval = relative_half_width(x, confidence, "mean")
     n_batches = min(MCSE_BATCHES, x.shape[0] // 10)
     batches = np.array_split(x, n_batches, axis=0)
     batch_q = np.array([np.quantile(b, [alpha, 1.0 - alpha], axis=0) for b in batches])
     batch_mean = np.array([b.mean(axis=0) for b in batches])
-    se = lambda v: v.std(axis=0, ddof=1) / np.sqrt(n_batches)  # noqa: E731
+
+    def se(v):
+        return v.std(axis=0, ddof=1) / np.sqrt(n_batches)
+
     return {
-        "mean": mean,
+        "mean": interval["centre"],
         "sd": x.std(axis=0, ddof=1),
-        "median": median,
-        "ci_low": low,
-        "ci_high": high,
-        "half_width": half,
-        "uncertainty": uncertainty,
+        "median": np.median(x, axis=0),
+        "ci_low": interval["low"],
+        "ci_high": interval["high"],
+        "half_width": interval["half_width"],
+        "uncertainty": interval["uncertainty"],
         "mean_mcse": se(batch_mean),
         "ci_low_mcse": se(batch_q[:, 0]),
         "ci_high_mcse": se(batch_q[:, 1]),
     }
+
+
+def _with_total(a: np.ndarray) -> np.ndarray:
+    """Append the whole-period total as a last column (per draw)."""
+    return np.concatenate([a, a.sum(axis=1, keepdims=True)], axis=1)
 
 
 def account(
@@ -85,7 +119,7 @@ def account(
     sim : SimulationResult
         Simulated baseline, project and leakage emissions per draw and year.
     standard : Standard
-        Gives the confidence level and the allowable uncertainty.
+        Gives the confidence level, the uncertainty statistic and the rule.
     buffer_pct : float
         Non-permanence risk rating (%).
     start_year : int
@@ -96,36 +130,38 @@ def account(
     xarray.Dataset
         Dimension ``period`` (each year, then ``"total"``); variables in tCO2e
         unless named otherwise: ``baseline, project, leakage, stock_change`` (means),
-        ``ner_*`` (the :func:`interval_summary` of NER), ``uncertainty_pct``,
+        ``ner_*`` (the :func:`interval_summary` of NER at the standard's level),
+        ``uncertainty_pct`` (the standard's statistic), ``deduction_fraction``,
         ``adjustment_factor``, ``uncertainty_deduction``, ``adjusted_ner``,
-        ``buffer``, ``credits``.
+        ``buffer``, ``credits``. The whole-period row is accounted on the
+        distribution of the period total, not as a sum of yearly deductions.
     """
     n_years = sim.baseline.shape[1]
-
-    def with_total(a: np.ndarray) -> np.ndarray:
-        return np.concatenate([a, a.sum(axis=1, keepdims=True)], axis=1)
-
-    baseline, project, leakage = (with_total(a) for a in (sim.baseline, sim.project, sim.leakage))
+    baseline, project, leakage = (_with_total(a) for a in (sim.baseline, sim.project, sim.leakage))
+    gross = baseline - project
     ner = net_emission_reductions(baseline, project, leakage)
     summary = interval_summary(ner, standard.confidence)
-    factor = vcs_uncertainty_factor(summary["uncertainty"], standard.allowable)
-    adjusted = summary["mean"] * factor
-    stock_change = (baseline - project).mean(axis=0)
-    buffer = non_permanence_buffer(stock_change, buffer_pct)
-    periods = [str(start_year + t) for t in range(n_years)] + ["total"]
+    ded = deduction(standard, ner, gross)
+    stock_change = gross.mean(axis=0)
+    buffer_base = stock_change if standard.buffer_on == "stock_change" else ded.adjusted
+    buffer = non_permanence_buffer(buffer_base, buffer_pct)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor = np.where(ded.estimate > 0, ded.adjusted / ded.estimate, 1.0)
     data = {
         "baseline": baseline.mean(axis=0),
         "project": project.mean(axis=0),
         "leakage": leakage.mean(axis=0),
         "stock_change": stock_change,
         **{f"ner_{k}": v for k, v in summary.items()},
-        "uncertainty_pct": 100.0 * summary["uncertainty"],
+        "uncertainty_pct": 100.0 * ded.uncertainty,
+        "deduction_fraction": ded.fraction,
         "adjustment_factor": factor,
-        "uncertainty_deduction": summary["mean"] - adjusted,
-        "adjusted_ner": adjusted,
+        "uncertainty_deduction": ded.deduction,
+        "adjusted_ner": ded.adjusted,
         "buffer": buffer,
-        "credits": adjusted - buffer,
+        "credits": ded.adjusted - buffer,
     }
+    periods = [str(start_year + t) for t in range(n_years)] + ["total"]
     ds = xr.Dataset(
         {k: ("period", np.asarray(v)) for k, v in data.items()}, coords={"period": periods}
     )
@@ -134,9 +170,125 @@ def account(
         standard_title=standard.title,
         citation=standard.citation,
         confidence=standard.confidence,
-        allowable_uncertainty=standard.allowable,
+        relative_to=standard.relative_to,
+        buffer_on=standard.buffer_on,
         buffer_pct=buffer_pct,
         n_draws=int(sim.baseline.shape[0]),
         units="tCO2e",
     )
     return ds
+
+
+def compare_standards(
+    sim: SimulationResult, buffer_pct: float, start_year: int, standards=None
+) -> xr.Dataset:
+    """The same simulation accounted under every standard, side by side.
+
+    Returns
+    -------
+    xarray.Dataset
+        Dimensions ``(standard, period)``; variables :data:`SIDE_BY_SIDE`
+        (``confidence`` as a fraction, ``uncertainty_pct`` in %, amounts in tCO2e)
+        and the mean NER. The attribute ``titles`` lists each standard's title.
+    """
+    standards = list(standards or STANDARDS.values())
+    tables = [account(sim, s, buffer_pct, start_year) for s in standards]
+    rows = []
+    for s, t in zip(standards, tables, strict=True):
+        t = t.assign(confidence=("period", np.full(t.sizes["period"], s.confidence)))
+        rows.append(t[["ner_mean", *SIDE_BY_SIDE]])
+    out = xr.concat(rows, dim="standard", join="exact").assign_coords(
+        standard=[s.key for s in standards]
+    )
+    out.attrs.update(
+        titles=[s.title for s in standards],
+        citations=[s.citation for s in standards],
+        buffer_pct=buffer_pct,
+        n_draws=int(sim.baseline.shape[0]),
+        units="tCO2e",
+    )
+    return out
+
+
+def ipcc_comparison(sim: SimulationResult, inputs: KernelInputs, confidence: float = 0.95) -> dict:
+    """IPCC Approach 1 (error propagation) beside Approach 2 (Monte Carlo) for total NER.
+
+    Approach 1 treats total NER as a product of independent factors,
+    ``NER ~= AD x EF x e x (1 - lambda)``: baseline area lost (AD, ha, from the
+    simulation), the loss-weighted carbon lost per ha (EF = sum_s share_s x
+    (C_s - C_post), its uncertainty by Eq. 3.2 over strata), effectiveness ``e``
+    and the share not displaced ``1 - lambda``. Each factor's relative uncertainty
+    is the half-width of its 95% interval over its mean (IPCC 2006 Vol. 1 Ch. 3),
+    combined by Eq. 3.1. Approach 2 is the same statistic of the simulated total
+    NER (2.5th-97.5th percentiles).
+
+    Returns
+    -------
+    dict
+        ``components``: list of ``(name, mean, rel_uncertainty)``; ``approach1`` and
+        ``approach2`` (fractions); ``confidence``.
+    """
+
+    def rel(x):
+        return float(relative_half_width(np.asarray(x), confidence)["uncertainty"])
+
+    area_lost = sim.baseline_loss_ha.sum(axis=1)
+    share = inputs.area * inputs.risk / np.sum(inputs.area * inputs.risk)
+    n = min(inputs.carbon_density.shape[0], inputs.post_carbon.shape[0])
+    dc = inputs.carbon_density[:n] - inputs.post_carbon[:n, None]  # (n, S)
+    strata_means = share * dc.mean(axis=0)
+    strata_u = [rel(dc[:, s]) for s in range(dc.shape[1])]
+    u_ef = float(ipcc_propagate_sum(strata_means, strata_u))
+    ef = dc @ share
+    components = [
+        ("activity data: baseline area lost (ha)", float(area_lost.mean()), rel(area_lost)),
+        ("emission factor: carbon lost per ha (tCO2e/ha)", float(ef.mean()), u_ef),
+        ("project effectiveness e", float(inputs.effectiveness.mean()), rel(inputs.effectiveness)),
+        (
+            "share not displaced 1 - λ",
+            float(1 - inputs.leakage_fraction.mean()),
+            rel(1 - inputs.leakage_fraction),
+        ),
+    ]
+    total = net_emission_reductions(sim.baseline, sim.project, sim.leakage).sum(axis=1)
+    return {
+        "confidence": confidence,
+        "components": components,
+        "emission_factor_monte_carlo": rel(ef),
+        "approach1": float(ipcc_propagate_product([c[2] for c in components])),
+        "approach2": rel(total),
+    }
+
+
+@dataclass(frozen=True)
+class Accounts:
+    """Everything accounted from one simulation.
+
+    Attributes
+    ----------
+    summary : xarray.Dataset
+        :func:`account` under the run's standard.
+    side_by_side : xarray.Dataset
+        :func:`compare_standards` under every implemented standard.
+    ipcc : dict
+        :func:`ipcc_comparison` (Approach 1 vs 2).
+    """
+
+    summary: xr.Dataset
+    side_by_side: xr.Dataset
+    ipcc: dict
+
+
+def account_all(
+    sim: SimulationResult,
+    inputs: KernelInputs,
+    standard: Standard,
+    buffer_pct: float,
+    start_year: int,
+) -> Accounts:
+    """The run's standard, every standard side by side, and IPCC Approach 1 vs 2."""
+    return Accounts(
+        summary=account(sim, standard, buffer_pct, start_year),
+        side_by_side=compare_standards(sim, buffer_pct, start_year),
+        ipcc=ipcc_comparison(sim, inputs),
+    )

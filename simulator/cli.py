@@ -82,9 +82,10 @@ def check(run: RunArg) -> None:
 
 
 def _totals(outcome) -> dict:
+    from simulator.accounting import SIDE_BY_SIDE
     from simulator.outputs import period_records
 
-    s = outcome.summary
+    s, side = outcome.summary, outcome.accounts.side_by_side
     return {
         "out_dir": str(outcome.out_dir),
         "appendix": str(outcome.appendix),
@@ -93,6 +94,10 @@ def _totals(outcome) -> dict:
         "n_draws": s.attrs["n_draws"],
         "seed": outcome.manifest["seed"],
         "periods": period_records(s),
+        "standards": {
+            str(key): period_records(side.sel(standard=key), ("ner_mean", *SIDE_BY_SIDE))
+            for key in side.standard.values
+        },
     }
 
 

@@ -20,6 +20,7 @@ __all__ = [
     "write_csv",
     "draws_dataset",
     "period_records",
+    "write_standards_csv",
     "TABLE_COLUMNS",
 ]
 
@@ -86,3 +87,15 @@ def period_records(summary: xr.Dataset, columns=TABLE_COLUMNS) -> list[dict]:
         {"period": str(p), **{c: float(summary[c].values[i]) for c in columns}}
         for i, p in enumerate(summary["period"].values)
     ]
+
+
+def write_standards_csv(side_by_side: xr.Dataset, path: Path) -> None:
+    """Write the side-by-side table of standards: one row per (standard, period)."""
+    columns = list(side_by_side.data_vars)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(["standard", "period", *columns])
+        for key in side_by_side["standard"].values:
+            for record in period_records(side_by_side.sel(standard=key), columns):
+                writer.writerow([key, record["period"], *(repr(record[c]) for c in columns)])

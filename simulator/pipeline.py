@@ -26,7 +26,7 @@ import numba
 import xarray as xr
 
 from simulator import rng
-from simulator.accounting import account
+from simulator.accounting import Accounts, account_all
 from simulator.config import RunSpec
 from simulator.data import load_data
 from simulator.inference import crediting_years, fit_models, kernel_inputs
@@ -62,8 +62,13 @@ class RunOutcome:
     """What a finished run produced."""
 
     out_dir: Path
-    summary: xr.Dataset
+    accounts: Accounts
     manifest: dict = field(repr=False)
+
+    @property
+    def summary(self) -> xr.Dataset:
+        """Accounting under the run's standard."""
+        return self.accounts.summary
 
     @property
     def appendix(self) -> Path:
@@ -178,9 +183,11 @@ def run(
             )
             timings["simulation"] = round(time.perf_counter() - t0, 3)
             standard = STANDARDS[cfg.accounting.standard]
-            summary = timed(
+            accounts = timed(
                 "accounting",
-                lambda: account(sim, standard, cfg.accounting.buffer_pct, cfg.crediting.start_year),
+                lambda: account_all(
+                    sim, inputs, standard, cfg.accounting.buffer_pct, cfg.crediting.start_year
+                ),
             )
             manifest = {
                 "run_id": final.name,
@@ -210,7 +217,7 @@ def run(
                     posteriors,
                     inputs,
                     sim,
-                    summary,
+                    accounts,
                     manifest,
                     years=crediting_years(spec),
                 ),
@@ -224,4 +231,4 @@ def run(
         if created_root and not any(out_root.iterdir()):
             out_root.rmdir()
         raise
-    return RunOutcome(final, summary, manifest)
+    return RunOutcome(final, accounts, manifest)

@@ -28,11 +28,12 @@ from scipy import stats  # noqa: E402
 from models import biomass, deforestation, leakage  # noqa: E402
 from models.sampling import ESS_MIN, RHAT_MAX, flat_draws  # noqa: E402
 from simulator import outputs, rng  # noqa: E402
-from simulator.accounting import net_emission_reductions  # noqa: E402
+from simulator.accounting import SIDE_BY_SIDE, Accounts, net_emission_reductions  # noqa: E402
 from simulator.config import RunSpec  # noqa: E402
 from simulator.data import RunData  # noqa: E402
 from simulator.inference import Posteriors, relative_risk  # noqa: E402
 from simulator.kernels import KernelInputs, SimulationResult  # noqa: E402
+from simulator.standards import NOT_AVAILABLE, STANDARDS  # noqa: E402
 
 __all__ = ["write_outputs", "compile_appendix", "FIGURES"]
 
@@ -82,7 +83,7 @@ def write_outputs(
     posteriors: Posteriors,
     inputs: KernelInputs,
     sim: SimulationResult,
-    summary: xr.Dataset,
+    accounts: Accounts,
     manifest: dict,
     years: np.ndarray,
 ) -> None:
@@ -90,9 +91,10 @@ def write_outputs(
     cfg = spec.config
     attrs = {"config_sha256": cfg.digest(), "reddsim_version": manifest["versions"]["reddsim"]}
     outputs.write_posterior(posteriors.combined(attrs), out / "posterior.nc")
-    summary = summary.assign_attrs(attrs)
+    summary = accounts.summary.assign_attrs(attrs)
     outputs.write_summary(summary, out / "summary.nc")
     outputs.write_csv(summary, "period", outputs.TABLE_COLUMNS, out / "tables" / "summary.csv")
+    outputs.write_standards_csv(accounts.side_by_side, out / "tables" / "standards.csv")
     fan = outputs.draws_dataset(sim, years)
     outputs.write_csv(fan, "year", list(fan.data_vars), out / "tables" / "ner_quantiles.csv")
     post_tables = {}
@@ -118,6 +120,8 @@ def write_outputs(
     _fig_total(figdir / "ner_total.png", sim, summary)
     _fig_waterfall(figdir / "waterfall.png", summary)
     doc = _appendix_data(spec, data, posteriors, post_tables, summary, manifest)
+    doc["standards"] = _standards_data(accounts, cfg.accounting.standard)
+    doc["ipcc"] = _ipcc_data(accounts.ipcc)
     (out / "appendix.json").write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
     template = resources.files("simulator.templates").joinpath("appendix.typ")
     shutil.copyfile(str(template), out / "appendix.typ")
@@ -377,7 +381,7 @@ def _appendix_data(spec, data, posteriors, post_tables, summary, manifest) -> di
         "standard": summary.attrs["standard_title"],
         "citation": summary.attrs["citation"],
         "confidence": f"{100 * summary.attrs['confidence']:.0f}%",
-        "allowable": f"{100 * summary.attrs['allowable_uncertainty']:.0f}%",
+        "relative_to": summary.attrs["relative_to"],
         "buffer_pct": f"{cfg.accounting.buffer_pct:g}%",
         "start_year": str(cfg.crediting.start_year),
         "end_year": str(cfg.crediting.start_year + cfg.crediting.years - 1),
@@ -450,3 +454,65 @@ def _priors(cfg) -> list[dict]:
         ("leakage displacement λ", f"Beta({lk.displacement.alpha:g}, {lk.displacement.beta:g})"),
     ]
     return [{"name": name, "prior": prior} for name, prior in rows]
+
+
+def _standards_data(accounts: Accounts, primary: str) -> dict:
+    side = accounts.side_by_side
+    rows = []
+    for key in side.standard.values:
+        std = STANDARDS[str(key)]
+        for r in outputs.period_records(side.sel(standard=key), ("ner_mean", *SIDE_BY_SIDE)):
+            if r["period"] != "total":
+                continue
+            rows.append(
+                {
+                    "key": str(key)
+                    + (" (run)" if key == primary else "")
+                    + (" *" if side.attrs["n_draws"] < std.min_draws else ""),
+                    "title": std.title,
+                    "level": f"{100 * r['confidence']:.0f}%",
+                    "relative_to": std.relative_to,
+                    "u": _pct(r["uncertainty_pct"]),
+                    "fraction": _pct(100 * r["deduction_fraction"], 2),
+                    "deduction": _t(r["uncertainty_deduction"]),
+                    "buffer": _t(r["buffer"]),
+                    "credits": _t(r["credits"]),
+                    "citation": std.citation,
+                    "buffer_on": {
+                        "stock_change": "unadjusted stock change (leakage excluded)",
+                        "after_deduction": "NER after the uncertainty deduction",
+                    }[std.buffer_on],
+                }
+            )
+    per_year = [
+        {
+            "period": str(p),
+            "credits": [_t(side.credits.sel(standard=k, period=p)) for k in side.standard.values],
+        }
+        for p in side.period.values
+    ]
+    return {
+        "rows": rows,
+        "keys": [str(k) for k in side.standard.values],
+        "per_year": per_year,
+        "not_available": [{"name": k, "why": v} for k, v in NOT_AVAILABLE.items()],
+        "buffer_pct": f"{side.attrs['buffer_pct']:g}%",
+        "too_few": [
+            f"{k} requires at least {STANDARDS[k].min_draws:,} Monte Carlo draws"
+            for k in map(str, side.standard.values)
+            if side.attrs["n_draws"] < STANDARDS[k].min_draws
+        ],
+    }
+
+
+def _ipcc_data(ipcc: dict) -> dict:
+    return {
+        "level": f"{100 * ipcc['confidence']:.0f}%",
+        "components": [
+            {"name": name, "mean": f"{mean:,.4g}", "u": _pct(100 * u)}
+            for name, mean, u in ipcc["components"]
+        ],
+        "approach1": _pct(100 * ipcc["approach1"]),
+        "approach2": _pct(100 * ipcc["approach2"]),
+        "ef_mc": _pct(100 * ipcc["emission_factor_monte_carlo"]),
+    }

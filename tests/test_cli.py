@@ -69,6 +69,7 @@ def test_run_writes_every_output(json_run):
         "tables/summary.csv",
         "tables/ner_quantiles.csv",
         "tables/posterior_biomass.csv",
+        "tables/standards.csv",
     ):
         assert (out / name).is_file(), name
     for fig in FIGURES:
@@ -99,6 +100,14 @@ def test_json_totals_match_the_tables(json_run):
     assert total["credits"] == pytest.approx(
         total["ner_mean"] - total["uncertainty_deduction"] - total["buffer"], rel=1e-12
     )
+    # every implemented standard side by side, the run's own among them
+    side = totals["standards"]
+    assert set(side) == {"VM0007-1.8", "VM0007-1.6", "ART-TREES-2.0", "FCPF-CF"}
+    assert side["VM0007-1.8"][-1]["credits"] == total["credits"]
+    csv_rows = (Path(totals["out_dir"]) / "tables" / "standards.csv").read_text().splitlines()
+    assert len(csv_rows) == 1 + 4 * 11
+    fcpf_total = next(r for r in csv_rows if r.startswith("FCPF-CF,total,"))
+    assert float(fcpf_total.split(",")[-1]) == side["FCPF-CF"][-1]["credits"]
 
 
 def test_rerun_is_bit_identical_on_one_thread(json_run, tmp_path):

@@ -20,6 +20,8 @@ PUBLIC = {
         "SimulationError",
         "SimulationResult",
         "account",
+        "compare_standards",
+        "deduction",
         "interval_summary",
         "load_config",
         "net_emission_reductions",

@@ -4,7 +4,12 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from simulator.accounting import account, interval_summary, net_emission_reductions
+from simulator.accounting import (
+    account,
+    compare_standards,
+    interval_summary,
+    net_emission_reductions,
+)
 from simulator.kernels import SimulationResult
 from simulator.standards import STANDARDS
 
@@ -64,3 +69,49 @@ def test_large_uncertainty_is_deducted_and_small_is_not(rng):
     assert float(w.adjustment_factor) == pytest.approx(1.15 - 1.645 * 0.3, abs=0.01)
     assert float(s.adjustment_factor) == 1.0
     assert float(s.uncertainty_deduction) == 0.0
+
+
+def test_buffer_and_uncertainty_order_by_hand():
+    """Baseline 1000, project 200, leakage 80 in every draw: NER 720, no uncertainty.
+
+    VCS withholds the 20% buffer on the stock change (1000 - 200 = 800): 160, so
+    credits are 720 - 160 = 560, not 720 x 0.8 = 576. FCPF and ART TREES (buffer
+    on NER after the uncertainty deduction) give 576.
+    """
+    ones = np.ones((50, 1))
+    sim = _sim(1000 * ones, 200 * ones, 80 * ones)
+    side = compare_standards(sim, buffer_pct=20, start_year=2026).sel(period="total")
+    credits = dict(zip(side.standard.values, side.credits.values, strict=True))
+    assert credits["VM0007-1.8"] == pytest.approx(560.0)
+    assert credits["VM0007-1.6"] == pytest.approx(560.0)
+    assert credits["FCPF-CF"] == pytest.approx(576.0)
+    assert credits["ART-TREES-2.0"] == pytest.approx(576.0)
+    assert np.all(side.uncertainty_deduction.values == 0.0)
+
+
+def test_side_by_side_rows_are_the_single_standard_accounts(rng):
+    base = rng.normal(1000.0, 200.0, (20_000, 4))
+    sim = _sim(base, 0.25 * base, 0.05 * base)
+    side = compare_standards(sim, buffer_pct=15, start_year=2030)
+    assert list(side.standard.values) == sorted(STANDARDS, key=list(STANDARDS).index)
+    assert list(side.period.values) == ["2030", "2031", "2032", "2033", "total"]
+    for key, std in STANDARDS.items():
+        single = account(sim, std, 15, 2030)
+        for var in ("uncertainty_pct", "uncertainty_deduction", "buffer", "credits"):
+            np.testing.assert_array_equal(side[var].sel(standard=key).values, single[var].values)
+        assert float(side.confidence.sel(standard=key, period="total")) == std.confidence
+
+
+def test_ipcc_comparison_on_a_small_simulation(rng):
+    from simulator.accounting import ipcc_comparison
+    from simulator.kernels import simulate
+    from tests.conftest import make_inputs
+
+    inputs = make_inputs(rng)
+    sim = simulate(inputs, 20_000, seed=1)
+    result = ipcc_comparison(sim, inputs)
+    us = [u for _, _, u in result["components"]]
+    assert len(us) == 4 and all(u > 0 for u in us)
+    assert result["approach1"] == pytest.approx(np.sqrt(np.sum(np.square(us))))
+    # Approach 1 and the Monte Carlo agree to within a factor when errors are moderate
+    assert 0.6 < result["approach1"] / result["approach2"] < 1.4

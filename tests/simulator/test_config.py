@@ -41,7 +41,7 @@ def test_toml_file_and_directory_are_equivalent():
         ),
         (
             {'standard = "VM0007-1.8"': 'standard = "VM9999"'},
-            "standard 'VM9999' is not one of VM0007-1.8",
+            "standard 'VM9999' is not one of ART-TREES-2.0, FCPF-CF, VM0007-1.6, VM0007-1.8",
         ),
         ({"seed = 20260101": "seed = -1"}, "[simulation].seed = -1"),
         ({"years = 10": "years = 0"}, "[crediting].years = 0"),
