@@ -75,6 +75,7 @@ def check(run: RunArg) -> None:
     years = data.deforestation["year"]
     out.print(
         f"ok: {spec.path} ({len(spec.config.project.strata)} strata, {n_plots} plots, "
+        f"{len(data.trees['tree_id']):,} trees, "
         f"reference years {years[0]}-{years[-1]}, {len(data.leakage_belt['year'])} belt years)",
         highlight=False,
         soft_wrap=True,

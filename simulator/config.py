@@ -116,6 +116,7 @@ class DataFiles(_Section):
     """CSV files, relative to the run directory."""
 
     plots: Path
+    trees: Path
     deforestation: Path
     leakage_belt: Path
 
@@ -123,6 +124,14 @@ class DataFiles(_Section):
 class Biomass(_Section):
     carbon_fraction: NormalPrior = NormalPrior(mean=0.47, sd=0.0206)
     root_shoot: BoundedNormalPrior = BoundedNormalPrior(mean=0.37, sd=0.04, lower=0.27, upper=0.44)
+    n_monte_carlo: Annotated[
+        int, Field(ge=50, le=100_000, description="tree-level Monte Carlo iterations per plot")
+    ] = 1000
+    genus_wood_density_sd: Annotated[
+        float, Field(ge=0, le=0.5, description="SD (g/cm3) of a genus-mean wood density")
+    ] = 0.185
+    measured_wood_density_sd: Annotated[float, Field(ge=0, le=0.5)] = 0.0
+    measured_height_sd_m: Annotated[float, Field(ge=0, le=20)] = 0.0
 
 
 class Deforestation(_Section):

@@ -29,19 +29,33 @@ class Column:
     kind: type  # str, int or float
     check: Callable[[object], bool] = lambda v: True
     rule: str = ""
+    optional: bool = False  # an empty cell is allowed (NaN for numbers, "" for text)
 
 
 _positive = Column(float, lambda v: v > 0, "must be > 0")
 _non_negative = Column(float, lambda v: v >= 0, "must be >= 0")
 _year = Column(int, lambda v: 1900 <= v <= 2100, "must be a year between 1900 and 2100")
 
+_name = Column(str, lambda v: v != "", "must not be empty")
+
 SCHEMAS: dict[str, dict[str, Column]] = {
     "plots": {
-        "plot_id": Column(str, lambda v: v != "", "must not be empty"),
-        "stratum": Column(str, lambda v: v != "", "must not be empty"),
+        "plot_id": _name,
+        "stratum": _name,
         "area_ha": _positive,
-        "agb_mg_ha": _positive,
-        "agb_sd_mg_ha": _positive,
+        "subplot_area_ha": _positive,
+        "subplot_max_dbh_cm": _non_negative,
+    },
+    "trees": {
+        "plot_id": _name,
+        "tree_id": _name,
+        "stratum": _name,
+        "dbh_cm": Column(float, lambda v: 0 < v <= 500, "must be > 0 and <= 500 cm"),
+        "height_m": Column(float, lambda v: 1.3 <= v <= 90, "must be 1.3-90 m", optional=True),
+        "wood_density": Column(
+            float, lambda v: 0.1 <= v <= 1.5, "must be 0.1-1.5 g/cm3", optional=True
+        ),
+        "genus": Column(str, optional=True),
     },
     "deforestation": {
         "year": _year,
@@ -108,6 +122,8 @@ def read_table(path: Path, schema: dict[str, Column]) -> dict[str, np.ndarray]:
 
 def _parse(path: Path, lineno: int, name: str, raw: str, col: Column):
     where = f"{path}: row {lineno}, column {name} = {raw!r}"
+    if col.optional and raw == "":
+        return "" if col.kind is str else float("nan")
     if col.kind is str:
         value = raw
     else:
@@ -129,6 +145,7 @@ class RunData:
     """The validated data of a run (arrays by column name)."""
 
     plots: dict[str, np.ndarray]
+    trees: dict[str, np.ndarray]
     deforestation: dict[str, np.ndarray]
     leakage_belt: dict[str, np.ndarray]
 
@@ -137,6 +154,7 @@ def load_data(spec: RunSpec) -> RunData:
     """Read and cross-check all data files of a run against its configuration."""
     tables = {name: read_table(spec.data_path(name), SCHEMAS[name]) for name in SCHEMAS}
     _check_plots(spec, tables["plots"])
+    _check_trees(spec, tables["plots"], tables["trees"])
     for name in ("deforestation", "leakage_belt"):
         _check_years(spec.data_path(name), tables[name]["year"])
     _check_reference_period(spec, tables["deforestation"]["year"])
@@ -163,6 +181,47 @@ def _check_plots(spec: RunSpec, plots: dict[str, np.ndarray]) -> None:
     empty = [s for s in strata if not np.any(plots["stratum"] == s)]
     if empty:
         raise DataError(f"{path}: column stratum: no plots for stratum {', '.join(empty)}")
+
+
+def _check_trees(spec: RunSpec, plots: dict, trees: dict) -> None:
+    plots_path, path = spec.data_path("plots"), spec.data_path("trees")
+    for lineno, (area, sub) in enumerate(
+        zip(plots["area_ha"].tolist(), plots["subplot_area_ha"].tolist(), strict=True), start=2
+    ):
+        if sub > area:
+            raise DataError(
+                f"{plots_path}: row {lineno}, column subplot_area_ha = {sub:g}: larger than "
+                f"area_ha ({area:g})"
+            )
+    stratum_of = dict(zip(plots["plot_id"].tolist(), plots["stratum"].tolist(), strict=True))
+    seen: dict[str, int] = {}
+    rows = zip(
+        trees["plot_id"].tolist(), trees["tree_id"].tolist(), trees["stratum"].tolist(), strict=True
+    )
+    for lineno, (pid, tid, stratum) in enumerate(rows, start=2):
+        if pid not in stratum_of:
+            raise DataError(
+                f"{path}: row {lineno}, column plot_id = {pid!r}: not a plot of {plots_path}"
+            )
+        if stratum != stratum_of[pid]:
+            raise DataError(
+                f"{path}: row {lineno}, column stratum = {stratum!r}: plot {pid} is in stratum "
+                f"{stratum_of[pid]!r} in {plots_path}"
+            )
+        if tid in seen:
+            raise DataError(
+                f"{path}: row {lineno}, column tree_id = {tid!r}: duplicated tree id "
+                f"(also row {seen[tid]})"
+            )
+        seen[tid] = lineno
+    empty = sorted(set(stratum_of) - set(trees["plot_id"].tolist()))
+    if empty:
+        raise DataError(f"{path}: column plot_id: no trees for plot {', '.join(empty)}")
+    if np.sum(np.isfinite(trees["height_m"])) < 10:
+        raise DataError(
+            f"{path}: column height_m: {int(np.sum(np.isfinite(trees['height_m'])))} measured "
+            "heights; the height-diameter model needs at least 10"
+        )
 
 
 def _check_years(path: Path, years: np.ndarray) -> None:

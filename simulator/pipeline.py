@@ -29,7 +29,7 @@ from simulator import rng
 from simulator.accounting import Accounts, account_all
 from simulator.config import RunSpec
 from simulator.data import load_data
-from simulator.inference import crediting_years, fit_models, kernel_inputs
+from simulator.inference import biomass_error_budget, crediting_years, fit_models, kernel_inputs
 from simulator.kernels import simulate
 from simulator.standards import STANDARDS
 
@@ -175,6 +175,7 @@ def run(
                 "sampling",
                 lambda: fit_models(spec, data, on_model=lambda m: progress(f"sampling {m}")),
             )
+            budget = timed("error budget", lambda: biomass_error_budget(spec, posteriors))
             inputs = kernel_inputs(spec, data, posteriors)
             progress("simulation")
             t0 = time.perf_counter()
@@ -218,6 +219,7 @@ def run(
                     inputs,
                     sim,
                     accounts,
+                    budget,
                     manifest,
                     years=crediting_years(spec),
                 ),

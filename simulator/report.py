@@ -45,6 +45,7 @@ FREE = {
     "leakage": leakage.FREE_PARAMETERS,
 }
 FIGURES = (
+    "plot_agb.png",
     "biomass_density.png",
     "deforestation_rates.png",
     "parameters.png",
@@ -84,6 +85,7 @@ def write_outputs(
     inputs: KernelInputs,
     sim: SimulationResult,
     accounts: Accounts,
+    budget: dict[str, np.ndarray],
     manifest: dict,
     years: np.ndarray,
 ) -> None:
@@ -95,6 +97,13 @@ def write_outputs(
     outputs.write_summary(summary, out / "summary.nc")
     outputs.write_csv(summary, "period", outputs.TABLE_COLUMNS, out / "tables" / "summary.csv")
     outputs.write_standards_csv(accounts.side_by_side, out / "tables" / "standards.csv")
+    strata = [st.name for st in cfg.project.strata]
+    budget_ds = _budget_dataset(budget, strata)
+    outputs.write_csv(
+        budget_ds, "stratum", list(budget_ds.data_vars), out / "tables" / "biomass_error_budget.csv"
+    )
+    plot_ds = _plot_dataset(posteriors.plots)
+    outputs.write_csv(plot_ds, "plot_id", list(plot_ds.data_vars), out / "tables" / "plot_agb.csv")
     fan = outputs.draws_dataset(sim, years)
     outputs.write_csv(fan, "year", list(fan.data_vars), out / "tables" / "ner_quantiles.csv")
     post_tables = {}
@@ -104,7 +113,8 @@ def write_outputs(
         post_tables[name] = table
     figdir = out / "figures"
     figdir.mkdir()
-    _fig_biomass(figdir / "biomass_density.png", spec, data, posteriors.trees["biomass"])
+    _fig_biomass(figdir / "biomass_density.png", spec, posteriors)
+    _fig_plot_agb(figdir / "plot_agb.png", strata, posteriors.plots)
     _fig_rates(
         figdir / "deforestation_rates.png",
         spec,
@@ -121,6 +131,7 @@ def write_outputs(
     _fig_waterfall(figdir / "waterfall.png", summary)
     doc = _appendix_data(spec, data, posteriors, post_tables, summary, manifest)
     doc["standards"] = _standards_data(accounts, cfg.accounting.standard)
+    doc["budget"] = _budget_data(budget_ds, posteriors.plots)
     doc["ipcc"] = _ipcc_data(accounts.ipcc)
     (out / "appendix.json").write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
     template = resources.files("simulator.templates").joinpath("appendix.typ")
@@ -144,13 +155,15 @@ def _save(fig, path: Path) -> None:
     plt.close(fig)
 
 
-def _fig_biomass(path: Path, spec: RunSpec, data: RunData, tree: xr.DataTree) -> None:
+def _fig_biomass(path: Path, spec: RunSpec, posteriors: Posteriors) -> None:
     strata = [s.name for s in spec.config.project.strata]
+    tree = posteriors.trees["biomass"]
+    plots = posteriors.plots
     agb = flat_draws(tree, "agb_mg_ha")
     carbon = flat_draws(tree, "carbon_tco2e_ha")
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(8, 3.2))
     for i, name in enumerate(strata):
-        pts = data.plots["agb_mg_ha"][data.plots["stratum"] == name]
+        pts = plots.mean[plots.inventory.plot_stratum == name]
         jitter = np.linspace(-0.15, 0.15, pts.size) if pts.size > 1 else np.zeros(1)
         ax1.scatter(
             pts, i + 0.25 + jitter * 0.3, s=8, color="0.6", label="plots" if i == 0 else None
@@ -173,8 +186,36 @@ def _fig_biomass(path: Path, spec: RunSpec, data: RunData, tree: xr.DataTree) ->
     ax1.set_xlabel("above-ground biomass (Mg/ha)")
     ax1.legend(frameon=False, fontsize=7, loc="lower right")
     ax2.set_xlabel("carbon density, AGB + BGB (tCO2e/ha)")
-    ax1.set_title("Plot data and posterior stratum means")
+    ax1.set_title("Plot means and posterior stratum means")
     ax2.set_title("Stratum carbon density, 90% CI")
+    _save(fig, path)
+
+
+def _fig_plot_agb(path: Path, strata: list[str], plots) -> None:
+    """Each plot's Monte Carlo AGB (median and 95% interval), grouped by stratum."""
+    lo, med, hi = np.quantile(plots.draws, [0.025, 0.5, 0.975], axis=1)
+    fig, ax = plt.subplots(figsize=(8, 3.4))
+    x = 0
+    ticks = []
+    for i, name in enumerate(strata):
+        idx = np.flatnonzero(plots.inventory.plot_stratum == name)
+        idx = idx[np.argsort(med[idx])]
+        xs = np.arange(x, x + idx.size)
+        ax.errorbar(
+            xs,
+            med[idx],
+            yerr=[med[idx] - lo[idx], hi[idx] - med[idx]],
+            fmt="o",
+            ms=2.5,
+            color=f"C{i}",
+            elinewidth=0.8,
+            label=name,
+        )
+        ticks.append((xs.mean(), name))
+        x += idx.size + 2
+    ax.set_xticks([t for t, _ in ticks], [n for _, n in ticks])
+    ax.set_ylabel("plot AGB (Mg/ha)")
+    ax.set_title("AGB by plot: tree-level Monte Carlo, median and 95% interval")
     _save(fig, path)
 
 
@@ -319,7 +360,7 @@ def _appendix_data(spec, data, posteriors, post_tables, summary, manifest) -> di
                 "area": f"{s.area_ha:,.0f}",
                 "risk": f"{risk[i]:.3f}",
                 "plots": str(int(mask.sum())),
-                "agb_plots": f"{data.plots['agb_mg_ha'][mask].mean():.1f}",
+                "agb_plots": f"{posteriors.plots.mean[mask].mean():.1f}",
                 "carbon": f"{carbon[:, i].mean():.1f}",
                 "carbon_ci": _range(carbon[:, i]),
             }
@@ -516,3 +557,64 @@ def _ipcc_data(ipcc: dict) -> dict:
         "approach2": _pct(100 * ipcc["approach2"]),
         "ef_mc": _pct(100 * ipcc["emission_factor_monte_carlo"]),
     }
+
+
+BUDGET_SOURCES = (
+    "allometry",
+    "diameter",
+    "wood_density",
+    "height",
+    "sampling",
+    "carbon_fraction",
+    "root_shoot",
+)
+
+
+def _budget_dataset(budget: dict[str, np.ndarray], strata: list[str]) -> xr.Dataset:
+    """Variance shares (%) per stratum, and the total relative SD (%)."""
+    total = budget["total"]
+    data = {f"{k}_pct": ("stratum", 100 * budget[k] / total) for k in BUDGET_SOURCES}
+    data["relative_sd_pct"] = ("stratum", 100 * np.sqrt(total))
+    return xr.Dataset(data, coords={"stratum": strata})
+
+
+def _budget_data(budget_ds: xr.Dataset, plots) -> dict:
+    inv = plots.inventory
+    sources, counts = np.unique(inv.wood_density_source, return_counts=True)
+    n = inv.dbh_cm.size
+    hd = plots.height_model
+    return {
+        "rows": [
+            {
+                "stratum": str(s),
+                **{k: f"{float(budget_ds[f'{k}_pct'].sel(stratum=s)):.1f}" for k in BUDGET_SOURCES},
+                "rsd": f"{float(budget_ds.relative_sd_pct.sel(stratum=s)):.1f}%",
+            }
+            for s in budget_ds.stratum.values
+        ],
+        "n_trees": f"{n:,}",
+        "n_plots": str(inv.n_plots),
+        "heights_measured": _pct(100 * np.mean(np.isfinite(inv.height_m))),
+        "wood_density": ", ".join(
+            f"{s} {c:,} ({100 * c / n:.0f}%)" for s, c in zip(sources, counts, strict=True)
+        ),
+        "height_model": f"{hd.form.replace('_', '-')} (RSE {hd.rse:.2f} m; "
+        + ", ".join(f"{k.replace('_', '-')} {v:.2f}" for k, v in hd.rse_by_form.items())
+        + f"; n = {hd.n:,})",
+        "n_mc": f"{plots.draws.shape[1]:,}",
+    }
+
+
+def _plot_dataset(plots) -> xr.Dataset:
+    inv = plots.inventory
+    lo, hi = np.quantile(plots.draws, [0.025, 0.975], axis=1)
+    return xr.Dataset(
+        {
+            "agb_mean_mg_ha": ("plot_id", plots.mean),
+            "agb_sd_mg_ha": ("plot_id", plots.sd),
+            "agb_q025_mg_ha": ("plot_id", lo),
+            "agb_q975_mg_ha": ("plot_id", hi),
+            "n_trees": ("plot_id", np.bincount(inv.tree_plot, minlength=inv.n_plots).astype(float)),
+        },
+        coords={"plot_id": inv.plot_id, "stratum": ("plot_id", inv.plot_stratum)},
+    )

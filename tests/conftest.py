@@ -38,6 +38,7 @@ SMALL_SAMPLER = {
     "chains = 4": "chains = 2",
     "n_draws = 100000": "n_draws = 4000",
     "chunk_size = 50000": "chunk_size = 1500",
+    "n_monte_carlo = 1000": "n_monte_carlo = 100",
 }
 
 

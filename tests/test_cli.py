@@ -70,6 +70,8 @@ def test_run_writes_every_output(json_run):
         "tables/ner_quantiles.csv",
         "tables/posterior_biomass.csv",
         "tables/standards.csv",
+        "tables/biomass_error_budget.csv",
+        "tables/plot_agb.csv",
     ):
         assert (out / name).is_file(), name
     for fig in FIGURES:
@@ -77,7 +79,7 @@ def test_run_writes_every_output(json_run):
     assert (out / "appendix.pdf").read_bytes().startswith(b"%PDF")
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["n_draws"] == 3000 and manifest["seed"] == 5
-    assert set(manifest["data_sha256"]) == {"plots", "deforestation", "leakage_belt"}
+    assert set(manifest["data_sha256"]) == {"plots", "trees", "deforestation", "leakage_belt"}
     assert {"sampling", "simulation", "report"} <= set(manifest["timings_s"])
     tree = xr.open_datatree(out / "posterior.nc", engine="h5netcdf")
     assert {"biomass", "deforestation", "leakage"} <= set(tree.children)

@@ -36,6 +36,7 @@ PUBLIC = {
         "biomass_to_co2e",
         "chave2014_agb",
         "deforestation",
+        "inventory",
         "leakage",
         "sampling",
     ],
@@ -59,6 +60,7 @@ MODULES = [
     "models.biomass",
     "models.deforestation",
     "models.leakage",
+    "models.inventory",
     "models.sampling",
 ]
 

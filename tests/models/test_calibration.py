@@ -36,7 +36,8 @@ def test_biomass_interval_coverage():
         strata, s, agb, sd = simulate_plots(gen, mu, tau, [15, 10, 8])
         tree = biomass.fit(strata, s, agb, sd, Biomass(), SAMPLER, seed=r)
         hits += _covered(flat_draws(tree, "mu_stratum"), mu)
-    assert np.all((LOW <= hits) & (hits <= HIGH)), hits
+    # at least 80% coverage for every stratum, and not implausibly over-covered
+    assert np.all((hits >= 0.8 * REPLICATES) & (hits <= HIGH)), hits
 
 
 def test_deforestation_interval_coverage():

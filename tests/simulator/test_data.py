@@ -30,23 +30,77 @@ def _edit_csv(run, name, old, new):
     [
         (
             "plots",
-            "LA-BB-01,bamboo,1.0,214.14",
-            "LA-BB-01,bamboo,1.0,-214.14",
-            "row 2, column agb_mg_ha = '-214.14': must be > 0",
+            "LA-BB-01,bamboo,1.00",
+            "LA-BB-01,bamboo,-1.00",
+            "row 2, column area_ha = '-1.00': must be > 0",
         ),
         (
             "plots",
-            "LA-BB-01,bamboo,1.0,214.14",
-            "LA-BB-01,bamboo,1.0,abc",
-            "row 2, column agb_mg_ha = 'abc': not a number",
+            "LA-BB-01,bamboo,1.00",
+            "LA-BB-01,bamboo,abc",
+            "row 2, column area_ha = 'abc': not a number",
         ),
         ("plots", "LA-BB-01,bamboo", "LA-BB-01,bambo", "column stratum = 'bambo': not a stratum"),
         ("plots", "LA-BB-02,", "LA-BB-01,", "plot_id = 'LA-BB-01': duplicated plot id"),
         (
             "plots",
-            "agb_sd_mg_ha",
-            "agb_sd",
-            "missing column(s) agb_sd_mg_ha; unknown column(s) agb_sd",
+            "LA-BB-01,bamboo,1.00,0.25",
+            "LA-BB-01,bamboo,1.00,1.25",
+            "row 2, column subplot_area_ha = 1.25: larger than area_ha",
+        ),
+        (
+            "plots",
+            "subplot_max_dbh_cm",
+            "subplot_max",
+            "missing column(s) subplot_max_dbh_cm; unknown column(s) subplot_max",
+        ),
+        (
+            "trees",
+            "LA-BB-01-0001,bamboo,30.0",
+            "LA-BB-01-0001,bamboo,0",
+            "row 2, column dbh_cm = '0': must be > 0 and <= 500 cm",
+        ),
+        (
+            "trees",
+            "LA-BB-01-0001,bamboo,30.0",
+            "LA-BB-01-0001,bamboo,501",
+            "column dbh_cm = '501': must be > 0 and <= 500 cm",
+        ),
+        (
+            "trees",
+            "LA-BB-01-0005,bamboo,20.5,27.6",
+            "LA-BB-01-0005,bamboo,20.5,95",
+            "row 6, column height_m = '95': must be 1.3-90 m",
+        ),
+        (
+            "trees",
+            "LA-BB-01-0005,bamboo,20.5,27.6",
+            "LA-BB-01-0005,bamboo,20.5,1.0",
+            "column height_m = '1.0': must be 1.3-90 m",
+        ),
+        (
+            "trees",
+            "bamboo,18.9,,0.529",
+            "bamboo,18.9,,1.9",
+            "row 5, column wood_density = '1.9': must be 0.1-1.5 g/cm3",
+        ),
+        (
+            "trees",
+            "LA-BB-01,LA-BB-01-0001",
+            "LA-XX-99,LA-BB-01-0001",
+            "row 2, column plot_id = 'LA-XX-99': not a plot of",
+        ),
+        (
+            "trees",
+            "LA-BB-01-0002,",
+            "LA-BB-01-0001,",
+            "tree_id = 'LA-BB-01-0001': duplicated tree id (also row 2)",
+        ),
+        (
+            "trees",
+            "LA-BB-01-0001,bamboo",
+            "LA-BB-01-0001,floodplain",
+            "plot LA-BB-01 is in stratum 'bamboo'",
         ),
         ("deforestation", "2003,", "2033,", "years must be consecutive"),
         ("deforestation", "2001,7950000.0,5294.0", "2001,7950000.0,nan", "must be finite"),
@@ -68,10 +122,30 @@ def test_reference_period_must_precede_crediting(tmp_path):
         load_data(load_config(run))
 
 
+def test_plot_without_trees(tmp_path):
+    run = copy_run(tmp_path / "run")
+    path = run / "data" / "trees.csv"
+    lines = [ln for ln in path.read_text().splitlines() if not ln.startswith("LA-BB-03,")]
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match="no trees for plot LA-BB-03"):
+        load_data(load_config(run))
+
+
+def test_empty_optional_cells_are_missing_values():
+    data = load_data(load_config(LOS_AMIGOS))
+    trees = data.trees
+    assert np.isnan(trees["height_m"]).mean() > 0.5
+    assert np.isnan(trees["wood_density"]).mean() > 0.5
+    assert np.all(np.isfinite(trees["dbh_cm"]))
+
+
 def test_stratum_without_plots(tmp_path):
     run = copy_run(tmp_path / "run")
     path = run / "data" / "plots.csv"
     lines = [ln for ln in path.read_text().splitlines() if ",palm_swamp," not in ln]
     path.write_text("\n".join(lines) + "\n")
+    trees = run / "data" / "trees.csv"
+    kept = [ln for ln in trees.read_text().splitlines() if ",palm_swamp," not in ln]
+    trees.write_text("\n".join(kept) + "\n")
     with pytest.raises(DataError, match="no plots for stratum palm_swamp"):
         load_data(load_config(run))
