@@ -28,10 +28,18 @@ import pymc as pm
 import xarray as xr
 
 from models.allometry import CO2_PER_C, biomass_to_co2e
+from models.inventory import Inventory, plot_agb_draws
 from models.sampling import sample
 from simulator.config import Biomass, Sampler
 
-__all__ = ["FREE_PARAMETERS", "HYPERPRIORS", "plot_log_data", "build_model", "fit"]
+__all__ = [
+    "FREE_PARAMETERS",
+    "HYPERPRIORS",
+    "plot_log_data",
+    "build_model",
+    "fit",
+    "fit_plots",
+]
 
 #: Parameters whose convergence gates the run.
 FREE_PARAMETERS = ["mu_0", "sigma_stratum", "mu_stratum", "tau", "carbon_fraction", "root_shoot"]
@@ -100,6 +108,41 @@ def build_model(
 
 
 def fit(
+    inventory: Inventory,
+    strata: list[str],
+    priors: Biomass,
+    sampler: Sampler,
+    seed: int,
+    n_monte_carlo: int = 1000,
+    measured_height_sd: float = 0.0,
+) -> xr.DataTree:
+    """Stratum carbon density from a tree inventory: tree-level Monte Carlo, then NUTS.
+
+    Fits the H-D model to the measured heights, propagates tree-level errors to
+    each plot's AGB (:func:`models.inventory.plot_agb_draws`) and samples
+    :func:`build_model` on the plots' Monte Carlo means and SDs.
+
+    Returns
+    -------
+    xarray.DataTree
+        As :func:`fit_plots`, with the plots' Monte Carlo AGB mean and SD (Mg/ha)
+        in ``constant_data``.
+    """
+    hd = inventory.height_model()
+    draws = plot_agb_draws(
+        inventory, hd, n_monte_carlo, seed, measured_height_sd=measured_height_sd
+    )
+    mean, sd = draws.mean(axis=1), draws.std(axis=1, ddof=1)
+    tree = fit_plots(strata, inventory.plot_stratum, mean, sd, priors, sampler, seed)
+    tree["constant_data"] = (
+        tree["constant_data"]
+        .to_dataset()
+        .assign(plot_agb_mc_mean=("plot", mean), plot_agb_mc_sd=("plot", sd))
+    )
+    return tree
+
+
+def fit_plots(
     strata: list[str],
     plot_stratum,
     agb_mg_ha,
@@ -108,7 +151,7 @@ def fit(
     sampler: Sampler,
     seed: int,
 ) -> xr.DataTree:
-    """Sample the posterior of :func:`build_model`.
+    """Sample the posterior of :func:`build_model` from plot AGB densities and their SDs.
 
     Returns
     -------

@@ -114,7 +114,7 @@ def fit_models(
         on_model("tree Monte Carlo")
     plots = plot_biomass(spec, data)
     fits = {
-        "biomass": lambda: biomass.fit(
+        "biomass": lambda: biomass.fit_plots(
             strata,
             plots.inventory.plot_stratum,
             plots.mean,

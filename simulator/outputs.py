@@ -64,7 +64,14 @@ def write_csv(ds: xr.Dataset, dim: str, columns, path: Path) -> None:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow([dim, *columns])
         for i, label in enumerate(ds[dim].values):
-            writer.writerow([label, *(repr(float(ds[c].values[i])) for c in columns)])
+            writer.writerow([label, *(_cell(ds[c].values[i]) for c in columns)])
+
+
+def _cell(value) -> str:
+    """Numbers at full (repr) precision; text as is."""
+    if isinstance(value, str | np.str_):
+        return str(value)
+    return repr(float(value))
 
 
 def draws_dataset(

@@ -102,6 +102,20 @@ def write_outputs(
     outputs.write_csv(
         budget_ds, "stratum", list(budget_ds.data_vars), out / "tables" / "biomass_error_budget.csv"
     )
+    inv = posteriors.plots.inventory
+    tree_wd = xr.Dataset(
+        {
+            "plot_id": ("tree_id", data.trees["plot_id"]),
+            "genus": ("tree_id", data.trees["genus"]),
+            "source": ("tree_id", inv.wood_density_source),
+            "wood_density": ("tree_id", inv.wood_density),
+            "wood_density_sd": ("tree_id", inv.wood_density_sd),
+        },
+        coords={"tree_id": data.trees["tree_id"]},
+    )
+    outputs.write_csv(
+        tree_wd, "tree_id", list(tree_wd.data_vars), out / "tables" / "tree_wood_density.csv"
+    )
     plot_ds = _plot_dataset(posteriors.plots)
     outputs.write_csv(plot_ds, "plot_id", list(plot_ds.data_vars), out / "tables" / "plot_agb.csv")
     fan = outputs.draws_dataset(sim, years)

@@ -72,6 +72,7 @@ def test_run_writes_every_output(json_run):
         "tables/standards.csv",
         "tables/biomass_error_budget.csv",
         "tables/plot_agb.csv",
+        "tables/tree_wood_density.csv",
     ):
         assert (out / name).is_file(), name
     for fig in FIGURES:

@@ -34,7 +34,7 @@ def test_biomass_interval_coverage():
         mu = gen.normal(np.log(250.0), 0.4, 3)
         tau = gen.uniform(0.15, 0.35, 3)
         strata, s, agb, sd = simulate_plots(gen, mu, tau, [15, 10, 8])
-        tree = biomass.fit(strata, s, agb, sd, Biomass(), SAMPLER, seed=r)
+        tree = biomass.fit_plots(strata, s, agb, sd, Biomass(), SAMPLER, seed=r)
         hits += _covered(flat_draws(tree, "mu_stratum"), mu)
     # at least 80% coverage for every stratum, and not implausibly over-covered
     assert np.all((hits >= 0.8 * REPLICATES) & (hits <= HIGH)), hits

@@ -37,7 +37,7 @@ def test_biomass_recovers_stratum_means(rng):
     mu = np.log([350.0, 300.0, 220.0, 130.0])
     tau = np.array([0.22, 0.25, 0.3, 0.25])
     strata, plot_stratum, agb, sd = simulate_plots(rng, mu, tau, [40, 30, 30, 25])
-    tree = biomass.fit(strata, plot_stratum, agb, sd, Biomass(), SAMPLER, seed=1)
+    tree = biomass.fit_plots(strata, plot_stratum, agb, sd, Biomass(), SAMPLER, seed=1)
     _assert_recovers(tree, "mu_stratum", mu)
     _assert_recovers(tree, "tau", tau)
     # stratum mean AGB: exp(mu + tau^2/2)
@@ -47,7 +47,7 @@ def test_biomass_recovers_stratum_means(rng):
 
 def test_biomass_carbon_priors_pass_through(rng):
     strata, plot_stratum, agb, sd = simulate_plots(rng, np.log([300.0]), np.array([0.2]), [10])
-    tree = biomass.fit(strata, plot_stratum, agb, sd, Biomass(), SAMPLER, seed=2)
+    tree = biomass.fit_plots(strata, plot_stratum, agb, sd, Biomass(), SAMPLER, seed=2)
     cf = flat_draws(tree, "carbon_fraction")
     assert cf.mean() == pytest.approx(0.47, abs=0.002) and cf.std() == pytest.approx(
         0.0206, rel=0.1
@@ -127,3 +127,20 @@ def test_leakage_recovers_displacement(rng):
     )
     mean, sd = _assert_recovers(tree, "displacement", lam)
     assert sd < 0.05  # the data, not the Beta(2, 18) prior (mean 0.1), decide
+
+
+def test_biomass_fit_from_a_tree_inventory(rng):
+    from models.inventory import Inventory, plot_agb_deterministic
+    from tests.models.test_inventory import make_inventory
+
+    inv = make_inventory(rng, n_plots=8, trees_per_plot=150)
+    inv = Inventory(**{**inv.__dict__, "plot_stratum": np.array(["a"] * 4 + ["b"] * 4)})
+    tree = biomass.fit(inv, ["a", "b"], Biomass(), SAMPLER, seed=5, n_monte_carlo=200)
+    mc_mean = tree.constant_data["plot_agb_mc_mean"].values
+    # the Monte Carlo is centred on the deterministic Eq. 4 plot sums
+    np.testing.assert_allclose(mc_mean, plot_agb_deterministic(inv, inv.height_model()), rtol=0.03)
+    agb = flat_draws(tree, "agb_mg_ha")
+    for i in range(2):
+        plots = mc_mean[4 * i : 4 * i + 4]
+        lo, hi = np.quantile(agb[:, i], [0.005, 0.995])
+        assert lo < plots.mean() < hi
