@@ -4,7 +4,7 @@ Each model module declares ``FREE_PARAMETERS`` (the parameters whose convergence
 gates a run), ``build_model(...) -> pymc.Model`` and ``fit(...) -> DataTree``.
 """
 
-from models import allometry, biomass, deforestation, inventory, leakage, sampling
+from models import allometry, biomass, deforestation, inventory, leakage, map_accuracy, sampling
 from models.allometry import biomass_to_co2e, chave2014_agb
 
 __all__ = [
@@ -15,5 +15,6 @@ __all__ = [
     "deforestation",
     "inventory",
     "leakage",
+    "map_accuracy",
     "sampling",
 ]

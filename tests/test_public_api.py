@@ -38,6 +38,7 @@ PUBLIC = {
         "deforestation",
         "inventory",
         "leakage",
+        "map_accuracy",
         "sampling",
     ],
 }
@@ -61,6 +62,7 @@ MODULES = [
     "models.deforestation",
     "models.leakage",
     "models.inventory",
+    "models.map_accuracy",
     "models.sampling",
 ]
 

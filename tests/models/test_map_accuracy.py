@@ -1,0 +1,110 @@
+"""Stratified area estimator against Olofsson et al. (2014) and its properties."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from models.map_accuracy import stratified_area_estimate
+
+# Olofsson et al. (2014) §5, Table 8: sample counts (rows map, columns reference) and
+# mapped areas (200,000 / 150,000 / 3,200,000 / 6,450,000 pixels of 0.09 ha).
+COUNTS = [[66, 0, 5, 4], [0, 55, 8, 12], [1, 0, 153, 11], [2, 1, 9, 313]]
+MAPPED_HA = [18_000, 13_500, 288_000, 580_500]
+CLASSES = ["deforestation", "forest_gain", "stable_forest", "stable_nonforest"]
+
+
+def test_olofsson_2014_worked_example():
+    est = stratified_area_estimate(COUNTS, MAPPED_HA, CLASSES)
+    z = 1.959964
+    # §5.2.2: error-adjusted areas and 95% half-widths (ha)
+    np.testing.assert_allclose(est.area, [21_158, 11_686, 285_770, 581_386], atol=0.5)
+    np.testing.assert_allclose(z * est.area_se, [6_158, 3_756, 15_510, 16_282], atol=1.0)
+    # Table 9: estimated area proportions p_ij (4 dp)
+    expected_p = [
+        [0.0176, 0, 0.0013, 0.0011],
+        [0, 0.0110, 0.0016, 0.0024],
+        [0.0019, 0, 0.2967, 0.0213],
+        [0.0040, 0.0020, 0.0179, 0.6212],
+    ]
+    np.testing.assert_allclose(est.proportions, expected_p, atol=5e-5)
+    # §5.2.1: accuracies ± 95% half-widths (2 dp). Producer's half-widths: the paper
+    # prints 0.23 and 0.01 for classes 2 and 4, its own Eq. 7 gives 0.254 and 0.018.
+    np.testing.assert_allclose(est.users_accuracy, [0.88, 0.73, 0.93, 0.96], atol=0.005)
+    np.testing.assert_allclose(z * est.users_accuracy_se, [0.07, 0.10, 0.04, 0.02], atol=0.005)
+    np.testing.assert_allclose(est.producers_accuracy, [0.75, 0.85, 0.93, 0.96], atol=0.005)
+    np.testing.assert_allclose(
+        z * est.producers_accuracy_se, [0.21, 0.254, 0.03, 0.018], atol=0.005
+    )
+    assert est.overall_accuracy == pytest.approx(0.947, abs=0.0005)
+    assert z * est.overall_accuracy_se == pytest.approx(0.02, abs=0.005)
+    ds = est.to_dataset()
+    assert list(ds["class"].values) == CLASSES
+    assert float(ds.area_ci_low.sel({"class": "deforestation"})) == pytest.approx(
+        21_158 - 6_158, abs=1
+    )
+
+
+def test_hand_checkable_two_class_example():
+    # 10 samples per stratum; map "change" 100 ha (8 correct), "stable" 900 ha (1 omission)
+    est = stratified_area_estimate([[8, 2], [1, 9]], [100.0, 900.0], ["change", "stable"])
+    # area of change = 100 * 8/10 + 900 * 1/10 = 170 ha
+    assert est.area[0] == pytest.approx(170.0)
+    # SE = sqrt(0.1^2 * 0.8 * 0.2 / 9 + 0.9^2 * 0.1 * 0.9 / 9) * 1000
+    assert est.area_se[0] == pytest.approx(1000 * np.sqrt(0.01 * 0.16 / 9 + 0.81 * 0.09 / 9))
+    assert est.users_accuracy.tolist() == pytest.approx([0.8, 0.9])
+    assert est.producers_accuracy[0] == pytest.approx(80 / 170)
+    assert est.overall_accuracy == pytest.approx(0.1 * 0.8 + 0.9 * 0.9)
+
+
+counts_matrix = st.integers(2, 5).flatmap(
+    lambda k: st.lists(
+        st.lists(st.integers(0, 40), min_size=k, max_size=k), min_size=k, max_size=k
+    ).map(lambda rows: np.array(rows) + 2 * np.eye(k, dtype=int))
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(counts=counts_matrix, seed=st.integers(0, 1000))
+def test_areas_sum_to_the_mapped_total(counts, seed):
+    mapped = np.random.default_rng(seed).uniform(10, 1e5, counts.shape[0])
+    est = stratified_area_estimate(counts, mapped)
+    assert est.area.sum() == pytest.approx(mapped.sum(), rel=1e-12)
+    assert np.all(est.area >= 0) and np.all(est.area_se >= 0)
+    assert 0 <= est.overall_accuracy <= 1
+
+
+@settings(max_examples=40, deadline=None)
+@given(counts=counts_matrix, scale=st.integers(2, 10))
+def test_se_shrinks_as_the_sample_grows(counts, scale):
+    mapped = np.linspace(100, 1000, counts.shape[0])
+    small = stratified_area_estimate(counts, mapped)
+    big = stratified_area_estimate(counts * scale, mapped)
+    np.testing.assert_allclose(big.area, small.area, rtol=1e-12)  # same proportions
+    assert np.all(big.area_se <= small.area_se + 1e-12)
+    assert np.all(big.area_se[small.area_se > 0] < small.area_se[small.area_se > 0])
+
+
+def test_perfect_map_has_zero_se_and_mapped_areas():
+    est = stratified_area_estimate(np.diag([30, 40, 50]), [10.0, 20.0, 70.0])
+    np.testing.assert_allclose(est.area, [10, 20, 70])
+    np.testing.assert_allclose(est.area_se, 0)
+    np.testing.assert_allclose(est.users_accuracy, 1)
+    np.testing.assert_allclose(est.producers_accuracy, 1)
+    assert est.overall_accuracy == 1 and est.overall_accuracy_se == 0
+
+
+@pytest.mark.parametrize(
+    ("counts", "mapped", "message"),
+    [
+        ([[5, 1], [0, 0]], [1.0, 2.0], "map class 1 has fewer than 2 sample units"),
+        ([[5, -1], [1, 5]], [1.0, 2.0], "non-negative integers"),
+        ([[5, 1, 0], [1, 5, 0]], [1.0, 2.0], "square matrix"),
+        ([[5, 1], [1, 5]], [1.0, 2.0, 3.0], "must have 2 values"),
+        ([[5, 1], [1, 5]], [1.0, 0.0], "mapped areas must be positive"),
+        ([[5.5, 1], [1, 5]], [1.0, 2.0], "non-negative integers"),
+    ],
+)
+def test_bad_inputs_are_named(counts, mapped, message):
+    with pytest.raises(ValueError, match=message):
+        stratified_area_estimate(counts, mapped)
