@@ -97,7 +97,7 @@ def model_seed(seed: int, model: str) -> int:
 
 
 def fit_models(
-    spec: RunSpec, data: RunData, on_model: Callable[[str], None] | None = None
+    spec: RunSpec, data: RunData, on_stage: Callable[[str], None] | None = None
 ) -> Posteriors:
     """Sample every model of the run and gate on convergence diagnostics.
 
@@ -110,8 +110,8 @@ def fit_models(
     cfg = spec.config
     seed = cfg.simulation.seed
     strata = [s.name for s in cfg.project.strata]
-    if on_model:
-        on_model("tree Monte Carlo")
+    on_stage = on_stage or (lambda stage: None)
+    on_stage("tree Monte Carlo")
     plots = plot_biomass(spec, data)
     fits = {
         "biomass": lambda: biomass.fit_plots(
@@ -150,8 +150,7 @@ def fit_models(
     }
     trees, diags = {}, []
     for name in MODELS:
-        if on_model:
-            on_model(name)
+        on_stage(f"sampling {name}")
         log.info("sampling %s model", name)
         trees[name] = fits[name]()
         diags.append(diagnose(name, trees[name], free[name]))

@@ -171,18 +171,15 @@ def run(
     try:
         with _log_to(tmp / "run.log"):
             log.info("run %s of %s (config %s)", run_id, spec.path, cfg.digest())
-            posteriors = timed(
-                "sampling",
-                lambda: fit_models(spec, data, on_model=lambda m: progress(f"sampling {m}")),
-            )
+            posteriors = timed("sampling", lambda: fit_models(spec, data, on_stage=progress))
             budget = timed("error budget", lambda: biomass_error_budget(spec, posteriors))
             inputs = kernel_inputs(spec, data, posteriors)
-            progress("simulation")
-            t0 = time.perf_counter()
-            sim = simulate(
-                inputs, cfg.simulation.n_draws, cfg.simulation.seed, cfg.simulation.chunk_size
+            sim = timed(
+                "simulation",
+                lambda: simulate(
+                    inputs, cfg.simulation.n_draws, cfg.simulation.seed, cfg.simulation.chunk_size
+                ),
             )
-            timings["simulation"] = round(time.perf_counter() - t0, 3)
             standard = STANDARDS[cfg.accounting.standard]
             accounts = timed(
                 "accounting",
@@ -224,7 +221,6 @@ def run(
                     years=crediting_years(spec),
                 ),
             )
-            manifest["timings_s"] = timings
             (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
             log.info("timings (s): %s", timings)
         tmp.rename(final)
