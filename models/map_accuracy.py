@@ -16,6 +16,11 @@ producer's and overall accuracies with theirs (Olofsson et al. 2013, 2014):
 
 Confidence intervals are estimate ± z SE (normal approximation, as in the paper).
 
+The strata need not be the map classes: with extra strata (e.g. a buffer of
+stable forest around mapped loss, the usual design for rare change), the counts
+matrix has one row per stratum and the area estimator is unchanged (2013 Eqs.
+2-3); accuracies are then not defined and are returned as NaN.
+
 References
 ----------
 Olofsson, P., Foody, G.M., Stehman, S.V., Woodcock, C.E. (2013). Making better use
@@ -99,11 +104,11 @@ def stratified_area_estimate(
 
     Parameters
     ----------
-    counts : array_like, shape (k, k)
+    counts : array_like, shape (k, k) or (h, k) with h > k
         Sample counts ``n_ij``: rows are map classes (the strata), columns
-        reference classes, in the same class order.
-    mapped_area : array_like, shape (k,)
-        Mapped area of each class (ha, or pixel count x pixel area).
+        reference classes, in the same class order; or rows are h strata.
+    mapped_area : array_like, shape (k,) or (h,)
+        Mapped area of each class or stratum (ha, or pixel count x pixel area).
     class_names : sequence of str, optional
         Names of the k classes (default ``"0".."k-1"``).
     confidence : float
@@ -132,11 +137,14 @@ def stratified_area_estimate(
     """
     n = np.asarray(counts, dtype=float)
     a = np.asarray(mapped_area, dtype=float)
-    if n.ndim != 2 or n.shape[0] != n.shape[1]:
-        raise ValueError(f"counts must be a square matrix, got shape {n.shape}")
-    k = n.shape[0]
-    if a.shape != (k,):
-        raise ValueError(f"mapped_area must have {k} values (one per map class), got {a.shape}")
+    if n.ndim != 2 or n.shape[0] < n.shape[1]:
+        raise ValueError(
+            f"counts must have one row per stratum and one column per class, at least as many "
+            f"strata as classes, got shape {n.shape}"
+        )
+    h, k = n.shape
+    if a.shape != (h,):
+        raise ValueError(f"mapped_area must have {h} values (one per stratum), got {a.shape}")
     names = tuple(str(c) for c in (class_names if class_names is not None else range(k)))
     if len(names) != k:
         raise ValueError(f"class_names must have {k} names, got {len(names)}")
@@ -145,10 +153,11 @@ def stratified_area_estimate(
     if np.any(a <= 0) or not np.all(np.isfinite(a)):
         raise ValueError("mapped areas must be positive")
     n_i = n.sum(axis=1)
-    few = [names[i] for i in np.flatnonzero(n_i < 2)]
+    few = [str(i) if h != k else names[i] for i in np.flatnonzero(n_i < 2)]
     if few:
         raise ValueError(
-            f"map class {', '.join(few)} has fewer than 2 sample units; its variance is undefined"
+            f"{'map class' if h == k else 'stratum'} {', '.join(few)} has fewer than 2 sample "
+            "units; its variance is undefined"
         )
     total = a.sum()
     w = a / total
@@ -159,6 +168,12 @@ def stratified_area_estimate(
     area = total * p_j
     area_se = total * np.sqrt(var_p_j)
     z = stats.norm.ppf(0.5 + confidence / 2)
+    if h != k:  # strata are not the map classes: no accuracies
+        nan = np.full(k, np.nan)
+        return AreaEstimate(
+            names, area, area_se, np.column_stack([area - z * area_se, area + z * area_se]),
+            nan, nan, nan, nan, float("nan"), float("nan"), p, a, confidence,
+        )  # fmt: skip
     users = np.diag(share)
     users_se = np.sqrt(users * (1 - users) / (n_i - 1))
     overall = float(np.trace(p))

@@ -99,7 +99,7 @@ def test_perfect_map_has_zero_se_and_mapped_areas():
     [
         ([[5, 1], [0, 0]], [1.0, 2.0], "map class 1 has fewer than 2 sample units"),
         ([[5, -1], [1, 5]], [1.0, 2.0], "non-negative integers"),
-        ([[5, 1, 0], [1, 5, 0]], [1.0, 2.0], "square matrix"),
+        ([[5, 1, 0], [1, 5, 0]], [1.0, 2.0], "at least as many strata as classes"),
         ([[5, 1], [1, 5]], [1.0, 2.0, 3.0], "must have 2 values"),
         ([[5, 1], [1, 5]], [1.0, 0.0], "mapped areas must be positive"),
         ([[5.5, 1], [1, 5]], [1.0, 2.0], "non-negative integers"),
@@ -108,3 +108,19 @@ def test_perfect_map_has_zero_se_and_mapped_areas():
 def test_bad_inputs_are_named(counts, mapped, message):
     with pytest.raises(ValueError, match=message):
         stratified_area_estimate(counts, mapped)
+
+
+def test_buffer_stratum_design_estimates_area_without_accuracies():
+    # strata: mapped loss, buffer of stable forest around it, interior stable forest;
+    # classes: loss, forest. Omitted loss sits in the buffer, as the design intends.
+    counts = [[45, 5], [6, 94], [0, 200]]
+    mapped = [1_000.0, 9_000.0, 990_000.0]
+    est = stratified_area_estimate(counts, mapped, ["loss", "forest"])
+    assert est.area[0] == pytest.approx(1_000 * 0.9 + 9_000 * 0.06)
+    assert est.area.sum() == pytest.approx(sum(mapped))
+    assert est.area_se[0] == pytest.approx(
+        np.sqrt(1_000**2 * 0.9 * 0.1 / 49 + 9_000**2 * 0.06 * 0.94 / 99)
+    )
+    assert np.all(np.isnan(est.users_accuracy)) and np.isnan(est.overall_accuracy)
+    with pytest.raises(ValueError, match="stratum 2 has fewer than 2"):
+        stratified_area_estimate([[45, 5], [6, 94], [1, 0]], mapped)
