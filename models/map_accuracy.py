@@ -18,8 +18,10 @@ Confidence intervals are estimate ± z SE (normal approximation, as in the paper
 
 The strata need not be the map classes: with extra strata (e.g. a buffer of
 stable forest around mapped loss, the usual design for rare change), the counts
-matrix has one row per stratum and the area estimator is unchanged (2013 Eqs.
-2-3); accuracies are then not defined and are returned as NaN.
+matrix has one row per stratum and ``stratum_map_class`` says which map class
+each stratum belongs to. Every estimate is then the stratified ratio estimator
+of Stehman (2014), which reduces to the formulas above when strata are the map
+classes (tested on the Olofsson et al. 2014 example).
 
 References
 ----------
@@ -28,6 +30,9 @@ of accuracy data in land change studies. Remote Sens. Environ. 129, 122-131.
 Olofsson, P., Foody, G.M., Herold, M., Stehman, S.V., Woodcock, C.E., Wulder, M.A.
 (2014). Good practices for estimating area and assessing accuracy of land change.
 Remote Sens. Environ. 148, 42-57 (Eqs. 4-11; worked example §5, Tables 8-9).
+Stehman, S.V. (2014). Estimating area and map accuracy for stratified random
+sampling when the strata are different from the map classes. Int. J. Remote
+Sens. 35, 4923-4939.
 """
 
 from __future__ import annotations
@@ -97,22 +102,47 @@ class AreaEstimate:
         )
 
 
+def _ratio(n: np.ndarray, weight: np.ndarray, y: np.ndarray, x: np.ndarray):
+    """Stratified ratio estimator ``R = sum_h N_h ybar_h / sum_h N_h xbar_h`` and its SE.
+
+    ``n`` (h, k) holds the sample counts of each (stratum, reference class); ``y`` and
+    ``x`` (h, k) the value of the unit indicators for a unit of that cell (Stehman
+    2014, Eqs. 24-28, without the finite-population correction).
+    """
+    n_h = n.sum(axis=1)
+    ybar = (n * y).sum(axis=1) / n_h
+    xbar = (n * x).sum(axis=1) / n_h
+    dy, dx = y - ybar[:, None], x - xbar[:, None]
+    s2y = (n * dy**2).sum(axis=1) / (n_h - 1)
+    s2x = (n * dx**2).sum(axis=1) / (n_h - 1)
+    sxy = (n * dy * dx).sum(axis=1) / (n_h - 1)
+    big_x = np.sum(weight * xbar)
+    with np.errstate(divide="ignore", invalid="ignore"):  # a class absent from the sample
+        r = np.sum(weight * ybar) / big_x
+        var = np.sum(weight**2 * (s2y + r**2 * s2x - 2 * r * sxy) / n_h) / big_x**2
+    return r, np.sqrt(var)
+
+
 def stratified_area_estimate(
-    counts, mapped_area, class_names=None, confidence: float = 0.95
+    counts, mapped_area, class_names=None, confidence: float = 0.95, stratum_map_class=None
 ) -> AreaEstimate:
-    """Stratified estimator of class areas and accuracies (Olofsson et al. 2014).
+    """Stratified estimator of class areas and accuracies (Olofsson et al. 2014; Stehman 2014).
 
     Parameters
     ----------
-    counts : array_like, shape (k, k) or (h, k) with h > k
-        Sample counts ``n_ij``: rows are map classes (the strata), columns
-        reference classes, in the same class order; or rows are h strata.
-    mapped_area : array_like, shape (k,) or (h,)
-        Mapped area of each class or stratum (ha, or pixel count x pixel area).
+    counts : array_like, shape (h, k), h >= k
+        Sample counts ``n_hj``: one row per stratum, one column per reference class.
+        When the strata are the map classes (h = k), rows and columns are in the
+        same class order.
+    mapped_area : array_like, shape (h,)
+        Mapped area of each stratum (ha, or pixel count x pixel area).
     class_names : sequence of str, optional
         Names of the k classes (default ``"0".."k-1"``).
     confidence : float
         Level of the confidence intervals.
+    stratum_map_class : sequence of int, optional
+        Map class (column index) of each stratum. Defaults to the identity when
+        h = k; with other strata and no mapping, accuracies are NaN.
 
     Returns
     -------
@@ -121,9 +151,8 @@ def stratified_area_estimate(
     Raises
     ------
     ValueError
-        Non-square or mismatched inputs, negative or non-integer counts, a map
-        class with fewer than 2 sample units (its variance is undefined), or a
-        non-positive mapped area.
+        Mismatched inputs, negative or non-integer counts, a stratum with fewer
+        than 2 sample units (its variance is undefined), or a non-positive area.
 
     Examples
     --------
@@ -152,44 +181,35 @@ def stratified_area_estimate(
         raise ValueError("counts must be non-negative integers")
     if np.any(a <= 0) or not np.all(np.isfinite(a)):
         raise ValueError("mapped areas must be positive")
-    n_i = n.sum(axis=1)
-    few = [str(i) if h != k else names[i] for i in np.flatnonzero(n_i < 2)]
+    n_h = n.sum(axis=1)
+    few = [names[i] if h == k else str(i) for i in np.flatnonzero(n_h < 2)]
     if few:
         raise ValueError(
             f"{'map class' if h == k else 'stratum'} {', '.join(few)} has fewer than 2 sample "
             "units; its variance is undefined"
         )
+    if stratum_map_class is None and h == k:
+        stratum_map_class = np.arange(k)
     total = a.sum()
     w = a / total
-    share = n / n_i[:, None]  # n_ij / n_i.
-    p = w[:, None] * share
-    p_j = p.sum(axis=0)
-    var_p_j = np.sum(w[:, None] ** 2 * share * (1 - share) / (n_i[:, None] - 1), axis=0)
-    area = total * p_j
-    area_se = total * np.sqrt(var_p_j)
+    p = w[:, None] * n / n_h[:, None]  # estimated area proportions p_hj
+    ref = np.broadcast_to(np.arange(k)[None, :], (h, k))
+    ones = np.ones((h, k))
+    props = [_ratio(n, a, (ref == j).astype(float), ones) for j in range(k)]
+    p_j = np.array([r for r, _ in props])
+    area, area_se = total * p_j, total * np.array([se for _, se in props])
     z = stats.norm.ppf(0.5 + confidence / 2)
-    if h != k:  # strata are not the map classes: no accuracies
-        nan = np.full(k, np.nan)
-        return AreaEstimate(
-            names, area, area_se, np.column_stack([area - z * area_se, area + z * area_se]),
-            nan, nan, nan, nan, float("nan"), float("nan"), p, a, confidence,
-        )  # fmt: skip
-    users = np.diag(share)
-    users_se = np.sqrt(users * (1 - users) / (n_i - 1))
-    overall = float(np.trace(p))
-    overall_se = float(np.sqrt(np.sum(w**2 * users * (1 - users) / (n_i - 1))))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        producers = np.where(p_j > 0, np.diag(p) / p_j, np.nan)
-        # Eq. 7 with N_i. the mapped area of stratum i and N_.j = sum_i N_i. n_ij / n_i.
-        n_hat_j = (a[:, None] * share).sum(axis=0)
-        producers_se = np.empty(k)
-        for j in range(k):
-            others = np.arange(k) != j
-            term1 = a[j] ** 2 * (1 - producers[j]) ** 2 * users[j] * (1 - users[j]) / (n_i[j] - 1)
-            term2 = producers[j] ** 2 * np.sum(
-                a[others] ** 2 * share[others, j] * (1 - share[others, j]) / (n_i[others] - 1)
-            )
-            producers_se[j] = np.sqrt(term1 + term2) / n_hat_j[j]
+    nan = np.full(k, np.nan)
+    users, users_se, producers, producers_se = nan, nan, nan, nan
+    overall = overall_se = float("nan")
+    if stratum_map_class is not None:
+        m = np.asarray(stratum_map_class)[:, None] * np.ones((1, k), dtype=int)
+        hits = [((m == c) & (ref == c)).astype(float) for c in range(k)]
+        ua = [_ratio(n, a, hits[c], (m == c).astype(float)) for c in range(k)]
+        pa = [_ratio(n, a, hits[c], (ref == c).astype(float)) for c in range(k)]
+        users, users_se = (np.array(v) for v in zip(*ua, strict=True))
+        producers, producers_se = (np.array(v) for v in zip(*pa, strict=True))
+        overall, overall_se = (float(v) for v in _ratio(n, a, (m == ref).astype(float), ones))
     return AreaEstimate(
         classes=names,
         area=area,

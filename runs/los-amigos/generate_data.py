@@ -427,7 +427,13 @@ def draw_legacy_plot_numbers(rng: np.random.Generator) -> None:
         rng.standard_normal(n)
 
 
-def draw_deforestation(rng: np.random.Generator) -> list[tuple]:
+def draw_deforestation(rng: np.random.Generator) -> tuple[list[tuple], dict[int, float]]:
+    """The former deforestation.csv rows, and the TRUE loss of each year (ha).
+
+    The true loss F_t r_t is what the map and accuracy sample are generated from
+    (draw_accuracy_assessment); the draws and the rows are those of the earlier
+    versions of this script.
+    """
     years = DEFOR_YEARS
     h = highway_covariate(years)
     eps = rng.standard_normal(years.size)
@@ -435,14 +441,16 @@ def draw_deforestation(rng: np.random.Generator) -> list[tuple]:
     rel_se = rng.uniform(*LOSS_REL_SE_RANGE, size=years.size)
     meas = rng.standard_normal(years.size)
     rows = []
+    truth = {}
     forest = FOREST_AREA_2001_HA
     for i, year in enumerate(years):
         true_loss = forest * rate[i]
         se = rel_se[i] * true_loss
         obs = true_loss + se * meas[i]
         rows.append((int(year), round(forest, 1), round(obs, 1), round(se, 1)))
+        truth[int(year)] = float(true_loss)
         forest -= true_loss
-    return rows
+    return rows, truth
 
 
 def draw_leakage(rng: np.random.Generator) -> list[tuple]:

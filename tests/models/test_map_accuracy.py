@@ -122,5 +122,12 @@ def test_buffer_stratum_design_estimates_area_without_accuracies():
         np.sqrt(1_000**2 * 0.9 * 0.1 / 49 + 9_000**2 * 0.06 * 0.94 / 99)
     )
     assert np.all(np.isnan(est.users_accuracy)) and np.isnan(est.overall_accuracy)
+    # with each stratum's map class (buffer and interior are map class "forest")
+    acc = stratified_area_estimate(counts, mapped, ["loss", "forest"], stratum_map_class=[0, 1, 1])
+    np.testing.assert_allclose(acc.area, est.area)
+    assert acc.users_accuracy[0] == pytest.approx(0.9)
+    assert acc.users_accuracy_se[0] == pytest.approx(np.sqrt(0.9 * 0.1 / 49))
+    assert acc.producers_accuracy[0] == pytest.approx(900 / (900 + 540))
+    assert acc.overall_accuracy == pytest.approx((1_000 * 0.9 + 9_000 * 0.94 + 990_000) / 1e6)
     with pytest.raises(ValueError, match="stratum 2 has fewer than 2"):
         stratified_area_estimate([[45, 5], [6, 94], [1, 0]], mapped)
