@@ -43,7 +43,7 @@ import numpy as np
 import xarray as xr
 from scipy import stats
 
-__all__ = ["AreaEstimate", "stratified_area_estimate"]
+__all__ = ["AreaEstimate", "stratified_area_estimate", "annual_loss_estimates", "LOSS_CLASSES"]
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,11 @@ class AreaEstimate:
     proportions: np.ndarray
     mapped_area: np.ndarray
     confidence: float
+    strata: tuple = ()
+
+    def mapped(self, stratum: str) -> float:
+        """Mapped area of a stratum, by name."""
+        return float(self.mapped_area[self.strata.index(stratum)])
 
     def to_dataset(self) -> xr.Dataset:
         """The estimates as an xarray Dataset with dimension ``class``."""
@@ -124,7 +129,12 @@ def _ratio(n: np.ndarray, weight: np.ndarray, y: np.ndarray, x: np.ndarray):
 
 
 def stratified_area_estimate(
-    counts, mapped_area, class_names=None, confidence: float = 0.95, stratum_map_class=None
+    counts,
+    mapped_area,
+    class_names=None,
+    confidence: float = 0.95,
+    stratum_map_class=None,
+    stratum_names=None,
 ) -> AreaEstimate:
     """Stratified estimator of class areas and accuracies (Olofsson et al. 2014; Stehman 2014).
 
@@ -143,6 +153,8 @@ def stratified_area_estimate(
     stratum_map_class : sequence of int, optional
         Map class (column index) of each stratum. Defaults to the identity when
         h = k; with other strata and no mapping, accuracies are NaN.
+    stratum_names : sequence of str, optional
+        Names of the h strata (default: the class names when h = k).
 
     Returns
     -------
@@ -224,4 +236,53 @@ def stratified_area_estimate(
         proportions=p,
         mapped_area=a,
         confidence=confidence,
+        strata=tuple(
+            str(x)
+            for x in (stratum_names if stratum_names is not None else names if h == k else range(h))
+        ),
     )
+
+
+#: Reference classes of an annual forest-loss assessment, in column order.
+LOSS_CLASSES = ("loss", "forest")
+
+
+def annual_loss_estimates(
+    years, strata, mapped_area, counts, confidence: float = 0.95
+) -> list[AreaEstimate]:
+    """Loss area of each year from its map and accuracy sample.
+
+    Parameters
+    ----------
+    years : sequence of int
+    strata : list of sequences of str
+        Stratum names of each year's map; the stratum named ``"loss"`` is map class
+        loss, every other stratum (e.g. ``buffer``, ``stable_forest``) map class forest.
+    mapped_area : list of arrays
+        Mapped area (ha) of each stratum, per year; they add up to the forest at the
+        start of the year.
+    counts : list of arrays, shape (n_strata, 2)
+        Sample counts per stratum and reference class (``loss``, ``forest``), per year.
+
+    Returns
+    -------
+    list of AreaEstimate
+        One per year, classes ``("loss", "forest")``.
+    """
+    out = []
+    for year, names, area, n in zip(years, strata, mapped_area, counts, strict=True):
+        names = list(names)
+        if "loss" not in names:
+            raise ValueError(f"year {year}: no stratum named 'loss' (the mapped loss)")
+        map_class = [0 if s == "loss" else 1 for s in names]
+        n = np.asarray(n, dtype=float)
+        if len(names) == 2:  # strata are the map classes: order rows as the classes
+            order = [names.index("loss"), 1 - names.index("loss")]
+            n, area, map_class = n[order], np.asarray(area)[order], [0, 1]
+            names = [names[i] for i in order]
+        try:
+            est = stratified_area_estimate(n, area, LOSS_CLASSES, confidence, map_class, names)
+        except ValueError as err:
+            raise ValueError(f"year {year}: {err}") from err
+        out.append(est)
+    return out

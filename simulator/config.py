@@ -113,12 +113,35 @@ class Crediting(_Section):
 
 
 class DataFiles(_Section):
-    """CSV files, relative to the run directory."""
+    """CSV files, relative to the run directory.
+
+    The reference region's annual loss comes either from ``deforestation`` (a series
+    already estimated: loss and its SE per year) or from a map and its accuracy
+    sample (``map_areas`` + ``accuracy_sample``), estimated by the stratified
+    estimator.
+    """
 
     plots: Path
     trees: Path
-    deforestation: Path
     leakage_belt: Path
+    deforestation: Path | None = None
+    map_areas: Path | None = None
+    accuracy_sample: Path | None = None
+
+    @model_validator(mode="after")
+    def _one_loss_source(self):
+        maps = (self.map_areas is not None, self.accuracy_sample is not None)
+        if self.deforestation is not None and any(maps):
+            raise ValueError("give either deforestation or map_areas + accuracy_sample, not both")
+        if self.deforestation is None and not all(maps):
+            raise ValueError(
+                "the annual loss needs deforestation, or both map_areas and accuracy_sample"
+            )
+        return self
+
+    def files(self) -> dict[str, Path]:
+        """The configured files by name."""
+        return {k: v for k, v in self if v is not None}
 
 
 class Biomass(_Section):
@@ -262,8 +285,8 @@ def load_config(path: str | Path) -> RunSpec:
         raise ConfigError(f"{path}: not valid TOML: {err}") from err
     spec = RunSpec(_validate(raw, path, None), path)
     missing = [
-        f"[data].{name} = {str(getattr(spec.config.data, name))!r}: file not found"
-        for name in DataFiles.model_fields
+        f"[data].{name} = {str(value)!r}: file not found"
+        for name, value in spec.config.data.files().items()
         if not spec.data_path(name).is_file()
     ]
     if missing:

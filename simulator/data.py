@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from models.map_accuracy import LOSS_CLASSES, AreaEstimate, annual_loss_estimates
 from simulator.config import RunSpec
 from simulator.errors import DataError
 
@@ -62,6 +63,19 @@ SCHEMAS: dict[str, dict[str, Column]] = {
         "forest_area_ha": _positive,
         "loss_ha": _non_negative,
         "loss_se_ha": _positive,
+    },
+    "map_areas": {
+        "year": _year,
+        "stratum": _name,
+        "mapped_area_ha": _positive,
+    },
+    "accuracy_sample": {
+        "year": _year,
+        "stratum": _name,
+        "reference_class": Column(
+            str, lambda v: v in LOSS_CLASSES, f"must be one of {', '.join(LOSS_CLASSES)}"
+        ),
+        "count": Column(int, lambda v: v >= 0, "must be >= 0"),
     },
     "leakage_belt": {
         "year": _year,
@@ -148,17 +162,25 @@ class RunData:
     trees: dict[str, np.ndarray]
     deforestation: dict[str, np.ndarray]
     leakage_belt: dict[str, np.ndarray]
+    accuracy: list[AreaEstimate] | None = None  # per year, when estimated from a map
 
 
 def load_data(spec: RunSpec) -> RunData:
     """Read and cross-check all data files of a run against its configuration."""
-    tables = {name: read_table(spec.data_path(name), SCHEMAS[name]) for name in SCHEMAS}
+    tables = {
+        name: read_table(spec.data_path(name), SCHEMAS[name]) for name in spec.config.data.files()
+    }
+    accuracy = None
+    if "map_areas" in tables:
+        tables["deforestation"], accuracy = _loss_from_map(
+            spec, tables.pop("map_areas"), tables.pop("accuracy_sample")
+        )
     _check_plots(spec, tables["plots"])
     _check_trees(spec, tables["plots"], tables["trees"])
-    for name in ("deforestation", "leakage_belt"):
-        _check_years(spec.data_path(name), tables[name]["year"])
+    _check_years(_loss_path(spec), tables["deforestation"]["year"])
+    _check_years(spec.data_path("leakage_belt"), tables["leakage_belt"]["year"])
     _check_reference_period(spec, tables["deforestation"]["year"])
-    return RunData(**tables)
+    return RunData(**tables, accuracy=accuracy)
 
 
 def _check_plots(spec: RunSpec, plots: dict[str, np.ndarray]) -> None:
@@ -224,6 +246,60 @@ def _check_trees(spec: RunSpec, plots: dict, trees: dict) -> None:
         )
 
 
+def _loss_from_map(spec: RunSpec, areas: dict, sample: dict):
+    """Annual loss and its SE from the map and its accuracy sample (stratified estimator)."""
+    map_path, sample_path = spec.data_path("map_areas"), spec.data_path("accuracy_sample")
+    years = np.unique(areas["year"])
+    _check_years(map_path, years)
+    sample_years = np.unique(sample["year"])
+    if not np.array_equal(years, sample_years):
+        raise DataError(
+            f"{sample_path}: column year = {sample_years.tolist()}: must be the years of "
+            f"{map_path} ({years.tolist()})"
+        )
+    strata, mapped, counts = [], [], []
+    for year in years.tolist():
+        in_year = areas["year"] == year
+        names = areas["stratum"][in_year].tolist()
+        dupes = sorted({s for s in names if names.count(s) > 1})
+        if dupes:
+            raise DataError(f"{map_path}: year {year}: stratum {dupes[0]!r} listed twice")
+        n = np.zeros((len(names), len(LOSS_CLASSES)))
+        rows = sample["year"] == year
+        for stratum, cls, c in zip(
+            sample["stratum"][rows].tolist(),
+            sample["reference_class"][rows].tolist(),
+            sample["count"][rows].tolist(),
+            strict=True,
+        ):
+            if stratum not in names:
+                raise DataError(
+                    f"{sample_path}: year {year}, column stratum = {stratum!r}: not a stratum "
+                    f"of {map_path} in that year ({', '.join(names)})"
+                )
+            n[names.index(stratum), LOSS_CLASSES.index(cls)] += c  # sample points or counts
+        strata.append(names)
+        mapped.append(areas["mapped_area_ha"][in_year])
+        counts.append(n)
+    try:
+        estimates = annual_loss_estimates(years.tolist(), strata, mapped, counts)
+    except ValueError as err:
+        raise DataError(f"{sample_path}: {err}") from err
+    table = {
+        "year": years.astype(np.int64),
+        "forest_area_ha": np.array([m.sum() for m in mapped]),
+        "loss_ha": np.array([e.area[0] for e in estimates]),
+        "loss_se_ha": np.array([e.area_se[0] for e in estimates]),
+    }
+    bad = np.flatnonzero(table["loss_se_ha"] <= 0)
+    if bad.size:
+        raise DataError(
+            f"{sample_path}: year {int(years[bad[0]])}: the loss estimate has zero standard "
+            "error (no misclassified sample units); the rate model needs a positive SE"
+        )
+    return table, estimates
+
+
 def _check_years(path: Path, years: np.ndarray) -> None:
     if years.size > 1 and not np.all(np.diff(years) == 1):
         raise DataError(
@@ -231,8 +307,13 @@ def _check_years(path: Path, years: np.ndarray) -> None:
         )
 
 
+def _loss_path(spec: RunSpec) -> Path:
+    """The file the annual loss series comes from (the series itself, or the map)."""
+    return spec.data_path("deforestation" if spec.config.data.deforestation else "map_areas")
+
+
 def _check_reference_period(spec: RunSpec, years: np.ndarray) -> None:
-    path = spec.data_path("deforestation")
+    path = _loss_path(spec)
     if years.size < 5:
         raise DataError(f"{path}: column year: {years.size} years; the rate model needs at least 5")
     start = spec.config.crediting.start_year

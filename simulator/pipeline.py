@@ -193,9 +193,7 @@ def run(
                 "config_path": str(spec.path),
                 "config_sha256": cfg.digest(),
                 "config": cfg.model_dump(mode="json"),
-                "data_sha256": {
-                    name: _sha256(spec.data_path(name)) for name in type(cfg.data).model_fields
-                },
+                "data_sha256": {name: _sha256(spec.data_path(name)) for name in cfg.data.files()},
                 "seed": cfg.simulation.seed,
                 "n_draws": cfg.simulation.n_draws,
                 "rng": rng.DESCRIPTION,

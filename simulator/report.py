@@ -45,6 +45,7 @@ FREE = {
     "leakage": leakage.FREE_PARAMETERS,
 }
 FIGURES = (
+    "baseline_loss.png",
     "plot_agb.png",
     "biomass_density.png",
     "deforestation_rates.png",
@@ -141,11 +142,19 @@ def write_outputs(
     for name, tree in posteriors.trees.items():
         _fig_rank(figdir / f"rank_{name}.png", tree, FREE[name])
     _fig_fan(figdir / "ner_fan.png", fan, summary)
+    _fig_baseline_loss(figdir / "baseline_loss.png", sim, years)
     _fig_total(figdir / "ner_total.png", sim, summary)
     _fig_waterfall(figdir / "waterfall.png", summary)
     doc = _appendix_data(spec, data, posteriors, post_tables, summary, manifest)
     doc["standards"] = _standards_data(accounts, cfg.accounting.standard)
     doc["budget"] = _budget_data(budget_ds, posteriors.plots)
+    doc["accuracy"] = _accuracy_data(data)
+    doc["baseline_loss"] = _baseline_loss_data(sim)
+    if data.accuracy is not None:
+        acc = _accuracy_dataset(data)
+        outputs.write_csv(
+            acc, "year", list(acc.data_vars), out / "tables" / "accuracy_assessment.csv"
+        )
     doc["ipcc"] = _ipcc_data(accounts.ipcc)
     (out / "appendix.json").write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
     template = resources.files("simulator.templates").joinpath("appendix.typ")
@@ -329,6 +338,21 @@ def _fig_total(path, sim: SimulationResult, summary: xr.Dataset) -> None:
     ax.set_yticks([])
     ax.set_title(f"Total NER: {sim.baseline.shape[0]:,} simulated futures")
     ax.legend(frameon=False, fontsize=7)
+    _save(fig, path)
+
+
+def _fig_baseline_loss(path, sim: SimulationResult, years) -> None:
+    """Projected annual baseline deforestation inside the project (ha): the baseline fan."""
+    q = np.quantile(sim.baseline_loss_ha, [0.05, 0.25, 0.5, 0.75, 0.95], axis=0)
+    fig, ax = plt.subplots(figsize=(8, 3.0))
+    ax.fill_between(years, q[0], q[4], color="C3", alpha=0.2, lw=0, label="90% interval")
+    ax.fill_between(years, q[1], q[3], color="C3", alpha=0.4, lw=0, label="50% interval")
+    ax.plot(years, q[2], color="C3", label="median")
+    ax.plot(years, sim.baseline_loss_ha.mean(axis=0), color="k", ls="--", lw=1, label="mean")
+    ax.set_ylabel("baseline loss (ha / yr)")
+    ax.set_ylim(bottom=0)
+    ax.set_title("Projected baseline deforestation in the project area")
+    ax.legend(frameon=False, fontsize=7, ncols=4, loc="lower center")
     _save(fig, path)
 
 
@@ -632,3 +656,62 @@ def _plot_dataset(plots) -> xr.Dataset:
         },
         coords={"plot_id": inv.plot_id, "stratum": ("plot_id", inv.plot_stratum)},
     )
+
+
+def _accuracy_dataset(data: RunData) -> xr.Dataset:
+    """Per-year accuracy assessment of the loss map (stratified estimator)."""
+    est = data.accuracy
+    years = data.deforestation["year"]
+
+    def col(f):
+        return ("year", np.array([f(e) for e in est], dtype=float))
+
+    return xr.Dataset(
+        {
+            "mapped_loss_ha": col(lambda e: e.mapped("loss")),
+            "loss_ha": col(lambda e: e.area[0]),
+            "loss_se_ha": col(lambda e: e.area_se[0]),
+            "loss_ci_low_ha": col(lambda e: e.area_ci[0, 0]),
+            "loss_ci_high_ha": col(lambda e: e.area_ci[0, 1]),
+            "users_accuracy_loss": col(lambda e: e.users_accuracy[0]),
+            "users_accuracy_loss_se": col(lambda e: e.users_accuracy_se[0]),
+            "producers_accuracy_loss": col(lambda e: e.producers_accuracy[0]),
+            "producers_accuracy_loss_se": col(lambda e: e.producers_accuracy_se[0]),
+            "overall_accuracy": col(lambda e: e.overall_accuracy),
+            "overall_accuracy_se": col(lambda e: e.overall_accuracy_se),
+        },
+        coords={"year": years},
+    )
+
+
+def _pm(estimate: float, se: float) -> str:
+    """``estimate ± 95% half-width`` to two decimals."""
+    return f"{estimate:.2f} ± {1.96 * se:.2f}"
+
+
+def _accuracy_data(data: RunData) -> dict | None:
+    if data.accuracy is None:
+        return None
+    ds = _accuracy_dataset(data)
+    rows = []
+    for i, year in enumerate(ds.year.values):
+        r = {k: float(ds[k].values[i]) for k in ds.data_vars}
+        rows.append(
+            {
+                "year": str(year),
+                "mapped": _t(r["mapped_loss_ha"]),
+                "loss": _t(r["loss_ha"]),
+                "se": _t(r["loss_se_ha"]),
+                "ci": f"{_t(r['loss_ci_low_ha'])} – {_t(r['loss_ci_high_ha'])}",
+                "ua": _pm(r["users_accuracy_loss"], r["users_accuracy_loss_se"]),
+                "pa": _pm(r["producers_accuracy_loss"], r["producers_accuracy_loss_se"]),
+                "oa": f"{100 * r['overall_accuracy']:.2f}%",
+            }
+        )
+    return {"rows": rows, "strata": ", ".join(data.accuracy[0].strata)}
+
+
+def _baseline_loss_data(sim: SimulationResult) -> dict:
+    total = sim.baseline_loss_ha.sum(axis=1)
+    lo, hi = np.quantile(total, [0.05, 0.95])
+    return {"mean": _t(total.mean()), "ci": f"{_t(lo)} – {_t(hi)}"}

@@ -42,6 +42,14 @@ SMALL_SAMPLER = {
 }
 
 
+#: Edit of run.toml that reads the loss series from data/deforestation.csv instead of the map.
+SERIES_INPUT = {
+    'map_areas = "data/map_areas.csv"\naccuracy_sample = "data/accuracy_sample.csv"': (
+        'deforestation = "data/deforestation.csv"'
+    )
+}
+
+
 @pytest.fixture
 def small_run(tmp_path: Path) -> Path:
     """A copy of the Los Amigos run with short chains and few draws."""

@@ -73,6 +73,7 @@ def test_run_writes_every_output(json_run):
         "tables/biomass_error_budget.csv",
         "tables/plot_agb.csv",
         "tables/tree_wood_density.csv",
+        "tables/accuracy_assessment.csv",
     ):
         assert (out / name).is_file(), name
     for fig in FIGURES:
@@ -80,7 +81,13 @@ def test_run_writes_every_output(json_run):
     assert (out / "appendix.pdf").read_bytes().startswith(b"%PDF")
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["n_draws"] == 3000 and manifest["seed"] == 5
-    assert set(manifest["data_sha256"]) == {"plots", "trees", "deforestation", "leakage_belt"}
+    assert set(manifest["data_sha256"]) == {
+        "plots",
+        "trees",
+        "map_areas",
+        "accuracy_sample",
+        "leakage_belt",
+    }
     assert {"sampling", "simulation", "report"} <= set(manifest["timings_s"])
     tree = xr.open_datatree(out / "posterior.nc", engine="h5netcdf")
     assert {"biomass", "deforestation", "leakage"} <= set(tree.children)
@@ -168,11 +175,11 @@ def test_bad_config_exits_2_with_one_line(tmp_path, edit, fragment):
 
 def test_bad_data_exits_2(tmp_path):
     run_dir = copy_run(tmp_path / "run")
-    path = run_dir / "data" / "deforestation.csv"
-    path.write_text(path.read_text().replace("2005,", "2005x,", 1))
+    path = run_dir / "data" / "map_areas.csv"
+    path.write_text(path.read_text().replace("2002,", "2002x,", 1))
     result = reddsim("check", run_dir)
     assert result.returncode == 2
-    assert result.stderr.strip() == f"error: {path}: row 6, column year = '2005x': not an integer"
+    assert result.stderr.strip() == f"error: {path}: row 5, column year = '2002x': not an integer"
 
 
 def test_convergence_failure_leaves_no_output(tmp_path):

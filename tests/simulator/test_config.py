@@ -62,6 +62,19 @@ def test_bad_config_is_named(tmp_path, edit, expected):
     assert "\n" not in message
 
 
+def test_one_source_of_the_loss_series(tmp_path):
+    both = copy_run(
+        tmp_path / "both", {"[data]\n": '[data]\ndeforestation = "data/deforestation.csv"\n'}
+    )
+    with pytest.raises(ConfigError, match="either deforestation or map_areas"):
+        load_config(both)
+    half = copy_run(tmp_path / "half", {'accuracy_sample = "data/accuracy_sample.csv"\n': ""})
+    with pytest.raises(
+        ConfigError, match="needs deforestation, or both map_areas and accuracy_sample"
+    ):
+        load_config(half)
+
+
 def test_all_problems_are_reported_at_once(tmp_path):
     run = copy_run(
         tmp_path / "run",

@@ -6,7 +6,7 @@ import pytest
 from simulator.config import load_config
 from simulator.data import load_data
 from simulator.errors import DataError
-from tests.conftest import LOS_AMIGOS, copy_run
+from tests.conftest import LOS_AMIGOS, SERIES_INPUT, copy_run
 
 
 def test_los_amigos_data_load_whole():
@@ -108,6 +108,58 @@ def _edit_csv(run, name, old, new):
     ],
 )
 def test_bad_data_is_named(tmp_path, name, old, new, expected):
+    run = copy_run(tmp_path / "run", SERIES_INPUT if name == "deforestation" else None)
+    path = _edit_csv(run, name, old, new)
+    with pytest.raises(DataError) as info:
+        load_data(load_config(run))
+    assert expected in str(info.value)
+    assert str(path) in str(info.value)
+
+
+def test_loss_series_from_the_map_and_its_sample():
+    data = load_data(load_config(LOS_AMIGOS))
+    assert data.accuracy is not None and len(data.accuracy) == 20
+    first = data.accuracy[0]
+    assert first.classes == ("loss", "forest") and "buffer" in first.strata
+    # forest at the start of each year is the mapped total; loss is the estimate
+    np.testing.assert_allclose(
+        data.deforestation["forest_area_ha"][0], first.mapped_area.sum(), rtol=1e-12
+    )
+    assert data.deforestation["loss_ha"][0] == first.area[0]
+    assert np.all(data.deforestation["loss_se_ha"] > 0)
+
+
+@pytest.mark.parametrize(
+    ("name", "old", "new", "expected"),
+    [
+        ("map_areas", "2001,buffer,", "2001,loss,", "year 2001: stratum 'loss' listed twice"),
+        (
+            "accuracy_sample",
+            "2001,buffer,forest,96",
+            "2001,bufer,forest,96",
+            "column stratum = 'bufer': not a stratum",
+        ),
+        (
+            "accuracy_sample",
+            "2001,buffer,forest,96",
+            "2001,buffer,forest,-96",
+            "column count = '-96': must be >= 0",
+        ),
+        (
+            "accuracy_sample",
+            "2001,buffer,forest,96",
+            "2001,buffer,trees,96",
+            "column reference_class = 'trees': must be one of loss, forest",
+        ),
+        (
+            "accuracy_sample",
+            "2001,buffer,forest,96\n2001,buffer,loss,4",
+            "2001,buffer,forest,1\n2001,buffer,loss,0",
+            "year 2001: stratum 0 has fewer than 2 sample units",
+        ),
+    ],
+)
+def test_bad_accuracy_data_is_named(tmp_path, name, old, new, expected):
     run = copy_run(tmp_path / "run")
     path = _edit_csv(run, name, old, new)
     with pytest.raises(DataError) as info:
