@@ -45,6 +45,7 @@ __all__ = [
     "projection_covariates",
     "build_model",
     "fit",
+    "posterior_predictive",
 ]
 
 FREE_PARAMETERS = ["a", "b", "c", "sigma", "effectiveness", "post_conversion_tco2e_ha"]
@@ -128,5 +129,38 @@ def build_model(years, forest_area_ha, loss_ha, loss_se_ha, settings: Deforestat
 def fit(
     years, forest_area_ha, loss_ha, loss_se_ha, settings: Deforestation, sampler: Sampler, seed: int
 ) -> xr.DataTree:
-    """Sample the posterior of :func:`build_model`."""
-    return sample(build_model(years, forest_area_ha, loss_ha, loss_se_ha, settings), sampler, seed)
+    """Sample the posterior of :func:`build_model`, with its prior predictive.
+
+    Returns
+    -------
+    xarray.DataTree
+        Groups ``posterior``, ``sample_stats``, ``observed_data`` and
+        ``prior_predictive`` (500 draws of ``loss_pct`` from the priors).
+    """
+    model = build_model(years, forest_area_ha, loss_ha, loss_se_ha, settings)
+    tree = sample(model, sampler, seed)
+    with model:
+        prior = pm.sample_prior_predictive(draws=500, var_names=["loss_pct"], random_seed=seed)
+    tree["prior_predictive"] = prior["prior_predictive"]
+    return tree
+
+
+def posterior_predictive(tree: xr.DataTree, loss_se_pct, seed: int) -> np.ndarray:
+    """Replicated observations ``loss_pct`` from the posterior: latent rate + map error.
+
+    Parameters
+    ----------
+    tree : DataTree
+        Result of :func:`fit`.
+    loss_se_pct : array, shape (n_years,)
+        Standard error of each observed rate (% of forest).
+    seed : int
+
+    Returns
+    -------
+    ndarray, shape (n_samples, n_years)
+    """
+    rate = tree.posterior["rate_pct"].transpose("chain", "draw", "year").values
+    rate = rate.reshape(-1, rate.shape[-1])
+    gen = np.random.default_rng([seed, 0x5050])
+    return rate + gen.normal(0.0, 1.0, rate.shape) * np.asarray(loss_se_pct)[None, :]

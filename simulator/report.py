@@ -45,6 +45,7 @@ FREE = {
     "leakage": leakage.FREE_PARAMETERS,
 }
 FIGURES = (
+    "deforestation_checks.png",
     "baseline_loss.png",
     "plot_agb.png",
     "biomass_density.png",
@@ -139,6 +140,12 @@ def write_outputs(
         years,
     )
     _fig_parameters(figdir / "parameters.png", spec, posteriors)
+    ppc = _fig_deforestation_checks(
+        figdir / "deforestation_checks.png",
+        data,
+        posteriors.trees["deforestation"],
+        cfg.simulation.seed,
+    )
     for name, tree in posteriors.trees.items():
         _fig_rank(figdir / f"rank_{name}.png", tree, FREE[name])
     _fig_fan(figdir / "ner_fan.png", fan, summary)
@@ -150,6 +157,7 @@ def write_outputs(
     doc["budget"] = _budget_data(budget_ds, posteriors.plots)
     doc["accuracy"] = _accuracy_data(data)
     doc["baseline_loss"] = _baseline_loss_data(sim)
+    doc["ppc"] = ppc
     if data.accuracy is not None:
         acc = _accuracy_dataset(data)
         outputs.write_csv(
@@ -274,6 +282,34 @@ def _fig_rates(path, spec, data, tree, inputs: KernelInputs, years) -> None:
     ax.set_title("Reference-region deforestation rate")
     ax.legend(frameon=False, fontsize=7, loc="upper left")
     _save(fig, path)
+
+
+def _fig_deforestation_checks(path, data: RunData, tree: xr.DataTree, seed: int) -> dict:
+    """Prior and posterior predictive checks of the observed loss rates; returns coverage."""
+    d = data.deforestation
+    years = d["year"]
+    obs = 100 * d["loss_ha"] / d["forest_area_ha"]
+    se = 100 * d["loss_se_ha"] / d["forest_area_ha"]
+    prior = tree["prior_predictive"]["loss_pct"].transpose("chain", "draw", "year").values
+    prior = prior.reshape(-1, prior.shape[-1])
+    post = deforestation.posterior_predictive(tree, se, seed)
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3.0), sharex=True)
+    lo_post, hi_post = np.quantile(post, [0.05, 0.95], axis=0)
+    inside = int(np.sum((obs >= lo_post) & (obs <= hi_post)))
+    for ax, draws, title in (
+        (axes[0], prior, "prior predictive"),
+        (axes[1], post, f"posterior predictive: {inside} of {obs.size} inside 90%"),
+    ):
+        lo, q25, q75, hi = np.quantile(draws, [0.05, 0.25, 0.75, 0.95], axis=0)
+        ax.fill_between(years, lo, hi, color="C0", alpha=0.2, lw=0, label="90%")
+        ax.fill_between(years, q25, q75, color="C0", alpha=0.4, lw=0, label="50%")
+        ax.plot(years, obs, "ko", ms=3, label="observed")
+        ax.set_title(title, fontsize=8)
+    axes[0].set_yscale("symlog", linthresh=0.1)
+    axes[0].set_ylabel("annual loss (% of forest)")
+    axes[1].legend(frameon=False, fontsize=7, loc="upper left")
+    _save(fig, path)
+    return {"inside": str(inside), "n": str(obs.size)}
 
 
 def _fig_parameters(path, spec, posteriors: Posteriors) -> None:

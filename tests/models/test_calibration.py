@@ -71,3 +71,37 @@ def test_leakage_interval_coverage():
         )
         hits += int(_covered(flat_draws(tree, "displacement"), lam))
     assert LOW <= hits <= HIGH, hits
+
+
+def test_deforestation_predicts_held_out_years():
+    """Fit 20 years, predict the next 5 (trend, highway, fresh process noise, map error).
+
+    Over replicated series, the 90% predictive intervals should cover about 90% of
+    the held-out observations; the bounds fail with probability < 0.5% if they do.
+    """
+    gen = np.random.default_rng(404)
+    years = np.arange(2001, 2026)
+    fit_years, held = years[:20], years[20:]
+    h = deforestation.highway_covariate(years, (2006, 2011))
+    covered = total = 0
+    for r in range(REPLICATES):
+        a, b, c, sigma = np.log(0.001) + gen.normal(0, 0.3), gen.normal(0.02, 0.01), 0.6, 0.1
+        rate = np.exp(a + b * (years - 2001) + c * h + sigma * gen.normal(size=years.size))
+        forest = 8e6 * np.cumprod(np.r_[1.0, 1 - rate[:-1]])
+        se = 0.1 * forest * rate
+        loss = forest * rate + gen.normal(0, se)
+        tree = deforestation.fit(fit_years, forest[:20], loss[:20], se[:20], DEFO, SAMPLER, seed=r)
+        draws = {v: flat_draws(tree, v)[:, None] for v in ("a", "b", "c", "sigma")}
+        mean = deforestation.log_rate_mean(
+            draws["a"], draws["b"], draws["c"], (held - 2001)[None, :], h[20:][None, :]
+        )
+        z = gen.normal(size=mean.shape)
+        pred = 100 * np.exp(mean + draws["sigma"] * z) + gen.normal(size=mean.shape) * (
+            100 * se[20:] / forest[20:]
+        )
+        lo, hi = np.quantile(pred, [0.05, 0.95], axis=0)
+        obs = 100 * loss[20:] / forest[20:]
+        covered += int(np.sum((lo <= obs) & (obs <= hi)))
+        total += obs.size
+    low, high = stats.binom(total, 0.9).ppf([0.0025, 0.9975])
+    assert low <= covered <= high, (covered, total)

@@ -144,3 +144,18 @@ def test_biomass_fit_from_a_tree_inventory(rng):
         plots = mc_mean[4 * i : 4 * i + 4]
         lo, hi = np.quantile(agb[:, i], [0.005, 0.995])
         assert lo < plots.mean() < hi
+
+
+@pytest.mark.parametrize(("lam", "expect"), [(-0.3, "low"), (1.4, "high")])
+def test_leakage_fraction_stays_a_fraction(rng, lam, expect):
+    """Belt data implying a displacement outside [0, 1] push the posterior to a bound, not past."""
+    years = np.arange(2010, 2020)
+    avoided = rng.uniform(300, 600, years.size)
+    baseline = rng.uniform(1000, 2000, years.size)
+    se = np.full(years.size, 30.0)
+    belt = baseline + lam * avoided + rng.normal(0, se)
+    prior = Leakage(displacement=BetaPrior(alpha=2, beta=18))
+    tree = leakage.fit(years, avoided, belt, baseline, se, prior, SAMPLER, seed=6)
+    x = flat_draws(tree, "displacement")
+    assert np.all((x > 0) & (x < 1))
+    assert (x.mean() < 0.05) if expect == "low" else (x.mean() > 0.95)
