@@ -17,6 +17,11 @@ With ``projection = "constant"`` the trend term is held at the last reference
 year (no extrapolated growth: the conservative choice); with ``"trend"`` it
 continues.
 
+Allocated baseline (``baseline = "allocated"``, the VM0048 shape): the project's
+baseline loss is a jurisdiction's projected annual loss ``J`` (Gamma with the
+configured mean and SD) times the project's share of deforestation risk ``s``
+(Beta), both uncertain; the simulation spreads ``J s`` ha/yr over the strata.
+
 The project scenario's parameters are in the same model: the effectiveness
 ``e`` of the project at stopping baseline deforestation (Beta prior) and the
 carbon stock remaining after conversion ``C_post`` (Gamma with the configured
@@ -39,6 +44,7 @@ from simulator.config import Deforestation, Sampler
 
 __all__ = [
     "FREE_PARAMETERS",
+    "ALLOCATION_PARAMETERS",
     "HYPERPRIORS",
     "highway_covariate",
     "log_rate_mean",
@@ -49,6 +55,8 @@ __all__ = [
 ]
 
 FREE_PARAMETERS = ["a", "b", "c", "sigma", "effectiveness", "post_conversion_tco2e_ha"]
+#: Extra parameters of an allocated baseline (present when the config has an allocation).
+ALLOCATION_PARAMETERS = ["jurisdiction_loss_ha", "risk_share"]
 
 HYPERPRIORS = {
     "a": (np.log(0.001), 1.5),  # Normal: 0.1 %/yr at t0, within a factor ~20
@@ -123,6 +131,11 @@ def build_model(years, forest_area_ha, loss_ha, loss_se_ha, settings: Deforestat
         pm.Beta("effectiveness", eff.alpha, eff.beta)
         post = settings.post_conversion_tco2e_ha
         pm.Gamma("post_conversion_tco2e_ha", mu=post.mean, sigma=post.sd)
+        if settings.allocation is not None:
+            alloc = settings.allocation
+            j = alloc.jurisdiction_loss_ha
+            pm.Gamma("jurisdiction_loss_ha", mu=j.mean, sigma=j.sd)
+            pm.Beta("risk_share", alloc.risk_share.alpha, alloc.risk_share.beta)
     return model
 
 

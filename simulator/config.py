@@ -33,6 +33,7 @@ __all__ = [
     "Crediting",
     "DataFiles",
     "Biomass",
+    "Allocation",
     "Deforestation",
     "Leakage",
     "Sampler",
@@ -157,7 +158,20 @@ class Biomass(_Section):
     measured_height_sd_m: Annotated[float, Field(ge=0, le=20)] = 0.0
 
 
+class Allocation(_Section):
+    """Allocated baseline (VM0048 shape): jurisdiction projected loss x the project share."""
+
+    jurisdiction_loss_ha: Annotated[
+        NormalPrior, Field(description="projected annual loss of the jurisdiction (ha/yr)")
+    ]
+    risk_share: Annotated[
+        BetaPrior, Field(description="the project's share of the jurisdiction's deforestation risk")
+    ]
+
+
 class Deforestation(_Section):
+    baseline: Literal["reference_region", "allocated"] = "reference_region"
+    allocation: Allocation | None = None
     highway_paving: Annotated[
         tuple[int, int], Field(description="first and last year of highway paving")
     ]
@@ -170,6 +184,8 @@ class Deforestation(_Section):
         first, last = self.highway_paving
         if last < first:
             raise ValueError(f"highway_paving must be [first, last], got [{first}, {last}]")
+        if self.baseline == "allocated" and self.allocation is None:
+            raise ValueError('baseline = "allocated" needs a [deforestation.allocation] table')
         return self
 
 

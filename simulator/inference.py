@@ -145,7 +145,8 @@ def fit_models(
     }
     free = {
         "biomass": biomass.FREE_PARAMETERS,
-        "deforestation": deforestation.FREE_PARAMETERS,
+        "deforestation": deforestation.FREE_PARAMETERS
+        + (deforestation.ALLOCATION_PARAMETERS if cfg.deforestation.allocation else []),
         "leakage": leakage.FREE_PARAMETERS,
     }
     trees, diags = {}, []
@@ -239,6 +240,10 @@ def kernel_inputs(spec: RunSpec, data: RunData, posteriors: Posteriors) -> Kerne
         data.deforestation["year"], crediting_years(spec), cfg.deforestation
     )
     a, b, c = (flat_draws(defo, v)[:, None] for v in ("a", "b", "c"))
+    loss_target = None
+    if cfg.deforestation.baseline == "allocated":
+        allocated = flat_draws(defo, "jurisdiction_loss_ha") * flat_draws(defo, "risk_share")
+        loss_target = np.repeat(allocated[:, None], cfg.crediting.years, axis=1)
     return KernelInputs(
         carbon_density=flat_draws(bio, "carbon_tco2e_ha"),
         log_rate_mean=deforestation.log_rate_mean(a, b, c, trend[None, :], highway[None, :]),
@@ -248,4 +253,5 @@ def kernel_inputs(spec: RunSpec, data: RunData, posteriors: Posteriors) -> Kerne
         leakage_fraction=flat_draws(leak, "displacement"),
         area=np.array([s.area_ha for s in cfg.project.strata]),
         risk=relative_risk(spec),
+        loss_target=loss_target,
     )

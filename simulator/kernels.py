@@ -3,6 +3,7 @@
 For draw i, stratum s, year t = 1..T, with forest F_s,0 = A_s (DESIGN §3.4)::
 
     r_t    = exp(m_k,t + sigma_k z_i,t)           projected loss rate, z from the counter RNG
+             (allocated baseline: r_t = L_k,t / sum_s F^b_s,t-1 w_s, so sum_s D^b_st = L_k,t)
     D^b_st = F^b_s,t-1 r_t w_s ;  F^b_st = F^b_s,t-1 - D^b_st
     D^p_st = D^b_st (1 - e_k)
     dC_s   = C_j,s - Cpost_k
@@ -60,6 +61,10 @@ class KernelInputs:
         Forest area per stratum at the start, ha.
     risk : (S,)
         Relative deforestation risk, area-weighted mean 1.
+    loss_target : (n_deforestation, T), optional
+        ``allocated`` baseline: the project's baseline loss (ha/yr) per draw and
+        year, spread over strata by risk-weighted remaining forest; when given,
+        ``log_rate_mean`` and ``rate_sigma`` are not used.
     """
 
     carbon_density: np.ndarray
@@ -70,6 +75,7 @@ class KernelInputs:
     leakage_fraction: np.ndarray
     area: np.ndarray
     risk: np.ndarray
+    loss_target: np.ndarray | None = None
 
     def __post_init__(self):
         for name, ndim in [
@@ -97,6 +103,13 @@ class KernelInputs:
         n_strata = self.area.shape[0]
         if self.carbon_density.shape[1] != n_strata or self.risk.shape != (n_strata,):
             raise ValueError("carbon_density, area and risk must have the same strata")
+        if self.loss_target is not None:
+            target = np.ascontiguousarray(self.loss_target, dtype=np.float64)
+            if target.shape != self.log_rate_mean.shape or not np.all(target >= 0):
+                raise ValueError(
+                    f"loss_target must be non-negative with shape {self.log_rate_mean.shape}"
+                )
+            object.__setattr__(self, "loss_target", target)
 
     @property
     def n_years(self) -> int:
@@ -122,11 +135,14 @@ def _simulate(
     carbon_density,
     log_rate_mean,
     rate_sigma,
+    loss_target,
+    allocated,
     effectiveness,
     post_carbon,
     leakage_fraction,
     area,
     risk,
+    forest,
     eb,
     ep,
     lk,
@@ -145,27 +161,36 @@ def _simulate(
         m = rng.index(seed, d, 0, 2, rng.STREAM_POSTERIOR, n_l)
         e = effectiveness[k]
         lam = leakage_fraction[m]
-        for t in range(n_years):
-            eb[i, t] = 0.0
-            ep[i, t] = 0.0
-            loss[i, t] = 0.0
-        flag = 0
         for s in range(n_strata):
-            forest = area[s]
-            dc = carbon_density[j, s] - post_carbon[k]
-            for t in range(n_years):
+            forest[i, s] = area[s]
+        flag = 0
+        for t in range(n_years):
+            if allocated:
+                # the allocated loss spread over strata by risk-weighted remaining forest
+                weighted = 0.0
+                for s in range(n_strata):
+                    weighted += forest[i, s] * risk[s]
+                base = loss_target[k, t] / weighted
+            else:
                 z = rng.normal(seed, d, t, 0, rng.STREAM_RATE)
-                rate = np.exp(log_rate_mean[k, t] + rate_sigma[k] * z) * risk[s]
+                base = np.exp(log_rate_mean[k, t] + rate_sigma[k] * z)
+            eb_t = 0.0
+            ep_t = 0.0
+            loss_t = 0.0
+            for s in range(n_strata):
+                rate = base * risk[s]
                 if not rate < 1.0:  # also catches NaN
                     flag = 1
-                lost_b = forest * rate
-                forest -= lost_b
-                lost_p = lost_b * (1.0 - e)
-                eb[i, t] += lost_b * dc
-                ep[i, t] += lost_p * dc
-                loss[i, t] += lost_b
-        for t in range(n_years):
-            lk[i, t] = lam * (eb[i, t] - ep[i, t])
+                lost_b = forest[i, s] * rate
+                forest[i, s] -= lost_b
+                dc = carbon_density[j, s] - post_carbon[k]
+                eb_t += lost_b * dc
+                ep_t += lost_b * (1.0 - e) * dc
+                loss_t += lost_b
+            eb[i, t] = eb_t
+            ep[i, t] = ep_t
+            loss[i, t] = loss_t
+            lk[i, t] = lam * (eb_t - ep_t)
         bad[i] = flag
 
 
@@ -201,7 +226,10 @@ def simulate(
         raise ValueError(f"seed must be in [0, 2**63), got {seed}")
     shape = (n_draws, inputs.n_years)
     eb, ep, lk, loss = (np.empty(shape) for _ in range(4))
+    forest = np.empty((min(chunk_size, n_draws), inputs.area.shape[0]))  # per-chunk scratch
     bad = np.zeros(n_draws, dtype=np.int8)
+    allocated = inputs.loss_target is not None
+    target = inputs.loss_target if allocated else np.zeros((1, 1))
     for lo in range(0, n_draws, chunk_size):
         hi = min(lo + chunk_size, n_draws)
         _simulate(
@@ -210,11 +238,14 @@ def simulate(
             inputs.carbon_density,
             inputs.log_rate_mean,
             inputs.rate_sigma,
+            target,
+            allocated,
             inputs.effectiveness,
             inputs.post_carbon,
             inputs.leakage_fraction,
             inputs.area,
             inputs.risk,
+            forest[: hi - lo],
             eb[lo:hi],
             ep[lo:hi],
             lk[lo:hi],

@@ -545,6 +545,12 @@ def _appendix_data(spec, data, posteriors, post_tables, summary, manifest) -> di
             f"--draws {cfg.simulation.n_draws}"
         ),
         "synthetic": "synthetic" in (cfg.project.description or "").lower(),
+        "baseline": (
+            "allocated: the jurisdiction's projected loss J times the project's risk share s, "
+            "spread over strata by risk-weighted remaining forest (the VM0048 shape)"
+            if cfg.deforestation.baseline == "allocated"
+            else "reference region: the projected rate applied to the project's remaining forest"
+        ),
     }
 
 
@@ -568,6 +574,12 @@ def _priors(cfg) -> list[dict]:
         ("post-conversion carbon (tCO2e/ha)", f"Gamma(mean {post.mean:g}, sd {post.sd:g})"),
         ("leakage displacement λ", f"Beta({lk.displacement.alpha:g}, {lk.displacement.beta:g})"),
     ]
+    if d.allocation is not None:
+        j, share = d.allocation.jurisdiction_loss_ha, d.allocation.risk_share
+        rows += [
+            ("jurisdiction loss J (ha/yr)", f"Gamma(mean {j.mean:g}, sd {j.sd:g})"),
+            ("project risk share s", f"Beta({share.alpha:g}, {share.beta:g})"),
+        ]
     return [{"name": name, "prior": prior} for name, prior in rows]
 
 

@@ -194,3 +194,24 @@ def test_convergence_failure_leaves_no_output(tmp_path):
         "sampler diagnostics fail" in result.stderr and "allow_failed_diagnostics" in result.stderr
     )
     assert not out.exists()
+
+
+def test_allocated_baseline_run(tmp_path):
+    """VM0048-shaped baseline: the project loses the jurisdiction's loss x its share."""
+    from tests.conftest import SMALL_SAMPLER
+
+    alloc = (
+        '[deforestation]\nbaseline = "allocated"\nallocation = { jurisdiction_loss_ha = '
+        "{ mean = 18000, sd = 1000 }, risk_share = { alpha = 20, beta = 980 } }\n"
+    )
+    run_dir = copy_run(tmp_path / "run", {**SMALL_SAMPLER, "[deforestation]\n": alloc})
+    result = reddsim("run", run_dir, "--draws", 2000, "--out", tmp_path / "out", "--json", "-q")
+    assert result.returncode == 0, result.stderr
+    out = Path(json.loads(result.stdout)["out_dir"])
+    tree = xr.open_datatree(out / "posterior.nc", engine="h5netcdf")
+    share = tree["deforestation/posterior"]["risk_share"].values
+    loss = tree["deforestation/posterior"]["jurisdiction_loss_ha"].values
+    expected = 10 * float((share * loss).mean())  # ha over the 10-year crediting period
+    doc = json.loads((out / "appendix.json").read_text())
+    assert float(doc["baseline_loss"]["mean"].replace(",", "")) == pytest.approx(expected, rel=0.05)
+    assert "allocated" in doc["baseline"]

@@ -50,6 +50,10 @@ def test_toml_file_and_directory_are_equivalent():
             {"highway_paving = [2006, 2011]": "highway_paving = [2011, 2006]"},
             "highway_paving must be [first, last]",
         ),
+        (
+            {"[deforestation]\n": '[deforestation]\nbaseline = "allocated"\n'},
+            "needs a [deforestation.allocation] table",
+        ),
     ],
 )
 def test_bad_config_is_named(tmp_path, edit, expected):

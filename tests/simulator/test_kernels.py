@@ -101,3 +101,39 @@ def test_inputs_are_validated(kernel_inputs):
         KernelInputs(**{**kernel_inputs.__dict__, "rate_sigma": np.ones(3)})
     with pytest.raises(ValueError, match="non-finite"):
         KernelInputs(**{**kernel_inputs.__dict__, "area": np.array([1.0, np.nan, 1.0, 1.0])})
+
+
+def _allocated(inputs: KernelInputs, gen) -> KernelInputs:
+    target = gen.uniform(50.0, 400.0, inputs.log_rate_mean.shape[0])[:, None]
+    return KernelInputs(
+        **{**inputs.__dict__, "loss_target": np.repeat(target, inputs.n_years, axis=1)}
+    )
+
+
+def test_allocated_baseline_loses_exactly_the_allocated_area(kernel_inputs, rng):
+    inputs = _allocated(kernel_inputs, rng)
+    sim = simulate(inputs, 2_000, seed=9, chunk_size=333)
+    from simulator import rng as counter
+
+    k = counter.index_array(
+        9,
+        np.arange(2_000, dtype=np.uint64),
+        0,
+        1,
+        counter.STREAM_POSTERIOR,
+        inputs.loss_target.shape[0],
+    )
+    np.testing.assert_allclose(sim.baseline_loss_ha, inputs.loss_target[k], rtol=1e-12)
+    ref = simulate_reference(inputs, 2_000, seed=9)
+    for f in FIELDS:
+        np.testing.assert_allclose(getattr(sim, f), getattr(ref, f), rtol=1e-12)
+    # the riskier strata lose more of their forest
+    assert np.all(sim.project <= sim.baseline)
+
+
+def test_allocated_loss_larger_than_the_forest_is_an_error(kernel_inputs):
+    big = np.full_like(kernel_inputs.log_rate_mean, 10 * kernel_inputs.area.sum())
+    with pytest.raises(SimulationError):
+        simulate(KernelInputs(**{**kernel_inputs.__dict__, "loss_target": big}), 10, seed=0)
+    with pytest.raises(ValueError, match="loss_target"):
+        KernelInputs(**{**kernel_inputs.__dict__, "loss_target": -big})
