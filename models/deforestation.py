@@ -110,8 +110,17 @@ def projection_covariates(
     return trend, highway_covariate(years, settings.highway_paving)
 
 
-def build_model(years, forest_area_ha, loss_ha, loss_se_ha, settings: Deforestation) -> pm.Model:
-    """PyMC model of the reference-region loss rate and the project scenario."""
+def build_model(
+    years, forest_area_ha, loss_ha, loss_se_ha, settings: Deforestation, monitoring=None
+) -> pm.Model:
+    """PyMC model of the reference-region loss rate and the project scenario.
+
+    ``monitoring``, when given, is a dict of arrays ``expected_loss_ha`` (the loss the
+    project area would have had without the project, e.g. from matched controls),
+    ``observed_loss_ha`` and ``observed_se_ha``: the project's own monitored loss,
+    which updates the effectiveness ``e`` through
+    ``observed ~ N((1 - e) x expected, se)``.
+    """
     years = np.asarray(years)
     forest = np.asarray(forest_area_ha, dtype=float)
     obs_pct = 100.0 * np.asarray(loss_ha, dtype=float) / forest
@@ -128,7 +137,15 @@ def build_model(years, forest_area_ha, loss_ha, loss_se_ha, settings: Deforestat
         rate_pct = pm.Deterministic("rate_pct", 100.0 * pm.math.exp(log_rate), dims="year")
         pm.Normal("loss_pct", mu=rate_pct, sigma=se_pct, observed=obs_pct, dims="year")
         eff = settings.effectiveness
-        pm.Beta("effectiveness", eff.alpha, eff.beta)
+        e = pm.Beta("effectiveness", eff.alpha, eff.beta)
+        if monitoring is not None:
+            expected = np.asarray(monitoring["expected_loss_ha"], dtype=float)
+            pm.Normal(
+                "project_loss_ha",
+                mu=(1.0 - e) * expected,
+                sigma=np.asarray(monitoring["observed_se_ha"], dtype=float),
+                observed=np.asarray(monitoring["observed_loss_ha"], dtype=float),
+            )
         post = settings.post_conversion_tco2e_ha
         pm.Gamma("post_conversion_tco2e_ha", mu=post.mean, sigma=post.sd)
         if settings.allocation is not None:
@@ -140,7 +157,14 @@ def build_model(years, forest_area_ha, loss_ha, loss_se_ha, settings: Deforestat
 
 
 def fit(
-    years, forest_area_ha, loss_ha, loss_se_ha, settings: Deforestation, sampler: Sampler, seed: int
+    years,
+    forest_area_ha,
+    loss_ha,
+    loss_se_ha,
+    settings: Deforestation,
+    sampler: Sampler,
+    seed: int,
+    monitoring=None,
 ) -> xr.DataTree:
     """Sample the posterior of :func:`build_model`, with its prior predictive.
 
@@ -150,7 +174,7 @@ def fit(
         Groups ``posterior``, ``sample_stats``, ``observed_data`` and
         ``prior_predictive`` (500 draws of ``loss_pct`` from the priors).
     """
-    model = build_model(years, forest_area_ha, loss_ha, loss_se_ha, settings)
+    model = build_model(years, forest_area_ha, loss_ha, loss_se_ha, settings, monitoring)
     tree = sample(model, sampler, seed)
     with model:
         prior = pm.sample_prior_predictive(draws=500, var_names=["loss_pct"], random_seed=seed)

@@ -128,6 +128,7 @@ class DataFiles(_Section):
     deforestation: Path | None = None
     map_areas: Path | None = None
     accuracy_sample: Path | None = None
+    project_monitoring: Path | None = None  # monitored loss inside the project (optional)
 
     @model_validator(mode="after")
     def _one_loss_source(self):

@@ -77,6 +77,12 @@ SCHEMAS: dict[str, dict[str, Column]] = {
         ),
         "count": Column(int, lambda v: v >= 0, "must be >= 0"),
     },
+    "project_monitoring": {
+        "year": _year,
+        "expected_loss_ha": _non_negative,
+        "observed_loss_ha": _non_negative,
+        "observed_se_ha": _positive,
+    },
     "leakage_belt": {
         "year": _year,
         "avoided_ha": _non_negative,
@@ -163,6 +169,7 @@ class RunData:
     deforestation: dict[str, np.ndarray]
     leakage_belt: dict[str, np.ndarray]
     accuracy: list[AreaEstimate] | None = None  # per year, when estimated from a map
+    project_monitoring: dict[str, np.ndarray] | None = None
 
 
 def load_data(spec: RunSpec) -> RunData:
@@ -179,6 +186,8 @@ def load_data(spec: RunSpec) -> RunData:
     _check_trees(spec, tables["plots"], tables["trees"])
     _check_years(_loss_path(spec), tables["deforestation"]["year"])
     _check_years(spec.data_path("leakage_belt"), tables["leakage_belt"]["year"])
+    if "project_monitoring" in tables:
+        _check_years(spec.data_path("project_monitoring"), tables["project_monitoring"]["year"])
     _check_reference_period(spec, tables["deforestation"]["year"])
     return RunData(**tables, accuracy=accuracy)
 

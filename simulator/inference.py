@@ -131,6 +131,7 @@ def fit_models(
             cfg.deforestation,
             cfg.sampler,
             model_seed(seed, "deforestation"),
+            monitoring=data.project_monitoring,
         ),
         "leakage": lambda: leakage.fit(
             data.leakage_belt["year"],

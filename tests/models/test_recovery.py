@@ -159,3 +159,23 @@ def test_leakage_fraction_stays_a_fraction(rng, lam, expect):
     x = flat_draws(tree, "displacement")
     assert np.all((x > 0) & (x < 1))
     assert (x.mean() < 0.05) if expect == "low" else (x.mean() > 0.95)
+
+
+def test_project_monitoring_updates_effectiveness(rng):
+    """Monitored project loss against its expected baseline pins down e = 0.6 (prior mean 0.74)."""
+    years = np.arange(2001, 2021)
+    rate = np.exp(np.log(0.002) + 0.1 * rng.normal(size=years.size))
+    forest = 8e6 * np.ones(years.size)
+    se = 0.08 * forest * rate
+    expected = rng.uniform(300, 500, 8)
+    observed = (1 - 0.6) * expected + rng.normal(0, 10, 8)
+    monitoring = {
+        "expected_loss_ha": expected,
+        "observed_loss_ha": observed,
+        "observed_se_ha": np.full(8, 10.0),
+    }
+    tree = deforestation.fit(
+        years, forest, forest * rate, se, DEFO, SAMPLER, seed=7, monitoring=monitoring
+    )
+    mean, sd = _assert_recovers(tree, "effectiveness", 0.6)
+    assert sd < 0.03  # the data, not the Beta(14, 5) prior, decide

@@ -201,3 +201,23 @@ def test_stratum_without_plots(tmp_path):
     trees.write_text("\n".join(kept) + "\n")
     with pytest.raises(DataError, match="no plots for stratum palm_swamp"):
         load_data(load_config(run))
+
+
+def test_project_monitoring_file_is_read_and_checked(tmp_path):
+    run = copy_run(
+        tmp_path / "run",
+        {
+            'leakage_belt = "data/leakage_belt.csv"': (
+                'leakage_belt = "data/leakage_belt.csv"\nproject_monitoring = "data/monitoring.csv"'
+            )
+        },
+    )
+    path = run / "data" / "monitoring.csv"
+    path.write_text(
+        "year,expected_loss_ha,observed_loss_ha,observed_se_ha\n2021,400,120,15\n2022,420,90,15\n"
+    )
+    data = load_data(load_config(run))
+    assert data.project_monitoring["observed_loss_ha"].tolist() == [120.0, 90.0]
+    path.write_text("year,expected_loss_ha,observed_loss_ha,observed_se_ha\n2021,400,120,0\n")
+    with pytest.raises(DataError, match="column observed_se_ha = '0': must be > 0"):
+        load_data(load_config(run))
