@@ -339,7 +339,15 @@ def _fig_parameters(path, spec, posteriors: Posteriors) -> None:
 
 def _fig_rank(path: Path, tree: xr.DataTree, var_names: list[str]) -> None:
     # Thinned: autocorrelated NUTS draws make the unthinned uniformity test flag healthy chains.
-    pc = az.plot_rank(tree, var_names=var_names, thin=True)
+    panels = sum(int(np.prod(tree.posterior[v].shape[2:])) for v in var_names)
+    rows = -(-panels // 4)
+    size = (10, 2.6 * rows) if panels > 1 else (5, 2.6)
+    pc = az.plot_rank(
+        tree,
+        var_names=var_names,
+        thin=True,
+        figure_kwargs={"figsize": size, "layout": "constrained"},
+    )
     pc.savefig(str(path))
     plt.close("all")
 
