@@ -49,7 +49,7 @@ CONFIG_NAME = "run.toml"
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class NormalPrior(_Section):
@@ -83,7 +83,9 @@ class BetaPrior(_Section):
 
 class Stratum(_Section):
     name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_\-]+$")]
-    area_ha: Annotated[float, Field(gt=0, description="forest area at the project start (ha)")]
+    area_ha: Annotated[
+        float, Field(gt=0, le=1e9, description="forest area at the project start (ha)")
+    ]
     relative_risk: Annotated[
         float,
         Field(
@@ -129,6 +131,7 @@ class DataFiles(_Section):
     map_areas: Path | None = None
     accuracy_sample: Path | None = None
     project_monitoring: Path | None = None  # monitored loss inside the project (optional)
+    allow_outside_run_dir: bool = False  # data files outside the run directory
 
     @model_validator(mode="after")
     def _one_loss_source(self):
@@ -143,7 +146,7 @@ class DataFiles(_Section):
 
     def files(self) -> dict[str, Path]:
         """The configured files by name."""
-        return {k: v for k, v in self if v is not None}
+        return {k: v for k, v in self if isinstance(v, Path)}
 
 
 class Biomass(_Section):
@@ -301,13 +304,19 @@ def load_config(path: str | Path) -> RunSpec:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise ConfigError(f"{path}: not valid TOML: {err}") from err
     spec = RunSpec(_validate(raw, path, None), path)
-    missing = [
-        f"[data].{name} = {str(value)!r}: file not found"
-        for name, value in spec.config.data.files().items()
-        if not spec.data_path(name).is_file()
-    ]
-    if missing:
-        raise ConfigError(f"{path}: " + "; ".join(missing))
+    problems = []
+    root = spec.run_dir.resolve()
+    for name, value in spec.config.data.files().items():
+        target = spec.data_path(name)
+        if not spec.config.data.allow_outside_run_dir and not target.resolve().is_relative_to(root):
+            problems.append(
+                f"[data].{name} = {str(value)!r}: outside the run directory "
+                "(set [data].allow_outside_run_dir = true to allow it)"
+            )
+        elif not target.is_file():
+            problems.append(f"[data].{name} = {str(value)!r}: file not found")
+    if problems:
+        raise ConfigError(f"{path}: " + "; ".join(problems))
     return spec
 
 

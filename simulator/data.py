@@ -33,8 +33,11 @@ class Column:
     optional: bool = False  # an empty cell is allowed (NaN for numbers, "" for text)
 
 
-_positive = Column(float, lambda v: v > 0, "must be > 0")
-_non_negative = Column(float, lambda v: v >= 0, "must be >= 0")
+# Upper bounds catch unit mistakes (m2 for ha, a pixel count for an area) and overflow:
+# 1e9 ha is about the land area of a continent; a plot is at most 1000 ha.
+_positive = Column(float, lambda v: 0 < v <= 1e9, "must be > 0 and <= 1e9")
+_non_negative = Column(float, lambda v: 0 <= v <= 1e9, "must be >= 0 and <= 1e9")
+_plot_area = Column(float, lambda v: 0 < v <= 1000, "must be > 0 and <= 1000 ha")
 _year = Column(int, lambda v: 1900 <= v <= 2100, "must be a year between 1900 and 2100")
 
 _name = Column(str, lambda v: v != "", "must not be empty")
@@ -43,9 +46,9 @@ SCHEMAS: dict[str, dict[str, Column]] = {
     "plots": {
         "plot_id": _name,
         "stratum": _name,
-        "area_ha": _positive,
-        "subplot_area_ha": _positive,
-        "subplot_max_dbh_cm": _non_negative,
+        "area_ha": _plot_area,
+        "subplot_area_ha": _plot_area,
+        "subplot_max_dbh_cm": Column(float, lambda v: 0 <= v <= 500, "must be 0-500 cm"),
     },
     "trees": {
         "plot_id": _name,
@@ -75,7 +78,7 @@ SCHEMAS: dict[str, dict[str, Column]] = {
         "reference_class": Column(
             str, lambda v: v in LOSS_CLASSES, f"must be one of {', '.join(LOSS_CLASSES)}"
         ),
-        "count": Column(int, lambda v: v >= 0, "must be >= 0"),
+        "count": Column(int, lambda v: 0 <= v <= 10**9, "must be >= 0"),
     },
     "project_monitoring": {
         "year": _year,
@@ -107,9 +110,15 @@ def read_table(path: Path, schema: dict[str, Column]) -> dict[str, np.ndarray]:
         Naming the file, row (1-based, header is row 1), column and value.
     """
     try:
-        with open(path, newline="", encoding="utf-8") as fh:
+        # utf-8-sig: spreadsheets often save UTF-8 with a byte-order mark
+        with open(path, newline="", encoding="utf-8-sig") as fh:
             rows = list(csv.reader(fh))
-    except (OSError, UnicodeDecodeError) as err:
+    except UnicodeDecodeError as err:
+        raise DataError(
+            f"{path}: not UTF-8 text (byte {err.object[err.start]:#04x} at position {err.start}); "
+            "save it as UTF-8 CSV"
+        ) from err
+    except (OSError, csv.Error) as err:
         raise DataError(f"{path}: cannot read: {err}") from err
     if not rows:
         raise DataError(f"{path}: empty file, expected columns {', '.join(schema)}")
@@ -185,6 +194,7 @@ def load_data(spec: RunSpec) -> RunData:
     _check_plots(spec, tables["plots"])
     _check_trees(spec, tables["plots"], tables["trees"])
     _check_years(_loss_path(spec), tables["deforestation"]["year"])
+    _check_loss_below_forest(_loss_path(spec), tables["deforestation"])
     _check_years(spec.data_path("leakage_belt"), tables["leakage_belt"]["year"])
     if "project_monitoring" in tables:
         _check_years(spec.data_path("project_monitoring"), tables["project_monitoring"]["year"])
@@ -313,6 +323,16 @@ def _check_years(path: Path, years: np.ndarray) -> None:
     if years.size > 1 and not np.all(np.diff(years) == 1):
         raise DataError(
             f"{path}: column year = {years.tolist()}: years must be consecutive and increasing"
+        )
+
+
+def _check_loss_below_forest(path: Path, table: dict) -> None:
+    over = np.flatnonzero(table["loss_ha"] >= table["forest_area_ha"])
+    if over.size:
+        i = int(over[0])
+        raise DataError(
+            f"{path}: year {int(table['year'][i])}: loss {table['loss_ha'][i]:g} ha is not below "
+            f"the forest area {table['forest_area_ha'][i]:g} ha"
         )
 
 
