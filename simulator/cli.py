@@ -182,6 +182,37 @@ def run(
         _print_table(totals)
 
 
+@app.command()
+def verify(
+    run_dir: Annotated[Path, typer.Argument(help="A run's output directory (with manifest.json).")],
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
+) -> None:
+    """Re-run a finished run from its manifest and check every table is identical."""
+    _configure_logging(False, quiet)
+    import simulator.pipeline  # noqa: F401  (PyMC sets its log level on import)
+    from simulator.verify import verify as reproduce
+
+    _quiet_libraries(False)
+    try:
+        progress = (
+            None if quiet else (lambda stage: err.print(f"[dim]▸ {stage}[/]", highlight=False))
+        )
+        result = reproduce(run_dir, progress=progress)
+    except ReddsimError as e:
+        _fail(e)
+    if result.identical:
+        out.print(
+            f"identical: {len(result.compared)} tables of {run_dir} reproduced bit for bit",
+            highlight=False,
+            soft_wrap=True,
+        )
+        return
+    out.print(
+        f"DIFFERENT: {', '.join(result.differing)} of {run_dir}", highlight=False, soft_wrap=True
+    )
+    raise typer.Exit(code=1)
+
+
 def _finite(x):  # json default for numpy scalars
     value = float(x)
     return value if math.isfinite(value) else None

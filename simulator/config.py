@@ -42,6 +42,7 @@ __all__ = [
     "RunConfig",
     "RunSpec",
     "load_config",
+    "validate_config",
 ]
 
 SCHEMA_VERSION = 1
@@ -274,7 +275,7 @@ class RunSpec:
             raw["simulation"]["n_draws"] = n_draws
         if seed is not None:
             raw["simulation"]["seed"] = seed
-        return RunSpec(_validate(raw, self.path, "command line"), self.path)
+        return RunSpec(validate_config(raw, self.path, "command line"), self.path)
 
 
 def load_config(path: str | Path) -> RunSpec:
@@ -303,7 +304,7 @@ def load_config(path: str | Path) -> RunSpec:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise ConfigError(f"{path}: not valid TOML: {err}") from err
-    spec = RunSpec(_validate(raw, path, None), path)
+    spec = RunSpec(validate_config(raw, path), path)
     problems = []
     root = spec.run_dir.resolve()
     for name, value in spec.config.data.files().items():
@@ -320,7 +321,8 @@ def load_config(path: str | Path) -> RunSpec:
     return spec
 
 
-def _validate(raw: dict, path: Path, origin: str | None) -> RunConfig:
+def validate_config(raw: dict, path: Path, origin: str | None = None) -> RunConfig:
+    """Validate a configuration dict (as read from ``path``), raising one-line ConfigError."""
     try:
         return RunConfig.model_validate(raw)
     except ValidationError as err:

@@ -215,3 +215,26 @@ def test_allocated_baseline_run(tmp_path):
     doc = json.loads((out / "appendix.json").read_text())
     assert float(doc["baseline_loss"]["mean"].replace(",", "")) == pytest.approx(expected, rel=0.05)
     assert "allocated" in doc["baseline"]
+
+
+def test_verify_reproduces_a_run_and_catches_changed_data(json_run, tmp_path):
+    run_dir, _, result = json_run
+    out = Path(json.loads(result.stdout)["out_dir"])
+    again = reddsim("verify", out, "-q")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.startswith("identical: ") and "bit for bit" in again.stdout
+    # an auditor's copy where a data file was edited since the run
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy / "run", ignore=shutil.ignore_patterns("out"))
+    shutil.copytree(out, copy / "run" / "out" / out.name)
+    moved = copy / "run" / "out" / out.name
+    manifest = json.loads((moved / "manifest.json").read_text())
+    manifest["config_path"] = "/nonexistent/run.toml"  # found through the run layout instead
+    (moved / "manifest.json").write_text(json.dumps(manifest))
+    belt = copy / "run" / "data" / "leakage_belt.csv"
+    belt.write_text(belt.read_text().replace("2013,551.8", "2013,551.9", 1))
+    changed = reddsim("verify", moved, "-q")
+    assert changed.returncode == 2
+    assert f"error: {belt}: changed since the run" in changed.stderr

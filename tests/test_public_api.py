@@ -63,6 +63,7 @@ MODULES = [
     "models.leakage",
     "models.inventory",
     "models.map_accuracy",
+    "simulator.verify",
     "models.sampling",
 ]
 
