@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -161,7 +162,8 @@ def run(
     from simulator.pipeline import run as execute
 
     _quiet_libraries(verbose)
-
+    # SIGTERM (a scheduler or `kill`) unwinds like Ctrl-C, so the partial output is removed.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         if quiet:
             outcome = execute(spec, out_dir)
@@ -175,6 +177,9 @@ def run(
                 outcome = execute(spec, out_dir, progress=progress)
     except ReddsimError as e:
         _fail(e)
+    except KeyboardInterrupt:
+        err.print("[bold red]interrupted:[/] no output written", highlight=False)
+        raise typer.Exit(code=130) from None
     totals = _totals(outcome)
     if as_json:
         sys.stdout.write(json.dumps(totals, indent=2, allow_nan=False, default=_finite) + "\n")
@@ -211,6 +216,10 @@ def verify(
         f"DIFFERENT: {', '.join(result.differing)} of {run_dir}", highlight=False, soft_wrap=True
     )
     raise typer.Exit(code=1)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def _finite(x):  # json default for numpy scalars

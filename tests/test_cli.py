@@ -238,3 +238,26 @@ def test_verify_reproduces_a_run_and_catches_changed_data(json_run, tmp_path):
     changed = reddsim("verify", moved, "-q")
     assert changed.returncode == 2
     assert f"error: {belt}: changed since the run" in changed.stderr
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_interrupted_run_leaves_nothing_that_looks_complete(small_run, tmp_path, sig):
+    import signal
+    import time
+
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [*REDDSIM, "run", str(small_run), "--out", str(out), "-q"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not any(out.glob(".incomplete-*")):
+        time.sleep(0.05)
+    assert any(out.glob(".incomplete-*")), "the run never started writing"
+    proc.send_signal(getattr(signal, sig))
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    assert not out.exists() or not any(out.iterdir())
