@@ -162,8 +162,10 @@ def run(
     from simulator.pipeline import run as execute
 
     _quiet_libraries(verbose)
-    # SIGTERM (a scheduler or `kill`) unwinds like Ctrl-C, so the partial output is removed.
-    signal.signal(signal.SIGTERM, _interrupt)
+    # SIGINT and SIGTERM (Ctrl-C, a scheduler, `kill`) unwind the run so its partial output is
+    # removed; set explicitly because a shell's background jobs start with SIGINT ignored.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _interrupt)
     try:
         if quiet:
             outcome = execute(spec, out_dir)
