@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import settings
 
 from simulator.kernels import KernelInputs
+
+# CI replays the same examples every run (no flaky failures); locally hypothesis explores.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 REPO = Path(__file__).resolve().parents[1]
 LOS_AMIGOS = REPO / "runs" / "los-amigos"
