@@ -12,8 +12,12 @@ from hypothesis import settings
 
 from simulator.kernels import KernelInputs
 
-# CI replays the same examples every run (no flaky failures); locally hypothesis explores.
-settings.register_profile("ci", derandomize=True, print_blob=True)
+# No per-example deadline: the first example of a numba property test includes its
+# compilation on a cold cache. CI replays the same examples every run (no flaky
+# failures); locally hypothesis explores.
+settings.register_profile("local", deadline=None)
+settings.register_profile("ci", deadline=None, derandomize=True, print_blob=True)
+settings.load_profile("local")
 if os.environ.get("CI"):
     settings.load_profile("ci")
 
