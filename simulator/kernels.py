@@ -33,7 +33,7 @@ import numpy as np
 from simulator import rng
 from simulator.errors import SimulationError
 
-__all__ = ["KernelInputs", "SimulationResult", "simulate", "MODEL_STREAMS"]
+__all__ = ["KernelInputs", "SimulationResult", "simulate", "simulate_into", "MODEL_STREAMS"]
 
 #: Sub-stream (``stratum`` slot of the counter) of each model's posterior pick.
 MODEL_STREAMS = {"biomass": 0, "deforestation": 1, "leakage": 2}
@@ -143,55 +143,110 @@ def _simulate(
     area,
     risk,
     forest,
+    dc,
     eb,
     ep,
     lk,
     loss,
     bad,
 ):
+    # One draw per iteration, years in order (the forest carries over), strata innermost.
+    # ``forest`` and ``dc`` are per-chunk scratch rows: nothing is allocated per draw.
     n, n_years = eb.shape
     n_strata = area.shape[0]
     n_b = carbon_density.shape[0]
     n_d = log_rate_mean.shape[0]
     n_l = leakage_fraction.shape[0]
     for i in numba.prange(n):
-        d = draw_start + i
-        j = rng.index(seed, d, 0, 0, rng.STREAM_POSTERIOR, n_b)
-        k = rng.index(seed, d, 0, 1, rng.STREAM_POSTERIOR, n_d)
-        m = rng.index(seed, d, 0, 2, rng.STREAM_POSTERIOR, n_l)
-        e = effectiveness[k]
+        key = rng.draw_key(seed, draw_start + np.uint64(i))
+        j = rng.index_keyed(key, 0, 0, rng.STREAM_POSTERIOR, n_b)
+        k = rng.index_keyed(key, 0, 1, rng.STREAM_POSTERIOR, n_d)
+        m = rng.index_keyed(key, 0, 2, rng.STREAM_POSTERIOR, n_l)
+        kept = 1.0 - effectiveness[k]
         lam = leakage_fraction[m]
+        mu = log_rate_mean[k]
+        sigma = rate_sigma[k]
+        f = forest[i]
+        c = dc[i]
         for s in range(n_strata):
-            forest[i, s] = area[s]
+            f[s] = area[s]
+            c[s] = carbon_density[j, s] - post_carbon[k]
         flag = 0
         for t in range(n_years):
             if allocated:
                 # the allocated loss spread over strata by risk-weighted remaining forest
                 weighted = 0.0
                 for s in range(n_strata):
-                    weighted += forest[i, s] * risk[s]
+                    weighted += f[s] * risk[s]
                 base = loss_target[k, t] / weighted
             else:
-                z = rng.normal(seed, d, t, 0, rng.STREAM_RATE)
-                base = np.exp(log_rate_mean[k, t] + rate_sigma[k] * z)
+                base = np.exp(mu[t] + sigma * rng.normal_keyed(key, t, 0, rng.STREAM_RATE))
             eb_t = 0.0
-            ep_t = 0.0
             loss_t = 0.0
             for s in range(n_strata):
                 rate = base * risk[s]
                 if not rate < 1.0:  # also catches NaN
                     flag = 1
-                lost_b = forest[i, s] * rate
-                forest[i, s] -= lost_b
-                dc = carbon_density[j, s] - post_carbon[k]
-                eb_t += lost_b * dc
-                ep_t += lost_b * (1.0 - e) * dc
-                loss_t += lost_b
+                lost = f[s] * rate
+                f[s] -= lost
+                eb_t += lost * c[s]
+                loss_t += lost
+            ep_t = eb_t * kept
             eb[i, t] = eb_t
             ep[i, t] = ep_t
             loss[i, t] = loss_t
             lk[i, t] = lam * (eb_t - ep_t)
         bad[i] = flag
+
+
+def simulate_into(inputs: KernelInputs, seed: int, draw_start: int, out: SimulationResult):
+    """Simulate ``len(out.baseline)`` draws from ``draw_start`` into preallocated arrays.
+
+    ``out`` holds ``(n, T)`` arrays (its ``seed``/``draw_start`` are ignored); this is
+    the allocation-free entry point of :func:`simulate` and of the streaming summaries.
+
+    Raises
+    ------
+    SimulationError
+        If any draw's stratum loss rate reaches 1 or is not finite.
+    """
+    if not 0 <= seed < 2**63 or draw_start < 0:
+        raise ValueError(
+            f"seed must be in [0, 2**63) and draw_start >= 0, got {seed}, {draw_start}"
+        )
+    n = out.baseline.shape[0]
+    scratch = (n, inputs.area.shape[0])
+    forest, dc = np.empty(scratch), np.empty(scratch)  # per-call scratch rows
+    bad = np.zeros(n, dtype=np.int8)
+    allocated = inputs.loss_target is not None
+    _simulate(
+        np.uint64(seed),
+        np.uint64(draw_start),
+        inputs.carbon_density,
+        inputs.log_rate_mean,
+        inputs.rate_sigma,
+        inputs.loss_target if allocated else np.zeros((1, 1)),
+        allocated,
+        inputs.effectiveness,
+        inputs.post_carbon,
+        inputs.leakage_fraction,
+        inputs.area,
+        inputs.risk,
+        forest,
+        dc,
+        out.baseline,
+        out.project,
+        out.leakage,
+        out.baseline_loss_ha,
+        bad,
+    )
+    n_bad = int(bad.sum())
+    if n_bad:
+        first = draw_start + int(np.argmax(bad))
+        raise SimulationError(
+            f"{n_bad} of {n} draws have an annual loss rate >= 100% in some stratum "
+            f"(first: draw {first}); check the deforestation data and relative risks"
+        )
 
 
 def simulate(
@@ -214,6 +269,7 @@ def simulate(
     Returns
     -------
     SimulationResult
+        All draws in memory; :func:`simulator.streaming.stream` summarises without them.
 
     Raises
     ------
@@ -222,41 +278,21 @@ def simulate(
     """
     if n_draws < 1 or chunk_size < 1 or draw_start < 0:
         raise ValueError("n_draws and chunk_size must be >= 1, draw_start >= 0")
-    if not 0 <= seed < 2**63:
-        raise ValueError(f"seed must be in [0, 2**63), got {seed}")
     shape = (n_draws, inputs.n_years)
-    eb, ep, lk, loss = (np.empty(shape) for _ in range(4))
-    forest = np.empty((min(chunk_size, n_draws), inputs.area.shape[0]))  # per-chunk scratch
-    bad = np.zeros(n_draws, dtype=np.int8)
-    allocated = inputs.loss_target is not None
-    target = inputs.loss_target if allocated else np.zeros((1, 1))
+    sim = SimulationResult(*(np.empty(shape) for _ in range(4)), seed=seed, draw_start=draw_start)
     for lo in range(0, n_draws, chunk_size):
         hi = min(lo + chunk_size, n_draws)
-        _simulate(
-            np.uint64(seed),
-            np.uint64(draw_start + lo),
-            inputs.carbon_density,
-            inputs.log_rate_mean,
-            inputs.rate_sigma,
-            target,
-            allocated,
-            inputs.effectiveness,
-            inputs.post_carbon,
-            inputs.leakage_fraction,
-            inputs.area,
-            inputs.risk,
-            forest[: hi - lo],
-            eb[lo:hi],
-            ep[lo:hi],
-            lk[lo:hi],
-            loss[lo:hi],
-            bad[lo:hi],
-        )
-    n_bad = int(bad.sum())
-    if n_bad:
-        first = draw_start + int(np.argmax(bad))
-        raise SimulationError(
-            f"{n_bad} of {n_draws} draws have an annual loss rate >= 100% in some stratum "
-            f"(first: draw {first}); check the deforestation data and relative risks"
-        )
-    return SimulationResult(eb, ep, lk, loss, seed=seed, draw_start=draw_start)
+        simulate_into(inputs, seed, draw_start + lo, _rows(sim, lo, hi))
+    return sim
+
+
+def _rows(sim: SimulationResult, lo: int, hi: int) -> SimulationResult:
+    """Views of draws ``lo:hi`` of a result."""
+    return SimulationResult(
+        sim.baseline[lo:hi],
+        sim.project[lo:hi],
+        sim.leakage[lo:hi],
+        sim.baseline_loss_ha[lo:hi],
+        seed=sim.seed,
+        draw_start=sim.draw_start + lo,
+    )

@@ -44,6 +44,6 @@ def simulate_reference(
             forest -= lost_b[:, t]
     dc = inputs.carbon_density[j] - inputs.post_carbon[k][:, None]  # (n, S)
     eb = np.einsum("nts,ns->nt", lost_b, dc)
-    ep = np.einsum("nts,ns->nt", lost_b * (1.0 - inputs.effectiveness[k])[:, None, None], dc)
+    ep = eb * (1.0 - inputs.effectiveness[k])[:, None]
     lk = inputs.leakage_fraction[m][:, None] * (eb - ep)
     return SimulationResult(eb, ep, lk, lost_b.sum(axis=2), seed=seed, draw_start=draw_start)

@@ -53,3 +53,30 @@ def test_index_is_uniform_over_range():
     counts = np.bincount(idx, minlength=7)
     assert stats.chisquare(counts).pvalue > 1e-3
     assert rng.index(3, 5, 0, 1, rng.STREAM_POSTERIOR, 7) == idx[5]
+
+
+def test_ziggurat_layers_have_equal_area():
+    """Marsaglia & Tsang (2000): every layer of the 256-layer ziggurat has area v."""
+    k, w, f = rng._ziggurat_tables()
+    x = w * 2.0**52
+    areas = x[1:] * (f[2:] - f[1:-1])  # layers 1..255: x_i * (f(x_{i+1}) - f(x_i))
+    np.testing.assert_allclose(areas, rng.ZIGGURAT_V, rtol=1e-9)
+    base = rng.ZIGGURAT_R * f[1] + stats.norm.sf(rng.ZIGGURAT_R) * np.sqrt(2 * np.pi)
+    assert base == pytest.approx(rng.ZIGGURAT_V, rel=1e-9)  # base strip plus tail
+    assert np.all(k < 2**52) and f[-1] == 1.0
+
+
+def test_ziggurat_tail_and_wedges_are_normal():
+    """2 million normals: the tail beyond r (0.026% of draws) and the body follow N(0, 1)."""
+    z = rng.normal_array(5, np.arange(2_000_000, dtype=np.uint64), 1, 0, rng.STREAM_RATE)
+    tail = np.abs(z[np.abs(z) > rng.ZIGGURAT_R])
+    expected = 2 * stats.norm.sf(rng.ZIGGURAT_R) * z.size
+    assert abs(tail.size - expected) < 4 * np.sqrt(expected)
+    # conditional on |z| > r, |z| - r has the truncated-normal law
+    cdf = 1 - stats.norm.sf(tail) / stats.norm.sf(rng.ZIGGURAT_R)
+    assert stats.kstest(cdf, "uniform").pvalue > 1e-3
+    assert stats.kstest(z, "norm").pvalue > 1e-3
+    # the numba and NumPy versions make the same accept/reject decisions
+    some = [0, 1, 2] + list(np.flatnonzero(np.abs(z) > rng.ZIGGURAT_R)[:20])
+    for d in some:
+        assert rng.normal(5, d, 1, 0, rng.STREAM_RATE) == pytest.approx(z[d], rel=1e-13)
