@@ -1,4 +1,4 @@
-"""reddsim's engine: config -> kernels -> accounting/standards -> report.
+"""reddsim's engine: config -> kernels -> streamed summaries -> accounting/standards -> report.
 
 The Bayesian models live in the sibling package :mod:`models`. Heavy entry points
 (:func:`run`, which imports PyMC) are loaded on first use so that ``reddsim --help``
@@ -26,6 +26,7 @@ from simulator.standards import (
     non_permanence_buffer,
     vcs_uncertainty_factor,
 )
+from simulator.streaming import Summary, stream, summarise_draws
 
 __all__ = [
     "ConfigError",
@@ -38,6 +39,7 @@ __all__ = [
     "STANDARDS",
     "SimulationError",
     "SimulationResult",
+    "Summary",
     "account",
     "compare_standards",
     "deduction",
@@ -47,6 +49,8 @@ __all__ = [
     "non_permanence_buffer",
     "run",
     "simulate",
+    "stream",
+    "summarise_draws",
     "vcs_uncertainty_factor",
 ]
 

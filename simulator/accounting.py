@@ -9,8 +9,9 @@ Per crediting year and for the whole period (VCS order, VM0007 v1.8 §8.4-8.6):
    *unadjusted* net change in carbon stocks, leakage excluded);
 4. credits = NER after the uncertainty deduction - buffer.
 
-Every rule is a function in :mod:`simulator.standards`; this module summarises
-the simulated distribution and applies them in order. :func:`ipcc_comparison`
+Every rule is a function in :mod:`simulator.standards`; this module applies them
+in order to the simulated distribution, given as a :class:`simulator.streaming.Summary`
+(streamed statistics) or as draws in memory (:class:`SimulationResult`). :func:`ipcc_comparison`
 sets IPCC Approach 1 (error propagation) beside Approach 2 (this Monte Carlo).
 """
 
@@ -31,6 +32,7 @@ from simulator.standards import (
     non_permanence_buffer,
     relative_half_width,
 )
+from simulator.streaming import Distribution, Summary, as_distribution, summarise_draws
 
 __all__ = [
     "Accounts",
@@ -40,12 +42,9 @@ __all__ = [
     "account",
     "compare_standards",
     "ipcc_comparison",
-    "MCSE_BATCHES",
     "SIDE_BY_SIDE",
 ]
 
-#: Number of contiguous batches of draws for batch-means Monte Carlo standard errors.
-MCSE_BATCHES = 20
 #: Variables of the side-by-side table of standards.
 SIDE_BY_SIDE = (
     "confidence",
@@ -62,13 +61,13 @@ def net_emission_reductions(baseline, project, leakage):
     return baseline - project - leakage
 
 
-def interval_summary(x: np.ndarray, confidence: float) -> dict[str, np.ndarray]:
+def interval_summary(x, confidence: float) -> dict[str, np.ndarray]:
     """Mean, SD, median and central interval of draws, with Monte Carlo errors.
 
     Parameters
     ----------
-    x : ndarray, shape (n_draws, ...)
-        Simulated values; statistics are taken over the first axis.
+    x : ndarray, shape (n_draws, ...), or Distribution
+        Simulated values (statistics over the first axis) or their streamed summary.
     confidence : float
         Two-sided level of the interval (0.90 -> 5th and 95th percentiles).
 
@@ -76,48 +75,41 @@ def interval_summary(x: np.ndarray, confidence: float) -> dict[str, np.ndarray]:
     -------
     dict of str to ndarray
         ``mean, sd, median, ci_low, ci_high, half_width, uncertainty`` (half-width
-        over |mean|, a fraction) and ``mean_mcse, ci_low_mcse, ci_high_mcse``:
-        batch-means standard errors over :data:`MCSE_BATCHES` contiguous batches
-        of draws (Flegal & Jones 2010, Ann. Statist. 38:1034).
+        over |mean|, a fraction) and ``mean_mcse, ci_low_mcse, ci_high_mcse``, the
+        Monte Carlo standard errors of independent draws
+        (:meth:`simulator.streaming.Distribution.quantile_mcse`).
     """
+    dist = as_distribution(x)
     alpha = (1.0 - confidence) / 2.0
-    interval = relative_half_width(x, confidence, "mean")
-    n_batches = min(MCSE_BATCHES, x.shape[0] // 10)
-    batches = np.array_split(x, n_batches, axis=0)
-    batch_q = np.array([np.quantile(b, [alpha, 1.0 - alpha], axis=0) for b in batches])
-    batch_mean = np.array([b.mean(axis=0) for b in batches])
-
-    def se(v):
-        return v.std(axis=0, ddof=1) / np.sqrt(n_batches)
-
+    interval = relative_half_width(dist, confidence, "mean")
     return {
         "mean": interval["centre"],
-        "sd": x.std(axis=0, ddof=1),
-        "median": np.median(x, axis=0),
+        "sd": dist.sd,
+        "median": dist.quantile(0.5),
         "ci_low": interval["low"],
         "ci_high": interval["high"],
         "half_width": interval["half_width"],
         "uncertainty": interval["uncertainty"],
-        "mean_mcse": se(batch_mean),
-        "ci_low_mcse": se(batch_q[:, 0]),
-        "ci_high_mcse": se(batch_q[:, 1]),
+        "mean_mcse": dist.mean_mcse,
+        "ci_low_mcse": dist.quantile_mcse(alpha),
+        "ci_high_mcse": dist.quantile_mcse(1.0 - alpha),
     }
 
 
-def _with_total(a: np.ndarray) -> np.ndarray:
-    """Append the whole-period total as a last column (per draw)."""
-    return np.concatenate([a, a.sum(axis=1, keepdims=True)], axis=1)
+def _summary(sim: Summary | SimulationResult) -> Summary:
+    return sim if isinstance(sim, Summary) else summarise_draws(sim)
 
 
 def account(
-    sim: SimulationResult, standard: Standard, buffer_pct: float, start_year: int
+    sim: Summary | SimulationResult, standard: Standard, buffer_pct: float, start_year: int
 ) -> xr.Dataset:
     """Account a simulation under a standard, per year and for the whole period.
 
     Parameters
     ----------
-    sim : SimulationResult
-        Simulated baseline, project and leakage emissions per draw and year.
+    sim : Summary or SimulationResult
+        Simulated baseline, project and leakage emissions: their streamed summary,
+        or the draws per draw and year.
     standard : Standard
         Gives the confidence level, the uncertainty statistic and the rule.
     buffer_pct : float
@@ -136,21 +128,19 @@ def account(
         ``buffer``, ``credits``. The whole-period row is accounted on the
         distribution of the period total, not as a sum of yearly deductions.
     """
-    n_years = sim.baseline.shape[1]
-    baseline, project, leakage = (_with_total(a) for a in (sim.baseline, sim.project, sim.leakage))
-    gross = baseline - project
-    ner = net_emission_reductions(baseline, project, leakage)
+    sim = _summary(sim)
+    ner, gross = sim["ner"], sim["gross"]
     summary = interval_summary(ner, standard.confidence)
     ded = deduction(standard, ner, gross)
-    stock_change = gross.mean(axis=0)
+    stock_change = gross.mean
     buffer_base = stock_change if standard.buffer_on == "stock_change" else ded.adjusted
     buffer = non_permanence_buffer(buffer_base, buffer_pct)
     with np.errstate(divide="ignore", invalid="ignore"):
         factor = np.where(ded.estimate > 0, ded.adjusted / ded.estimate, 1.0)
     data = {
-        "baseline": baseline.mean(axis=0),
-        "project": project.mean(axis=0),
-        "leakage": leakage.mean(axis=0),
+        "baseline": sim["baseline"].mean,
+        "project": sim["project"].mean,
+        "leakage": sim["leakage"].mean,
         "stock_change": stock_change,
         **{f"ner_{k}": v for k, v in summary.items()},
         "uncertainty_pct": 100.0 * ded.uncertainty,
@@ -161,7 +151,7 @@ def account(
         "buffer": buffer,
         "credits": ded.adjusted - buffer,
     }
-    periods = [str(start_year + t) for t in range(n_years)] + ["total"]
+    periods = [str(start_year + t) for t in range(sim.n_years)] + ["total"]
     ds = xr.Dataset(
         {k: ("period", np.asarray(v)) for k, v in data.items()}, coords={"period": periods}
     )
@@ -173,14 +163,14 @@ def account(
         relative_to=standard.relative_to,
         buffer_on=standard.buffer_on,
         buffer_pct=buffer_pct,
-        n_draws=int(sim.baseline.shape[0]),
+        n_draws=sim.n_draws,
         units="tCO2e",
     )
     return ds
 
 
 def compare_standards(
-    sim: SimulationResult, buffer_pct: float, start_year: int, standards=None
+    sim: Summary | SimulationResult, buffer_pct: float, start_year: int, standards=None
 ) -> xr.Dataset:
     """The same simulation accounted under every standard, side by side.
 
@@ -191,6 +181,7 @@ def compare_standards(
         (``confidence`` as a fraction, ``uncertainty_pct`` in %, amounts in tCO2e)
         and the mean NER. The attribute ``titles`` lists each standard's title.
     """
+    sim = _summary(sim)
     standards = list(standards or STANDARDS.values())
     tables = [account(sim, s, buffer_pct, start_year) for s in standards]
     rows = []
@@ -204,13 +195,15 @@ def compare_standards(
         titles=[s.title for s in standards],
         citations=[s.citation for s in standards],
         buffer_pct=buffer_pct,
-        n_draws=int(sim.baseline.shape[0]),
+        n_draws=sim.n_draws,
         units="tCO2e",
     )
     return out
 
 
-def ipcc_comparison(sim: SimulationResult, inputs: KernelInputs, confidence: float = 0.95) -> dict:
+def ipcc_comparison(
+    sim: Summary | SimulationResult, inputs: KernelInputs, confidence: float = 0.95
+) -> dict:
     """IPCC Approach 1 (error propagation) beside Approach 2 (Monte Carlo) for total NER.
 
     Approach 1 treats total NER as a product of independent factors,
@@ -229,10 +222,13 @@ def ipcc_comparison(sim: SimulationResult, inputs: KernelInputs, confidence: flo
         ``approach2`` (fractions); ``confidence``.
     """
 
-    def rel(x):
-        return float(relative_half_width(np.asarray(x), confidence)["uncertainty"])
+    sim = _summary(sim)
 
-    area_lost = sim.baseline_loss_ha.sum(axis=1)
+    def rel(x):
+        u = relative_half_width(x, confidence)["uncertainty"]
+        return float(u[-1] if isinstance(x, Distribution) else u)  # simulated: period total
+
+    area_lost = sim["baseline_loss"]
     share = inputs.area * inputs.risk / np.sum(inputs.area * inputs.risk)
     n = min(inputs.carbon_density.shape[0], inputs.post_carbon.shape[0])
     dc = inputs.carbon_density[:n] - inputs.post_carbon[:n, None]  # (n, S)
@@ -241,7 +237,7 @@ def ipcc_comparison(sim: SimulationResult, inputs: KernelInputs, confidence: flo
     u_ef = float(ipcc_propagate_sum(strata_means, strata_u))
     ef = dc @ share
     components = [
-        ("activity data: baseline area lost (ha)", float(area_lost.mean()), rel(area_lost)),
+        ("activity data: baseline area lost (ha)", float(area_lost.mean[-1]), rel(area_lost)),
         ("emission factor: carbon lost per ha (tCO2e/ha)", float(ef.mean()), u_ef),
         ("project effectiveness e", float(inputs.effectiveness.mean()), rel(inputs.effectiveness)),
         (
@@ -250,7 +246,7 @@ def ipcc_comparison(sim: SimulationResult, inputs: KernelInputs, confidence: flo
             rel(1 - inputs.leakage_fraction),
         ),
     ]
-    total = net_emission_reductions(sim.baseline, sim.project, sim.leakage).sum(axis=1)
+    total = sim["ner"]
     return {
         "confidence": confidence,
         "components": components,
@@ -280,13 +276,14 @@ class Accounts:
 
 
 def account_all(
-    sim: SimulationResult,
+    sim: Summary | SimulationResult,
     inputs: KernelInputs,
     standard: Standard,
     buffer_pct: float,
     start_year: int,
 ) -> Accounts:
     """The run's standard, every standard side by side, and IPCC Approach 1 vs 2."""
+    sim = _summary(sim)
     return Accounts(
         summary=account(sim, standard, buffer_pct, start_year),
         side_by_side=compare_standards(sim, buffer_pct, start_year),

@@ -142,6 +142,14 @@ def run(
         Path | None,
         typer.Option("--out", help="Parent directory of the run output (default RUN/out)."),
     ] = None,
+    mc_tolerance: Annotated[
+        float | None,
+        typer.Option(
+            "--mc-tolerance",
+            help="Double the draws until the MC error of every CI bound is at most this "
+            "fraction of the mean (overrides \\[simulation].mc_tolerance), e.g. 0.001.",
+        ),
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the totals as JSON on stdout.")
     ] = False,
@@ -156,7 +164,7 @@ def run(
     """
     _configure_logging(verbose, quiet)
     try:
-        spec = load_config(run).with_overrides(n_draws=draws, seed=seed)
+        spec = load_config(run).with_overrides(n_draws=draws, seed=seed, mc_tolerance=mc_tolerance)
     except ReddsimError as e:
         _fail(e)
     from simulator.pipeline import run as execute

@@ -12,13 +12,13 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from simulator.kernels import SimulationResult
+from simulator.streaming import Distribution
 
 __all__ = [
     "write_posterior",
     "write_summary",
     "write_csv",
-    "draws_dataset",
+    "quantiles_dataset",
     "period_records",
     "write_standards_csv",
     "TABLE_COLUMNS",
@@ -74,18 +74,15 @@ def _cell(value) -> str:
     return repr(float(value))
 
 
-def draws_dataset(
-    sim: SimulationResult, years: np.ndarray, quantiles=(0.05, 0.25, 0.5, 0.75, 0.95)
+def quantiles_dataset(
+    dist: Distribution, years: np.ndarray, quantiles=(0.05, 0.25, 0.5, 0.75, 0.95)
 ) -> xr.Dataset:
-    """Per-year quantiles of NER draws (for the fan chart table)."""
-    from simulator.accounting import net_emission_reductions
-
-    ner = net_emission_reductions(sim.baseline, sim.project, sim.leakage)
-    q = np.quantile(ner, quantiles, axis=0)
+    """Per-year quantiles of a simulated quantity (the fan chart tables)."""
+    q = dist.quantile(list(quantiles))[:, : len(years)]
     return xr.Dataset(
         {f"q{int(round(p * 100)):02d}": ("year", q[i]) for i, p in enumerate(quantiles)},
         coords={"year": years},
-    )
+    ).assign(mean=("year", dist.mean[: len(years)]))
 
 
 def period_records(summary: xr.Dataset, columns=TABLE_COLUMNS) -> list[dict]:

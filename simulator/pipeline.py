@@ -30,8 +30,8 @@ from simulator.accounting import Accounts, account_all
 from simulator.config import RunSpec
 from simulator.data import load_data
 from simulator.inference import biomass_error_budget, crediting_years, fit_models, kernel_inputs
-from simulator.kernels import simulate
 from simulator.standards import STANDARDS
+from simulator.streaming import BLOCK_SIZE, N_BINS, stream
 
 __all__ = ["RunOutcome", "run", "new_run_id", "TRACKED_PACKAGES"]
 
@@ -176,8 +176,13 @@ def run(
             inputs = kernel_inputs(spec, data, posteriors)
             sim = timed(
                 "simulation",
-                lambda: simulate(
-                    inputs, cfg.simulation.n_draws, cfg.simulation.seed, cfg.simulation.chunk_size
+                lambda: stream(
+                    inputs,
+                    cfg.simulation.n_draws,
+                    cfg.simulation.seed,
+                    cfg.simulation.chunk_size,
+                    mc_tolerance=cfg.simulation.mc_tolerance,
+                    max_draws=cfg.simulation.max_draws,
                 ),
             )
             standard = STANDARDS[cfg.accounting.standard]
@@ -195,8 +200,12 @@ def run(
                 "config": cfg.model_dump(mode="json"),
                 "data_sha256": {name: _sha256(spec.data_path(name)) for name in cfg.data.files()},
                 "seed": cfg.simulation.seed,
-                "n_draws": cfg.simulation.n_draws,
+                "n_draws": sim.n_draws,
                 "rng": rng.DESCRIPTION,
+                "summaries": (
+                    f"streamed: exact sums over blocks of {BLOCK_SIZE:,} draws, "
+                    f"{N_BINS:,}-bin histograms for quantiles"
+                ),
                 "numba_threads": numba.get_num_threads(),
                 "versions": _versions(),
                 "git_commit": _git_commit(spec.run_dir),

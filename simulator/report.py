@@ -28,12 +28,13 @@ from scipy import stats  # noqa: E402
 from models import biomass, deforestation, leakage  # noqa: E402
 from models.sampling import ESS_MIN, RHAT_MAX, flat_draws  # noqa: E402
 from simulator import outputs, rng  # noqa: E402
-from simulator.accounting import SIDE_BY_SIDE, Accounts, net_emission_reductions  # noqa: E402
+from simulator.accounting import SIDE_BY_SIDE, Accounts  # noqa: E402
 from simulator.config import RunSpec  # noqa: E402
 from simulator.data import RunData  # noqa: E402
 from simulator.inference import Posteriors, relative_risk  # noqa: E402
-from simulator.kernels import KernelInputs, SimulationResult  # noqa: E402
+from simulator.kernels import KernelInputs  # noqa: E402
 from simulator.standards import NOT_AVAILABLE, STANDARDS  # noqa: E402
+from simulator.streaming import Summary  # noqa: E402
 
 __all__ = ["write_outputs", "compile_appendix", "FIGURES"]
 
@@ -85,7 +86,7 @@ def write_outputs(
     data: RunData,
     posteriors: Posteriors,
     inputs: KernelInputs,
-    sim: SimulationResult,
+    sim: Summary,
     accounts: Accounts,
     budget: dict[str, np.ndarray],
     manifest: dict,
@@ -120,8 +121,12 @@ def write_outputs(
     )
     plot_ds = _plot_dataset(posteriors.plots)
     outputs.write_csv(plot_ds, "plot_id", list(plot_ds.data_vars), out / "tables" / "plot_agb.csv")
-    fan = outputs.draws_dataset(sim, years)
+    fan = outputs.quantiles_dataset(sim["ner"], years)
     outputs.write_csv(fan, "year", list(fan.data_vars), out / "tables" / "ner_quantiles.csv")
+    loss_fan = outputs.quantiles_dataset(sim["baseline_loss"], years)
+    outputs.write_csv(
+        loss_fan, "year", list(loss_fan.data_vars), out / "tables" / "baseline_loss_quantiles.csv"
+    )
     post_tables = {}
     for name, tree in posteriors.trees.items():
         table = az.summary(tree, var_names=FREE[name], ci_prob=0.90, round_to="none")
@@ -148,8 +153,20 @@ def write_outputs(
     )
     for name, tree in posteriors.trees.items():
         _fig_rank(figdir / f"rank_{name}.png", tree, FREE[name])
-    _fig_fan(figdir / "ner_fan.png", fan, summary)
-    _fig_baseline_loss(figdir / "baseline_loss.png", sim, years)
+    _fig_fan(
+        figdir / "ner_fan.png",
+        fan,
+        color="C2",
+        ylabel="NER (tCO2e / yr)",
+        title="Net emission reductions per year (simulated distribution)",
+    )
+    _fig_fan(
+        figdir / "baseline_loss.png",
+        loss_fan,
+        color="C3",
+        ylabel="baseline loss (ha / yr)",
+        title="Projected baseline deforestation in the project area",
+    )
     _fig_total(figdir / "ner_total.png", sim, summary)
     _fig_waterfall(figdir / "waterfall.png", summary)
     doc = _appendix_data(spec, data, posteriors, post_tables, summary, manifest)
@@ -352,26 +369,27 @@ def _fig_rank(path: Path, tree: xr.DataTree, var_names: list[str]) -> None:
     plt.close("all")
 
 
-def _fig_fan(path, fan: xr.Dataset, summary: xr.Dataset) -> None:
+def _fig_fan(path, fan: xr.Dataset, *, color: str, ylabel: str, title: str) -> None:
+    """Per-year median, 50% and 90% intervals and mean of a simulated quantity."""
     years = fan["year"].values
     fig, ax = plt.subplots(figsize=(8, 3.2))
-    ax.fill_between(years, fan.q05, fan.q95, color="C2", alpha=0.2, lw=0, label="90% interval")
-    ax.fill_between(years, fan.q25, fan.q75, color="C2", alpha=0.4, lw=0, label="50% interval")
-    ax.plot(years, fan.q50, color="C2", label="median")
-    ax.plot(years, summary.ner_mean.values[:-1], color="k", ls="--", lw=1, label="mean")
-    ax.set_ylabel("NER (tCO2e / yr)")
-    ax.set_title("Net emission reductions per year (simulated distribution)")
+    ax.fill_between(years, fan.q05, fan.q95, color=color, alpha=0.2, lw=0, label="90% interval")
+    ax.fill_between(years, fan.q25, fan.q75, color=color, alpha=0.4, lw=0, label="50% interval")
+    ax.plot(years, fan.q50, color=color, label="median")
+    ax.plot(years, fan["mean"], color="k", ls="--", lw=1, label="mean")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
     ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
     ax.legend(frameon=False, fontsize=7, ncols=4, loc="lower center")
     ax.set_ylim(bottom=0)
     _save(fig, path)
 
 
-def _fig_total(path, sim: SimulationResult, summary: xr.Dataset) -> None:
-    total = net_emission_reductions(sim.baseline, sim.project, sim.leakage).sum(axis=1)
+def _fig_total(path, sim: Summary, summary: xr.Dataset) -> None:
+    edges, counts, outside = sim["ner"].histogram(period=-1, bins=120)
     tot = summary.sel(period="total")
     fig, ax = plt.subplots(figsize=(8, 3.0))
-    ax.hist(total / 1e6, bins=120, color="C2", alpha=0.7)
+    ax.stairs(counts, edges / 1e6, fill=True, color="C2", alpha=0.7)
     for v, style, label in (
         (tot.ner_mean, "-", "mean"),
         (tot.ner_ci_low, "--", "90% CI"),
@@ -380,23 +398,9 @@ def _fig_total(path, sim: SimulationResult, summary: xr.Dataset) -> None:
         ax.axvline(float(v) / 1e6, color="k", ls=style, lw=1, label=label)
     ax.set_xlabel("total NER over the crediting period (MtCO2e)")
     ax.set_yticks([])
-    ax.set_title(f"Total NER: {sim.baseline.shape[0]:,} simulated futures")
+    beyond = f"; {outside:,} beyond the axis" if outside else ""
+    ax.set_title(f"Total NER: {sim.n_draws:,} simulated futures{beyond}")
     ax.legend(frameon=False, fontsize=7)
-    _save(fig, path)
-
-
-def _fig_baseline_loss(path, sim: SimulationResult, years) -> None:
-    """Projected annual baseline deforestation inside the project (ha): the baseline fan."""
-    q = np.quantile(sim.baseline_loss_ha, [0.05, 0.25, 0.5, 0.75, 0.95], axis=0)
-    fig, ax = plt.subplots(figsize=(8, 3.0))
-    ax.fill_between(years, q[0], q[4], color="C3", alpha=0.2, lw=0, label="90% interval")
-    ax.fill_between(years, q[1], q[3], color="C3", alpha=0.4, lw=0, label="50% interval")
-    ax.plot(years, q[2], color="C3", label="median")
-    ax.plot(years, sim.baseline_loss_ha.mean(axis=0), color="k", ls="--", lw=1, label="mean")
-    ax.set_ylabel("baseline loss (ha / yr)")
-    ax.set_ylim(bottom=0)
-    ax.set_title("Projected baseline deforestation in the project area")
-    ax.legend(frameon=False, fontsize=7, ncols=4, loc="lower center")
     _save(fig, path)
 
 
@@ -767,7 +771,7 @@ def _accuracy_data(data: RunData) -> dict | None:
     return {"rows": rows, "strata": ", ".join(data.accuracy[0].strata)}
 
 
-def _baseline_loss_data(sim: SimulationResult) -> dict:
-    total = sim.baseline_loss_ha.sum(axis=1)
-    lo, hi = np.quantile(total, [0.05, 0.95])
-    return {"mean": _t(total.mean()), "ci": f"{_t(lo)} – {_t(hi)}"}
+def _baseline_loss_data(sim: Summary) -> dict:
+    loss = sim["baseline_loss"]
+    lo, hi = loss.quantile([0.05, 0.95])[:, -1]
+    return {"mean": _t(loss.mean[-1]), "ci": f"{_t(lo)} – {_t(hi)}"}

@@ -20,6 +20,8 @@ from typing import Literal
 
 import numpy as np
 
+from simulator.streaming import as_distribution
+
 __all__ = [
     "Standard",
     "Deduction",
@@ -312,13 +314,14 @@ NOT_AVAILABLE: dict[str, str] = {
 # --------------------------------------------------------------------------- applying a rule
 
 
-def relative_half_width(draws: np.ndarray, confidence: float, relative_to: str = "mean") -> dict:
+def relative_half_width(draws, confidence: float, relative_to: str = "mean") -> dict:
     """Central interval of draws and its half-width relative to the mean or median.
 
     Parameters
     ----------
-    draws : ndarray, shape (n, ...)
-        Monte Carlo draws; statistics over the first axis.
+    draws : ndarray, shape (n, ...), or Distribution
+        Monte Carlo draws (statistics over the first axis), or their streamed
+        summary (:class:`simulator.streaming.Distribution`).
     confidence : float
         Two-sided level (0.90: 5th and 95th percentiles).
     relative_to : {"mean", "median"}
@@ -329,9 +332,10 @@ def relative_half_width(draws: np.ndarray, confidence: float, relative_to: str =
         ``low, high, half_width, centre`` and ``uncertainty`` = half-width / |centre|
         (``inf`` where the centre is 0).
     """
+    dist = as_distribution(draws)
     alpha = (1.0 - confidence) / 2.0
-    low, high = np.quantile(draws, [alpha, 1.0 - alpha], axis=0)
-    centre = draws.mean(axis=0) if relative_to == "mean" else np.median(draws, axis=0)
+    low, high = dist.quantile([alpha, 1.0 - alpha])
+    centre = dist.mean if relative_to == "mean" else dist.quantile(0.5)
     half = (high - low) / 2.0
     with np.errstate(divide="ignore", invalid="ignore"):
         u = np.where(centre != 0, half / np.abs(centre), np.inf)
@@ -370,15 +374,15 @@ class Deduction:
         return self.standard.citation
 
 
-def deduction(standard: Standard, ner: np.ndarray, gross: np.ndarray | None = None) -> Deduction:
+def deduction(standard: Standard, ner, gross=None) -> Deduction:
     """Apply a standard's uncertainty rule to Monte Carlo draws of NER.
 
     Parameters
     ----------
     standard : Standard
-    ner : ndarray, shape (n_draws, ...)
-        Net emission reductions per draw (tCO2e).
-    gross : ndarray, shape like ``ner``, optional
+    ner : ndarray, shape (n_draws, ...), or Distribution
+        Net emission reductions per draw (tCO2e), or their streamed summary.
+    gross : ndarray or Distribution, like ``ner``, optional
         Gross reductions before leakage (baseline - project); required when the
         standard's deduction applies to them (ART TREES).
 
@@ -392,13 +396,14 @@ def deduction(standard: Standard, ner: np.ndarray, gross: np.ndarray | None = No
     a deduction is capped at the estimate: a rule whose formula would deduct more
     than the estimate (e.g. VCS with U > 115%) leaves zero, not a debit.
     """
+    ner = as_distribution(ner)
     stats = relative_half_width(ner, standard.confidence, standard.relative_to)
     u = stats["uncertainty"]
-    estimate = ner.mean(axis=0)
+    estimate = ner.mean
     if standard.applies_to == "gross":
         if gross is None:
             raise ValueError(f"{standard.key} deducts from gross reductions: pass `gross`")
-        base = gross.mean(axis=0)
+        base = as_distribution(gross).mean
     else:
         base = estimate
     positive = estimate > 0

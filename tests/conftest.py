@@ -47,8 +47,8 @@ SMALL_SAMPLER = {
     "draws = 2000": "draws = 300",
     "tune = 1000": "tune = 300\nallow_failed_diagnostics = true",
     "chains = 4": "chains = 2",
-    "n_draws = 100000": "n_draws = 4000",
-    "chunk_size = 50000": "chunk_size = 1500",
+    "n_draws = 1000000": "n_draws = 4000",
+    "chunk_size = 262144": "chunk_size = 1500",
     "n_monte_carlo = 1000": "n_monte_carlo = 100",
 }
 
