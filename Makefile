@@ -20,6 +20,7 @@ help:
 	@echo "make run    - install (first time) and run $(RUN); prints where the appendix is"
 	@echo "make test   - install (first time) and run the test suite"
 	@echo "make test-slow - also run the slow statistical checks"
+	@echo "make bench  - benchmark the simulation (python -m simulator.bench)"
 	@echo "make lint   - ruff"
 
 $(VENV)/.installed: requirements.lock pyproject.toml
@@ -42,6 +43,9 @@ test: $(VENV)/.installed
 
 test-slow: $(VENV)/.installed
 	$(PY) -m pytest -m slow -p no:cacheprovider
+
+bench: $(VENV)/.installed
+	$(PY) -m simulator.bench
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check simulator models tests

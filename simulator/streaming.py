@@ -215,72 +215,85 @@ class Grid:
 
 @numba.njit(parallel=True, cache=True)
 def _accumulate(
-    eb, ep, lk, loss, block_size, hist_q, lo, inv_width, block_sums, mins, maxs, counts
+    eb,
+    ep,
+    lk,
+    loss,
+    offset,
+    block_size,
+    n_groups,
+    hist_q,
+    lo,
+    inv_width,
+    block_sums,
+    mins,
+    maxs,
+    counts,
 ):
-    # One period per parallel task; within it draws run in order, so every float sum
-    # is sequential over a block of ``block_size`` draws and independent of threading.
+    # Draws ``offset ..`` of a chunk. Each parallel task owns a set of periods and reads
+    # the draws' rows in order, so every float sum is a sequential sum over the draws of
+    # one block (continued across calls through ``block_sums``), whatever the threading.
     n, n_years = eb.shape
+    n_periods = n_years + 1
     n_q = mins.shape[0]
     n_h = hist_q.shape[0]
     n_bins = counts.shape[2] - 2
-    totals = np.empty((n, 4))  # period totals of eb, ep, lk, loss per draw
-    for i in numba.prange(n):
-        b_ = 0.0
-        p_ = 0.0
-        l_ = 0.0
-        a_ = 0.0
-        for t in range(n_years):
-            b_ += eb[i, t]
-            p_ += ep[i, t]
-            l_ += lk[i, t]
-            a_ += loss[i, t]
-        totals[i, 0] = b_
-        totals[i, 1] = p_
-        totals[i, 2] = l_
-        totals[i, 3] = a_
-    for p in numba.prange(n_years + 1):
+    for g in numba.prange(n_groups):
         v = np.empty(n_q)
-        s1 = np.zeros(n_q)
-        s2 = np.zeros(n_q)
-        mn = np.full(n_q, np.inf)
-        mx = np.full(n_q, -np.inf)
-        for i in range(n):
-            if p < n_years:
-                v[0] = eb[i, p]
-                v[1] = ep[i, p]
-                v[2] = lk[i, p]
-                v[5] = loss[i, p]
-            else:
-                v[0] = totals[i, 0]
-                v[1] = totals[i, 1]
-                v[2] = totals[i, 2]
-                v[5] = totals[i, 3]
-            v[3] = v[0] - v[1]
-            v[4] = v[3] - v[2]
+        s1 = np.empty((n_periods, n_q))
+        s2 = np.empty((n_periods, n_q))
+        blk = offset // block_size
+        for p in range(g, n_periods, n_groups):
             for q in range(n_q):
-                x = v[q]
-                s1[q] += x
-                s2[q] += x * x
-                mn[q] = min(mn[q], x)
-                mx[q] = max(mx[q], x)
-            for h in range(n_h):
-                pos = (v[hist_q[h]] - lo[h, p]) * inv_width[h, p]
-                if pos < 0.0:
-                    counts[h, p, 0] += 1
-                elif pos >= n_bins:
-                    counts[h, p, n_bins + 1] += 1
-                else:
-                    counts[h, p, np.int64(pos) + 1] += 1
-            if (i + 1) % block_size == 0 or i == n - 1:
-                blk = i // block_size
+                s1[p, q] = block_sums[blk, q, p, 0]
+                s2[p, q] = block_sums[blk, q, p, 1]
+        for i in range(n):
+            if (offset + i) // block_size != blk:  # a new block starts
+                for p in range(g, n_periods, n_groups):
+                    for q in range(n_q):
+                        block_sums[blk, q, p, 0] = s1[p, q]
+                        block_sums[blk, q, p, 1] = s2[p, q]
+                        s1[p, q] = 0.0
+                        s2[p, q] = 0.0
+                blk = (offset + i) // block_size
+            for p in range(g, n_periods, n_groups):
+                if p < n_years:
+                    v[0] = eb[i, p]
+                    v[1] = ep[i, p]
+                    v[2] = lk[i, p]
+                    v[5] = loss[i, p]
+                else:  # the period total, years summed in order
+                    v[0] = 0.0
+                    v[1] = 0.0
+                    v[2] = 0.0
+                    v[5] = 0.0
+                    for t in range(n_years):
+                        v[0] += eb[i, t]
+                        v[1] += ep[i, t]
+                        v[2] += lk[i, t]
+                        v[5] += loss[i, t]
+                v[3] = v[0] - v[1]
+                v[4] = v[3] - v[2]
                 for q in range(n_q):
-                    block_sums[blk, q, p, 0] = s1[q]
-                    block_sums[blk, q, p, 1] = s2[q]
-                    s1[q] = 0.0
-                    s2[q] = 0.0
-        for q in range(n_q):
-            mins[q, p] = min(mins[q, p], mn[q])
-            maxs[q, p] = max(maxs[q, p], mx[q])
+                    x = v[q]
+                    s1[p, q] += x
+                    s2[p, q] += x * x
+                    if x < mins[q, p]:
+                        mins[q, p] = x
+                    if x > maxs[q, p]:
+                        maxs[q, p] = x
+                for h in range(n_h):
+                    pos = (v[hist_q[h]] - lo[h, p]) * inv_width[h, p]
+                    if pos < 0.0:
+                        counts[h, p, 0] += 1
+                    elif pos >= n_bins:
+                        counts[h, p, n_bins + 1] += 1
+                    else:
+                        counts[h, p, np.int64(pos) + 1] += 1
+        for p in range(g, n_periods, n_groups):
+            for q in range(n_q):
+                block_sums[blk, q, p, 0] = s1[p, q]
+                block_sums[blk, q, p, 1] = s2[p, q]
 
 
 @dataclass
@@ -330,56 +343,82 @@ def _empty_stats(n_years: int, grid: Grid) -> ChunkStats:
     )
 
 
-def _add_draws(stats: ChunkStats, sim: SimulationResult) -> ChunkStats:
-    """Add a block-aligned set of draws (``sim.draw_start`` a multiple of the block) in place."""
-    n, n_years = sim.baseline.shape
-    if sim.draw_start % BLOCK_SIZE:
-        raise ValueError(f"draws must start on a block boundary, got draw {sim.draw_start}")
-    block_sums = np.zeros((-(-n // BLOCK_SIZE), len(QUANTITIES), n_years + 1, 2))
-    _accumulate(
-        sim.baseline,
-        sim.project,
-        sim.leakage,
-        sim.baseline_loss_ha,
-        BLOCK_SIZE,
-        np.array(_HIST_INDEX, dtype=np.int64),
-        stats.grid.lo,
-        1.0 / stats.grid.width,
-        block_sums,
-        stats.mins,
-        stats.maxs,
-        stats.counts,
-    )
-    sums = _exact_column_sums(block_sums.reshape(block_sums.shape[0], -1))
-    stats.sums = [a + b for a, b in zip(stats.sums, sums, strict=True)]
-    stats.n += n
+def _add_draws(stats: ChunkStats, sims: Iterable[SimulationResult]) -> ChunkStats:
+    """Add consecutive sets of draws, the first starting on a block boundary, in place."""
+    block_sums = None
+    offset = 0
+    for sim in sims:
+        n, n_years = sim.baseline.shape
+        if block_sums is None:
+            if sim.draw_start % BLOCK_SIZE:
+                raise ValueError(f"draws must start on a block boundary, got {sim.draw_start}")
+            first = sim.draw_start
+            block_sums = {}
+        blk0 = offset // BLOCK_SIZE
+        rows = np.zeros((-(-(offset + n) // BLOCK_SIZE) - blk0, len(QUANTITIES), n_years + 1, 2))
+        if blk0 in block_sums:  # continue the open block's sums
+            rows[0] = block_sums.pop(blk0)
+        if sim.draw_start != first + offset:
+            raise ValueError("draws must be consecutive")
+        _accumulate(
+            sim.baseline,
+            sim.project,
+            sim.leakage,
+            sim.baseline_loss_ha,
+            offset % BLOCK_SIZE,
+            BLOCK_SIZE,
+            min(n_years + 1, numba.get_num_threads()),
+            np.array(_HIST_INDEX, dtype=np.int64),
+            stats.grid.lo,
+            1.0 / stats.grid.width,
+            rows,
+            stats.mins,
+            stats.maxs,
+            stats.counts,
+        )
+        offset += n
+        complete = rows.shape[0] if offset % BLOCK_SIZE == 0 else rows.shape[0] - 1
+        if complete:
+            _add_sums(stats, rows[:complete])
+        if complete < rows.shape[0]:
+            block_sums[offset // BLOCK_SIZE] = rows[-1]
+        stats.n += n
+    for row in (block_sums or {}).values():  # the last, partial block
+        _add_sums(stats, row[None])
     return stats
 
 
+def _add_sums(stats: ChunkStats, rows: np.ndarray) -> None:
+    sums = _exact_column_sums(rows.reshape(rows.shape[0], -1))
+    stats.sums = [a + b for a, b in zip(stats.sums, sums, strict=True)]
+
+
 def _chunk_stats(sim: SimulationResult, grid: Grid) -> ChunkStats:
-    return _add_draws(_empty_stats(sim.baseline.shape[1], grid), sim)
+    return _add_draws(_empty_stats(sim.baseline.shape[1], grid), [sim])
+
+
+#: Draws per kernel call inside a chunk: small enough for the buffers to stay in cache.
+KERNEL_BATCH = 8_192
 
 
 def simulate_chunk(
     inputs: KernelInputs, seed: int, draw_start: int, n_draws: int, grid: Grid
 ) -> ChunkStats:
-    """Simulate draws ``draw_start ..`` block by block and reduce them to :class:`ChunkStats`.
+    """Simulate draws ``draw_start ..`` and reduce them to :class:`ChunkStats`.
 
-    Memory: one block of draws (``BLOCK_SIZE x T`` per quantity), reused.
+    Memory: one buffer of :data:`KERNEL_BATCH` draws (x T per quantity), reused.
     """
-    stats = _empty_stats(inputs.n_years, grid)
-    shape = (min(BLOCK_SIZE, n_draws), inputs.n_years)
-    buf = SimulationResult(*(np.empty(shape) for _ in range(4)), seed=seed, draw_start=0)
-    for lo in range(draw_start, draw_start + n_draws, BLOCK_SIZE):
-        m = min(BLOCK_SIZE, draw_start + n_draws - lo)
-        block = SimulationResult(
-            *(a[:m] for a in (buf.baseline, buf.project, buf.leakage, buf.baseline_loss_ha)),
-            seed=seed,
-            draw_start=lo,
-        )
-        simulate_into(inputs, seed, lo, block)
-        _add_draws(stats, block)
-    return stats
+    shape = (min(KERNEL_BATCH, n_draws), inputs.n_years)
+    buf = [np.empty(shape) for _ in range(4)]
+
+    def batches():
+        for lo in range(draw_start, draw_start + n_draws, KERNEL_BATCH):
+            m = min(KERNEL_BATCH, draw_start + n_draws - lo)
+            out = SimulationResult(*(a[:m] for a in buf), seed=seed, draw_start=lo)
+            simulate_into(inputs, seed, lo, out)
+            yield out
+
+    return _add_draws(_empty_stats(inputs.n_years, grid), batches())
 
 
 def chunk_plan(n_draws: int, chunk_size: int) -> list[tuple[int, int]]:
