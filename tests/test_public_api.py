@@ -64,6 +64,8 @@ MODULES = [
     "models.inventory",
     "models.map_accuracy",
     "simulator.verify",
+    "simulator.mocaredd",
+    "simulator.runs",
     "models.sampling",
 ]
 
