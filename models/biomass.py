@@ -13,12 +13,23 @@ with CF ~ N(0.47, 0.0206) and R ~ N(0.37, 0.04) truncated to [0.27, 0.44]
 (priors from the run configuration). The plot's true density is marginalised
 out, which keeps NUTS efficient with few plots per stratum.
 
+Alternatively (``[data] carbon_stocks``), the stratum carbon density comes from
+carbon stocks per stratum and pool that were estimated elsewhere and are given
+with their standard deviation (e.g. imported from a FAO mocaredd workbook). Each
+stated stock is taken as the distribution of that quantity, a normal truncated at
+zero (a stock cannot be negative), and combined as mocaredd combines pools
+(:func:`stock_carbon_tc`); :func:`build_stock_model` samples it with the same
+NUTS contract as the inventory model, so diagnostics, the gate and the report
+treat both alike.
+
 References
 ----------
 Chave, J. et al. (2014) Global Change Biology 20:3177 (plot AGB);
 IPCC (2006) Guidelines Vol. 4 Ch. 4, Tables 4.3 (CF) and 4.4 (R);
 Gelman, A. & Hill, J. (2007) Data Analysis Using Regression and
-Multilevel/Hierarchical Models, Ch. 12 (partial pooling).
+Multilevel/Hierarchical Models, Ch. 12 (partial pooling);
+FAO Open Foris mocaredd, ``R/fct_make_formula.R`` (pool formula
+``(AGB + BGB) * CF + DW + LI + SOC``, BGB = AGB * RS).
 """
 
 from __future__ import annotations
@@ -39,6 +50,10 @@ __all__ = [
     "build_model",
     "fit",
     "fit_plots",
+    "STOCK_FREE_PARAMETERS",
+    "stock_carbon_tc",
+    "build_stock_model",
+    "fit_stocks",
 ]
 
 #: Parameters whose convergence gates the run.
@@ -161,3 +176,112 @@ def fit_plots(
     """
     model = build_model(strata, np.asarray(plot_stratum), agb_mg_ha, agb_sd_mg_ha, priors)
     return sample(model, sampler, seed)
+
+
+# --------------------------------------------------------------------------- carbon stocks
+
+#: Parameters of the carbon-stock model whose convergence gates the run.
+STOCK_FREE_PARAMETERS = ["stock", "carbon_fraction"]
+
+
+def stock_carbon_tc(pools: dict, units: dict, carbon_fraction=None):
+    """Total carbon stock (tC/ha) of one land-use class from its pools.
+
+    ``C = AGB_c + BGB_c + DW + LI + SOC`` where ``X_c = X * CF`` for a pool in
+    dry matter (``tDM/ha``) and ``X`` for one in carbon (``tC/ha``), and
+    ``BGB_c = AGB_c * RS`` when a root:shoot ratio is given instead of BGB. Pools
+    not given are not counted (as in mocaredd).
+
+    Parameters
+    ----------
+    pools : dict of str to array_like or tensor
+        Stock per pool name (``AGB``, ``BGB``, ``RS``, ``DW``, ``LI``, ``SOC``).
+    units : dict of str to str
+        Unit per pool: ``tC/ha``, ``tDM/ha`` (AGB, BGB) or ``ratio`` (RS).
+    carbon_fraction : array_like or tensor, optional
+        Carbon fraction of dry matter; needed when a pool is in ``tDM/ha``.
+
+    Returns
+    -------
+    array or tensor
+        tC/ha.
+
+    References
+    ----------
+    FAO Open Foris mocaredd, ``R/fct_make_formula.R`` and ``R/fct_combine_mcs_cpools.R``;
+    IPCC (2006) Guidelines Vol. 4 Ch. 2, Eq. 2.16 and Table 4.4 (BGB from R).
+    """
+
+    def carbon(pool):
+        if units[pool] == "tDM/ha":
+            if carbon_fraction is None:
+                raise ValueError(f"pool {pool} is in tDM/ha: a carbon fraction is needed")
+            return pools[pool] * carbon_fraction
+        return pools[pool]
+
+    agb = carbon("AGB")
+    total = agb
+    if "BGB" in pools:
+        total = total + carbon("BGB")
+    elif "RS" in pools:
+        total = total + agb * pools["RS"]
+    for pool in ("DW", "LI", "SOC"):
+        if pool in pools:
+            total = total + pools[pool]
+    return total
+
+
+def build_stock_model(strata: list[str], stocks: dict[str, np.ndarray], priors: Biomass):
+    """PyMC model of stratum carbon density from stated carbon stocks.
+
+    Parameters
+    ----------
+    strata : list of str
+        Stratum names (the ``stratum`` coordinate).
+    stocks : dict of str to ndarray
+        Columns of ``carbon_stocks.csv``: ``stratum``, ``pool``, ``unit``, ``mean``, ``sd``.
+    priors : simulator.config.Biomass
+        ``carbon_fraction`` is used when a pool is in dry matter.
+    """
+    import pytensor.tensor as pt
+
+    stratum, pool, unit = (np.asarray(stocks[k]).tolist() for k in ("stratum", "pool", "unit"))
+    entries = [f"{s}/{p}" for s, p in zip(stratum, pool, strict=True)]
+    coords = {"stratum": strata, "entry": entries}
+    with pm.Model(coords=coords) as model:
+        # A stock cannot be negative: the stated normal, truncated at zero.
+        stock = pm.TruncatedNormal(
+            "stock",
+            mu=np.asarray(stocks["mean"], dtype=float),
+            sigma=np.asarray(stocks["sd"], dtype=float),
+            lower=0.0,
+            dims="entry",
+        )
+        cf = None
+        if "tDM/ha" in unit:
+            prior = priors.carbon_fraction
+            cf = pm.TruncatedNormal("carbon_fraction", prior.mean, prior.sd, lower=0, upper=1)
+        totals, agbs = [], []
+        for name in strata:
+            rows = [i for i, s in enumerate(stratum) if s == name]
+            pools = {pool[i]: stock[i] for i in rows}
+            units = {pool[i]: unit[i] for i in rows}
+            totals.append(stock_carbon_tc(pools, units, cf))
+            agbs.append(stock_carbon_tc({"AGB": pools["AGB"]}, {"AGB": units["AGB"]}, cf))
+        pm.Deterministic("agb_tco2e_ha", pt.stack(agbs) * CO2_PER_C, dims="stratum")
+        pm.Deterministic("carbon_tco2e_ha", pt.stack(totals) * CO2_PER_C, dims="stratum")
+    return model
+
+
+def fit_stocks(
+    strata: list[str], stocks: dict[str, np.ndarray], priors: Biomass, sampler: Sampler, seed: int
+) -> xr.DataTree:
+    """Sample :func:`build_stock_model`.
+
+    Returns
+    -------
+    xarray.DataTree
+        With ``posterior.carbon_tco2e_ha`` (chain, draw, stratum): stratum carbon
+        density in tCO2e/ha (the pools given), and ``posterior.agb_tco2e_ha``.
+    """
+    return sample(build_stock_model(strata, stocks, priors), sampler, seed)

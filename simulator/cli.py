@@ -72,11 +72,14 @@ def check(run: RunArg) -> None:
         data = load_data(spec)
     except ReddsimError as e:
         _fail(e)
-    n_plots = len(data.plots["plot_id"])
     years = data.deforestation["year"]
+    biomass = (
+        f"{len(data.plots['plot_id'])} plots, {len(data.trees['tree_id']):,} trees"
+        if data.carbon_stocks is None
+        else f"{len(data.carbon_stocks['pool'])} carbon stocks"
+    )
     out.print(
-        f"ok: {spec.path} ({len(spec.config.project.strata)} strata, {n_plots} plots, "
-        f"{len(data.trees['tree_id']):,} trees, "
+        f"ok: {spec.path} ({len(spec.config.project.strata)} strata, {biomass}, "
         f"reference years {years[0]}-{years[-1]}, {len(data.leakage_belt['year'])} belt years)",
         highlight=False,
         soft_wrap=True,
@@ -226,6 +229,138 @@ def verify(
         f"DIFFERENT: {', '.join(result.differing)} of {run_dir}", highlight=False, soft_wrap=True
     )
     raise typer.Exit(code=1)
+
+
+import_app = typer.Typer(
+    help="Import a project from another tool's files into a run directory.",
+    no_args_is_help=True,
+)
+app.add_typer(import_app, name="import")
+
+
+def _area(text: str) -> tuple[str, float]:
+    name, sep, value = text.partition("=")
+    try:
+        if not sep or not name:
+            raise ValueError
+        return name.strip(), float(value)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r}: expected CLASS=HECTARES, e.g. open=120000") from None
+
+
+@import_app.command("mocaredd")
+def import_mocaredd(
+    workbook: Annotated[Path, typer.Argument(help="The mocaredd .xlsx workbook.")],
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Run directory to create (must not exist).")
+    ],
+    area: Annotated[
+        list[str],
+        typer.Option(
+            "--area",
+            help="CLASS=HA: forest area of a deforested land-use class at the crediting start "
+            "(repeat for each; not in a mocaredd workbook).",
+        ),
+    ],
+    leakage_belt: Annotated[
+        Path,
+        typer.Option("--leakage-belt", help="leakage_belt.csv (mocaredd has no leakage data)."),
+    ],
+    buffer_pct: Annotated[
+        float, typer.Option("--buffer-pct", help="Non-permanence risk rating (%).")
+    ],
+    standard: Annotated[str, typer.Option("--standard")] = "VM0007-1.8",
+    start_year: Annotated[
+        int | None,
+        typer.Option("--start-year", help="First crediting year (default: after the last period)."),
+    ] = None,
+    years: Annotated[int, typer.Option("--years", help="Crediting years.")] = 10,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Seed (default user_inputs.ran_seed).")
+    ] = None,
+) -> None:
+    """Write a run directory (run.toml + CSVs) from a FAO mocaredd workbook."""
+    from simulator.mocaredd import import_mocaredd as run_import
+
+    areas = dict(_area(a) for a in area)
+    try:
+        result = run_import(
+            workbook, out_dir, areas, leakage_belt, buffer_pct, standard, start_year, years, seed
+        )
+        load_config(result.run_dir)  # the run.toml it wrote is valid
+    except ReddsimError as e:
+        _fail(e)
+    out.print(
+        f"imported: {result.run_dir} ({len(result.strata)} strata: {', '.join(result.strata)})",
+        highlight=False,
+        soft_wrap=True,
+    )
+    for note in result.notes:
+        err.print(f"[dim]note:[/] {escape(note)}", highlight=False, soft_wrap=True)
+    err.print(
+        f"next: reddsim check {result.run_dir}; review the REVIEW lines of its run.toml",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@app.command("runs")
+def list_runs(
+    path: Annotated[
+        Path | None,
+        typer.Argument(help="Where to look (default: runs/*/out/ under the current directory)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the runs as JSON.")] = False,
+) -> None:
+    """List past runs with their key numbers, newest first."""
+    from simulator.runs import list_runs as find
+
+    listing = find(path if path is not None else Path("runs"))
+    if as_json:
+        doc = {
+            "runs": [r.as_dict() for r in listing.runs],
+            "skipped": {"incomplete": listing.incomplete, "unreadable": listing.unreadable},
+        }
+        sys.stdout.write(json.dumps(doc, indent=2, allow_nan=False, default=_finite) + "\n")
+    else:
+        table = Table(title="Runs (total over the crediting period, tCO2e)", title_justify="left")
+        for col in (
+            "run id",
+            "date (UTC)",
+            "standard",
+            "N",
+            "seed",
+            "NER mean",
+            "CI",
+            "U",
+            "credits",
+            "gate",
+        ):
+            table.add_column(col, justify="left" if col in ("run id", "standard") else "right")
+        for r in listing.runs:
+            level = f"{100 * r.confidence:.0f}% " if r.confidence is not None else ""
+            table.add_row(
+                r.run_id,
+                r.created_utc.replace("T", " ").removesuffix("+00:00"),
+                r.standard,
+                f"{r.n_draws:,}",
+                str(r.seed),
+                f"{r.ner_mean:,.0f}",
+                f"{level}{r.ner_ci_low:,.0f} – {r.ner_ci_high:,.0f}",
+                f"{r.uncertainty_pct:.1f}%",
+                f"{r.credits:,.0f}",
+                r.gate,
+            )
+        out.width = max(out.width, 160)
+        out.print(table)
+    if listing.skipped or not listing.runs:
+        err.print(
+            f"{len(listing.runs)} runs; skipped {listing.skipped} "
+            f"({len(listing.incomplete)} incomplete, {len(listing.unreadable)} unreadable)",
+            highlight=False,
+        )
+    for where, why in listing.unreadable.items():
+        err.print(f"[dim]unreadable:[/] {escape(where)}: {escape(why)}", highlight=False)
 
 
 def _interrupt(signum, frame):

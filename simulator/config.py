@@ -122,17 +122,29 @@ class DataFiles(_Section):
     The reference region's annual loss comes either from ``deforestation`` (a series
     already estimated: loss and its SE per year) or from a map and its accuracy
     sample (``map_areas`` + ``accuracy_sample``), estimated by the stratified
-    estimator.
+    estimator. Biomass comes either from a tree inventory (``plots`` + ``trees``)
+    or from carbon stocks per stratum and pool already estimated, with their
+    uncertainty (``carbon_stocks``, e.g. imported from a mocaredd workbook).
     """
 
-    plots: Path
-    trees: Path
+    plots: Path | None = None
+    trees: Path | None = None
+    carbon_stocks: Path | None = None
     leakage_belt: Path
     deforestation: Path | None = None
     map_areas: Path | None = None
     accuracy_sample: Path | None = None
     project_monitoring: Path | None = None  # monitored loss inside the project (optional)
     allow_outside_run_dir: bool = False  # data files outside the run directory
+
+    @model_validator(mode="after")
+    def _one_biomass_source(self):
+        inventory = (self.plots is not None, self.trees is not None)
+        if self.carbon_stocks is not None and any(inventory):
+            raise ValueError("give either plots + trees or carbon_stocks, not both")
+        if self.carbon_stocks is None and not all(inventory):
+            raise ValueError("biomass needs plots and trees, or carbon_stocks")
+        return self
 
     @model_validator(mode="after")
     def _one_loss_source(self):

@@ -20,7 +20,7 @@ from models.map_accuracy import LOSS_CLASSES, AreaEstimate, annual_loss_estimate
 from simulator.config import RunSpec
 from simulator.errors import DataError
 
-__all__ = ["Column", "SCHEMAS", "RunData", "read_table", "load_data"]
+__all__ = ["Column", "POOLS", "STOCK_UNITS", "SCHEMAS", "RunData", "read_table", "load_data"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,13 @@ _plot_area = Column(float, lambda v: 0 < v <= 1000, "must be > 0 and <= 1000 ha"
 _year = Column(int, lambda v: 1900 <= v <= 2100, "must be a year between 1900 and 2100")
 
 _name = Column(str, lambda v: v != "", "must not be empty")
+
+#: Carbon pools of ``carbon_stocks.csv`` (IPCC 2006 Vol. 4 Ch. 1 pools; RS is a
+#: root:shoot ratio that gives BGB = AGB * RS, as in FAO mocaredd).
+POOLS = ("AGB", "BGB", "RS", "DW", "LI", "SOC")
+#: Units of a stock: tonnes of carbon or of dry matter (AGB, BGB only; carbon =
+#: dry matter x [biomass].carbon_fraction) per hectare, or a ratio (RS).
+STOCK_UNITS = ("tC/ha", "tDM/ha", "ratio")
 
 SCHEMAS: dict[str, dict[str, Column]] = {
     "plots": {
@@ -85,6 +92,13 @@ SCHEMAS: dict[str, dict[str, Column]] = {
         "expected_loss_ha": _non_negative,
         "observed_loss_ha": _non_negative,
         "observed_se_ha": _positive,
+    },
+    "carbon_stocks": {
+        "stratum": _name,
+        "pool": Column(str, lambda v: v in POOLS, f"must be one of {', '.join(POOLS)}"),
+        "unit": Column(str, lambda v: v in STOCK_UNITS, f"must be one of {', '.join(STOCK_UNITS)}"),
+        "mean": Column(float, lambda v: 0 < v <= 1e4, "must be > 0 and <= 1e4"),
+        "sd": Column(float, lambda v: 0 < v <= 1e4, "must be > 0 and <= 1e4"),
     },
     "leakage_belt": {
         "year": _year,
@@ -173,10 +187,11 @@ def _parse(path: Path, lineno: int, name: str, raw: str, col: Column):
 class RunData:
     """The validated data of a run (arrays by column name)."""
 
-    plots: dict[str, np.ndarray]
-    trees: dict[str, np.ndarray]
     deforestation: dict[str, np.ndarray]
     leakage_belt: dict[str, np.ndarray]
+    plots: dict[str, np.ndarray] | None = None  # tree inventory, or ...
+    trees: dict[str, np.ndarray] | None = None
+    carbon_stocks: dict[str, np.ndarray] | None = None  # ... carbon stocks per stratum and pool
     accuracy: list[AreaEstimate] | None = None  # per year, when estimated from a map
     project_monitoring: dict[str, np.ndarray] | None = None
 
@@ -191,8 +206,11 @@ def load_data(spec: RunSpec) -> RunData:
         tables["deforestation"], accuracy = _loss_from_map(
             spec, tables.pop("map_areas"), tables.pop("accuracy_sample")
         )
-    _check_plots(spec, tables["plots"])
-    _check_trees(spec, tables["plots"], tables["trees"])
+    if "carbon_stocks" in tables:
+        _check_carbon_stocks(spec, tables["carbon_stocks"])
+    else:
+        _check_plots(spec, tables["plots"])
+        _check_trees(spec, tables["plots"], tables["trees"])
     _check_years(_loss_path(spec), tables["deforestation"]["year"])
     _check_loss_below_forest(_loss_path(spec), tables["deforestation"])
     _check_years(spec.data_path("leakage_belt"), tables["leakage_belt"]["year"])
@@ -222,6 +240,42 @@ def _check_plots(spec: RunSpec, plots: dict[str, np.ndarray]) -> None:
     empty = [s for s in strata if not np.any(plots["stratum"] == s)]
     if empty:
         raise DataError(f"{path}: column stratum: no plots for stratum {', '.join(empty)}")
+
+
+def _check_carbon_stocks(spec: RunSpec, stocks: dict[str, np.ndarray]) -> None:
+    """Each stratum has AGB, at most one of BGB/RS, each pool once, units fit the pool."""
+    path = spec.data_path("carbon_stocks")
+    strata = [s.name for s in spec.config.project.strata]
+    seen: dict[tuple[str, str], int] = {}
+    rows = zip(
+        stocks["stratum"].tolist(), stocks["pool"].tolist(), stocks["unit"].tolist(), strict=True
+    )
+    for lineno, (stratum, pool, unit) in enumerate(rows, start=2):
+        if stratum not in strata:
+            raise DataError(
+                f"{path}: row {lineno}, column stratum = {stratum!r}: not a stratum of "
+                f"[project].strata ({', '.join(strata)})"
+            )
+        allowed = {"RS": ("ratio",), "AGB": ("tC/ha", "tDM/ha"), "BGB": ("tC/ha", "tDM/ha")}
+        if unit not in allowed.get(pool, ("tC/ha",)):
+            raise DataError(
+                f"{path}: row {lineno}, column unit = {unit!r}: pool {pool} must be in "
+                f"{' or '.join(allowed.get(pool, ('tC/ha',)))}"
+            )
+        if (stratum, pool) in seen:
+            raise DataError(
+                f"{path}: row {lineno}, column pool = {pool!r}: stratum {stratum} lists it twice "
+                f"(also row {seen[stratum, pool]})"
+            )
+        seen[stratum, pool] = lineno
+    for stratum in strata:
+        if (stratum, "AGB") not in seen:
+            raise DataError(f"{path}: column pool: no AGB row for stratum {stratum}")
+        if (stratum, "BGB") in seen and (stratum, "RS") in seen:
+            raise DataError(
+                f"{path}: row {seen[stratum, 'RS']}, column pool = 'RS': stratum {stratum} "
+                f"gives BGB too (row {seen[stratum, 'BGB']}); give one of them"
+            )
 
 
 def _check_trees(spec: RunSpec, plots: dict, trees: dict) -> None:

@@ -79,7 +79,7 @@ class Posteriors:
 
     trees: dict[str, xr.DataTree]
     diagnostics: list[Diagnostics]
-    plots: PlotBiomass
+    plots: PlotBiomass | None  # None when biomass comes from [data].carbon_stocks
 
     def combined(self, attrs: dict) -> xr.DataTree:
         """One DataTree with a child group per model (saved as ``posterior.nc``)."""
@@ -111,18 +111,33 @@ def fit_models(
     seed = cfg.simulation.seed
     strata = [s.name for s in cfg.project.strata]
     on_stage = on_stage or (lambda stage: None)
-    on_stage("tree Monte Carlo")
-    plots = plot_biomass(spec, data)
+    plots = None
+    if data.carbon_stocks is not None:
+
+        def fit_biomass():
+            return biomass.fit_stocks(
+                strata, data.carbon_stocks, cfg.biomass, cfg.sampler, model_seed(seed, "biomass")
+            )
+
+        biomass_free = biomass.STOCK_FREE_PARAMETERS
+    else:
+        on_stage("tree Monte Carlo")
+        plots = plot_biomass(spec, data)
+
+        def fit_biomass():
+            return biomass.fit_plots(
+                strata,
+                plots.inventory.plot_stratum,
+                plots.mean,
+                plots.sd,
+                cfg.biomass,
+                cfg.sampler,
+                model_seed(seed, "biomass"),
+            )
+
+        biomass_free = biomass.FREE_PARAMETERS
     fits = {
-        "biomass": lambda: biomass.fit_plots(
-            strata,
-            plots.inventory.plot_stratum,
-            plots.mean,
-            plots.sd,
-            cfg.biomass,
-            cfg.sampler,
-            model_seed(seed, "biomass"),
-        ),
+        "biomass": fit_biomass,
         "deforestation": lambda: deforestation.fit(
             data.deforestation["year"],
             data.deforestation["forest_area_ha"],
@@ -145,7 +160,7 @@ def fit_models(
         ),
     }
     free = {
-        "biomass": biomass.FREE_PARAMETERS,
+        "biomass": biomass_free,
         "deforestation": deforestation.FREE_PARAMETERS
         + (deforestation.ALLOCATION_PARAMETERS if cfg.deforestation.allocation else []),
         "leakage": leakage.FREE_PARAMETERS,
@@ -155,7 +170,8 @@ def fit_models(
         on_stage(f"sampling {name}")
         log.info("sampling %s model", name)
         trees[name] = fits[name]()
-        diags.append(diagnose(name, trees[name], free[name]))
+        names = [v for v in free[name] if v in trees[name].posterior]
+        diags.append(diagnose(name, trees[name], names))
         log.info("%s diagnostics: %s", name, diags[-1].as_dict())
     check_gate(diags, cfg.sampler.allow_failed_diagnostics)
     return Posteriors(trees, diags, plots)
@@ -203,9 +219,14 @@ def plot_biomass(spec: RunSpec, data: RunData) -> PlotBiomass:
     return PlotBiomass(inv, hd, draws)
 
 
-def biomass_error_budget(spec: RunSpec, posteriors: Posteriors) -> dict[str, np.ndarray]:
-    """Variance contributions to each stratum carbon density (see models.inventory)."""
+def biomass_error_budget(spec: RunSpec, posteriors: Posteriors) -> dict[str, np.ndarray] | None:
+    """Variance contributions to each stratum carbon density (see models.inventory).
+
+    None when biomass comes from stated carbon stocks (no inventory to decompose).
+    """
     cfg = spec.config
+    if posteriors.plots is None:
+        return None
     tau = flat_draws(posteriors.trees["biomass"], "tau")
     return error_budget(
         posteriors.plots.inventory,

@@ -41,7 +41,7 @@ __all__ = ["write_outputs", "compile_appendix", "FIGURES"]
 log = logging.getLogger(__name__)
 
 FREE = {
-    "biomass": biomass.FREE_PARAMETERS,
+    "biomass": biomass.FREE_PARAMETERS + biomass.STOCK_FREE_PARAMETERS,
     "deforestation": deforestation.FREE_PARAMETERS,
     "leakage": leakage.FREE_PARAMETERS,
 }
@@ -101,6 +101,85 @@ def write_outputs(
     outputs.write_csv(summary, "period", outputs.TABLE_COLUMNS, out / "tables" / "summary.csv")
     outputs.write_standards_csv(accounts.side_by_side, out / "tables" / "standards.csv")
     strata = [st.name for st in cfg.project.strata]
+    if posteriors.plots is not None:
+        budget_ds = _write_inventory_tables(out, data, posteriors, budget, strata)
+    fan = outputs.quantiles_dataset(sim["ner"], years)
+    outputs.write_csv(fan, "year", list(fan.data_vars), out / "tables" / "ner_quantiles.csv")
+    loss_fan = outputs.quantiles_dataset(sim["baseline_loss"], years)
+    outputs.write_csv(
+        loss_fan, "year", list(loss_fan.data_vars), out / "tables" / "baseline_loss_quantiles.csv"
+    )
+    post_tables = {}
+    for name, tree in posteriors.trees.items():
+        table = az.summary(tree, var_names=_free(name, tree), ci_prob=0.90, round_to="none")
+        table.to_csv(out / "tables" / f"posterior_{name}.csv")
+        post_tables[name] = table
+    figdir = out / "figures"
+    figdir.mkdir()
+    _fig_biomass(figdir / "biomass_density.png", spec, posteriors)
+    if posteriors.plots is not None:
+        _fig_plot_agb(figdir / "plot_agb.png", strata, posteriors.plots)
+    _fig_rates(
+        figdir / "deforestation_rates.png",
+        spec,
+        data,
+        posteriors.trees["deforestation"],
+        inputs,
+        years,
+    )
+    _fig_parameters(figdir / "parameters.png", spec, posteriors)
+    ppc = _fig_deforestation_checks(
+        figdir / "deforestation_checks.png",
+        data,
+        posteriors.trees["deforestation"],
+        cfg.simulation.seed,
+    )
+    for name, tree in posteriors.trees.items():
+        _fig_rank(figdir / f"rank_{name}.png", tree, _free(name, tree))
+    _fig_fan(
+        figdir / "ner_fan.png",
+        fan,
+        color="C2",
+        ylabel="NER (tCO2e / yr)",
+        title="Net emission reductions per year (simulated distribution)",
+    )
+    _fig_fan(
+        figdir / "baseline_loss.png",
+        loss_fan,
+        color="C3",
+        ylabel="baseline loss (ha / yr)",
+        title="Projected baseline deforestation in the project area",
+    )
+    _fig_total(figdir / "ner_total.png", sim, summary)
+    _fig_waterfall(figdir / "waterfall.png", summary)
+    doc = _appendix_data(spec, data, posteriors, post_tables, summary, manifest)
+    doc["standards"] = _standards_data(accounts, cfg.accounting.standard)
+    doc["budget"] = (
+        _budget_data(budget_ds, posteriors.plots) if posteriors.plots is not None else None
+    )
+    doc["stocks"] = _stocks_data(data, posteriors) if data.carbon_stocks is not None else None
+    doc["accuracy"] = _accuracy_data(data)
+    doc["baseline_loss"] = _baseline_loss_data(sim)
+    doc["ppc"] = ppc
+    if data.accuracy is not None:
+        acc = _accuracy_dataset(data)
+        outputs.write_csv(
+            acc, "year", list(acc.data_vars), out / "tables" / "accuracy_assessment.csv"
+        )
+    doc["ipcc"] = _ipcc_data(accounts.ipcc)
+    (out / "appendix.json").write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+    template = resources.files("simulator.templates").joinpath("appendix.typ")
+    shutil.copyfile(str(template), out / "appendix.typ")
+    compile_appendix(out)
+
+
+def _free(name: str, tree: xr.DataTree) -> list[str]:
+    """The model's free parameters present in its posterior (inventory or stock biomass)."""
+    return [v for v in FREE[name] if v in tree.posterior]
+
+
+def _write_inventory_tables(out: Path, data, posteriors, budget, strata) -> xr.Dataset:
+    """Error budget, each tree's wood density and each plot's AGB (inventory runs only)."""
     budget_ds = _budget_dataset(budget, strata)
     outputs.write_csv(
         budget_ds, "stratum", list(budget_ds.data_vars), out / "tables" / "biomass_error_budget.csv"
@@ -121,70 +200,7 @@ def write_outputs(
     )
     plot_ds = _plot_dataset(posteriors.plots)
     outputs.write_csv(plot_ds, "plot_id", list(plot_ds.data_vars), out / "tables" / "plot_agb.csv")
-    fan = outputs.quantiles_dataset(sim["ner"], years)
-    outputs.write_csv(fan, "year", list(fan.data_vars), out / "tables" / "ner_quantiles.csv")
-    loss_fan = outputs.quantiles_dataset(sim["baseline_loss"], years)
-    outputs.write_csv(
-        loss_fan, "year", list(loss_fan.data_vars), out / "tables" / "baseline_loss_quantiles.csv"
-    )
-    post_tables = {}
-    for name, tree in posteriors.trees.items():
-        table = az.summary(tree, var_names=FREE[name], ci_prob=0.90, round_to="none")
-        table.to_csv(out / "tables" / f"posterior_{name}.csv")
-        post_tables[name] = table
-    figdir = out / "figures"
-    figdir.mkdir()
-    _fig_biomass(figdir / "biomass_density.png", spec, posteriors)
-    _fig_plot_agb(figdir / "plot_agb.png", strata, posteriors.plots)
-    _fig_rates(
-        figdir / "deforestation_rates.png",
-        spec,
-        data,
-        posteriors.trees["deforestation"],
-        inputs,
-        years,
-    )
-    _fig_parameters(figdir / "parameters.png", spec, posteriors)
-    ppc = _fig_deforestation_checks(
-        figdir / "deforestation_checks.png",
-        data,
-        posteriors.trees["deforestation"],
-        cfg.simulation.seed,
-    )
-    for name, tree in posteriors.trees.items():
-        _fig_rank(figdir / f"rank_{name}.png", tree, FREE[name])
-    _fig_fan(
-        figdir / "ner_fan.png",
-        fan,
-        color="C2",
-        ylabel="NER (tCO2e / yr)",
-        title="Net emission reductions per year (simulated distribution)",
-    )
-    _fig_fan(
-        figdir / "baseline_loss.png",
-        loss_fan,
-        color="C3",
-        ylabel="baseline loss (ha / yr)",
-        title="Projected baseline deforestation in the project area",
-    )
-    _fig_total(figdir / "ner_total.png", sim, summary)
-    _fig_waterfall(figdir / "waterfall.png", summary)
-    doc = _appendix_data(spec, data, posteriors, post_tables, summary, manifest)
-    doc["standards"] = _standards_data(accounts, cfg.accounting.standard)
-    doc["budget"] = _budget_data(budget_ds, posteriors.plots)
-    doc["accuracy"] = _accuracy_data(data)
-    doc["baseline_loss"] = _baseline_loss_data(sim)
-    doc["ppc"] = ppc
-    if data.accuracy is not None:
-        acc = _accuracy_dataset(data)
-        outputs.write_csv(
-            acc, "year", list(acc.data_vars), out / "tables" / "accuracy_assessment.csv"
-        )
-    doc["ipcc"] = _ipcc_data(accounts.ipcc)
-    (out / "appendix.json").write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
-    template = resources.files("simulator.templates").joinpath("appendix.typ")
-    shutil.copyfile(str(template), out / "appendix.typ")
-    compile_appendix(out)
+    return budget_ds
 
 
 def compile_appendix(out: Path) -> Path:
@@ -207,15 +223,17 @@ def _fig_biomass(path: Path, spec: RunSpec, posteriors: Posteriors) -> None:
     strata = [s.name for s in spec.config.project.strata]
     tree = posteriors.trees["biomass"]
     plots = posteriors.plots
-    agb = flat_draws(tree, "agb_mg_ha")
+    # Stated carbon stocks have no dry-matter AGB: show AGB carbon instead.
+    agb = flat_draws(tree, "agb_mg_ha" if plots is not None else "agb_tco2e_ha")
     carbon = flat_draws(tree, "carbon_tco2e_ha")
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(8, 3.2))
     for i, name in enumerate(strata):
-        pts = plots.mean[plots.inventory.plot_stratum == name]
-        jitter = np.linspace(-0.15, 0.15, pts.size) if pts.size > 1 else np.zeros(1)
-        ax1.scatter(
-            pts, i + 0.25 + jitter * 0.3, s=8, color="0.6", label="plots" if i == 0 else None
-        )
+        if plots is not None:
+            pts = plots.mean[plots.inventory.plot_stratum == name]
+            jitter = np.linspace(-0.15, 0.15, pts.size) if pts.size > 1 else np.zeros(1)
+            ax1.scatter(
+                pts, i + 0.25 + jitter * 0.3, s=8, color="0.6", label="plots" if i == 0 else None
+            )
         lo, med, hi = np.quantile(agb[:, i], [0.05, 0.5, 0.95])
         ax1.errorbar(
             med,
@@ -231,10 +249,15 @@ def _fig_biomass(path: Path, spec: RunSpec, posteriors: Posteriors) -> None:
     for ax in (ax1, ax2):
         ax.set_yticks(range(len(strata)), strata)
         ax.invert_yaxis()
-    ax1.set_xlabel("above-ground biomass (Mg/ha)")
+    if plots is not None:
+        ax1.set_xlabel("above-ground biomass (Mg/ha)")
+        ax2.set_xlabel("carbon density, AGB + BGB (tCO2e/ha)")
+        ax1.set_title("Plot means and posterior stratum means")
+    else:
+        ax1.set_xlabel("above-ground biomass carbon (tCO2e/ha)")
+        ax2.set_xlabel("carbon density, all pools given (tCO2e/ha)")
+        ax1.set_title("Stratum AGB carbon from stated stocks")
     ax1.legend(frameon=False, fontsize=7, loc="lower right")
-    ax2.set_xlabel("carbon density, AGB + BGB (tCO2e/ha)")
-    ax1.set_title("Plot means and posterior stratum means")
     ax2.set_title("Stratum carbon density, 90% CI")
     _save(fig, path)
 
@@ -439,14 +462,18 @@ def _appendix_data(spec, data, posteriors, post_tables, summary, manifest) -> di
     agb_total = agb_co2 @ area
     strata = []
     for i, s in enumerate(cfg.project.strata):
-        mask = data.plots["stratum"] == s.name
+        if posteriors.plots is not None:
+            mask = data.plots["stratum"] == s.name
+            n_plots, agb_plots = str(int(mask.sum())), f"{posteriors.plots.mean[mask].mean():.1f}"
+        else:
+            n_plots, agb_plots = "–", "–"  # stated carbon stocks, no plots
         strata.append(
             {
                 "name": s.name,
                 "area": f"{s.area_ha:,.0f}",
                 "risk": f"{risk[i]:.3f}",
-                "plots": str(int(mask.sum())),
-                "agb_plots": f"{posteriors.plots.mean[mask].mean():.1f}",
+                "plots": n_plots,
+                "agb_plots": agb_plots,
                 "carbon": f"{carbon[:, i].mean():.1f}",
                 "carbon_ci": _range(carbon[:, i]),
             }
@@ -578,6 +605,16 @@ def _priors(cfg) -> list[dict]:
         ("μ_0 (log Mg/ha)", "Normal({:.3f}, {:g})".format(*bh["mu_0"])),
         ("σ_s", f"HalfNormal({bh['sigma_stratum']:g})"),
         ("between-plot SD τ_s (log)", f"HalfNormal({bh['tau']:g})"),
+    ]
+    if cfg.data.carbon_stocks is not None:  # stated stocks: no inventory model, CF only for DM
+        rows = [
+            ("carbon stock per stratum and pool", "Normal(stated mean, SD) on [0, ∞)"),
+            (
+                "carbon fraction CF (pools in dry matter)",
+                f"Normal({b.carbon_fraction.mean:g}, {b.carbon_fraction.sd:g}) on [0, 1]",
+            ),
+        ]
+    rows += [
         ("log-rate intercept a", "Normal({:.3f}, {:g})".format(*dh["a"])),
         ("trend b", "Normal({:g}, {:g})".format(*dh["b"])),
         ("highway effect c", "Normal({:g}, {:g})".format(*dh["c"])),
@@ -701,6 +738,24 @@ def _budget_data(budget_ds: xr.Dataset, plots) -> dict:
         + f"; n = {hd.n:,})",
         "n_mc": f"{plots.draws.shape[1]:,}",
     }
+
+
+def _stocks_data(data: RunData, posteriors: Posteriors) -> dict:
+    """Stated carbon stocks and their posterior (truncated at zero), for the appendix."""
+    stocks = data.carbon_stocks
+    draws = flat_draws(posteriors.trees["biomass"], "stock")
+    rows = [
+        {
+            "stratum": str(stocks["stratum"][i]),
+            "pool": str(stocks["pool"][i]),
+            "unit": str(stocks["unit"][i]),
+            "stated": f"{stocks['mean'][i]:.4g} ± {stocks['sd'][i]:.3g}",
+            "posterior": f"{draws[:, i].mean():.4g}",
+            "ci": _range(draws[:, i]),
+        }
+        for i in range(stocks["mean"].size)
+    ]
+    return {"rows": rows}
 
 
 def _plot_dataset(plots) -> xr.Dataset:

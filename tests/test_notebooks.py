@@ -83,3 +83,37 @@ def test_los_amigos_notebook_executes(_notebook_run: RunOutcome):
     assert not errors
     # The notebook loaded *this* run, not the newest one under runs/los-amigos/out/.
     assert run_id in _output_text(nb)
+
+
+BYOD_NOTEBOOK = NOTEBOOKS / "03_bring_your_own_data.ipynb"
+
+
+def test_byod_notebook_is_committed_without_outputs():
+    nb = nbformat.read(BYOD_NOTEBOOK, as_version=4)
+    nbformat.validate(nb)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None, cell.source[:80]
+
+
+def test_byod_notebook_executes():
+    """From CSVs to an appendix: the notebook writes a tiny project, checks and runs it."""
+    nb = nbformat.read(BYOD_NOTEBOOK, as_version=4)
+    client = NotebookClient(
+        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
+    )
+    # The kernel imports this checkout's simulator, whichever checkout the venv installed.
+    previous = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), previous]))
+    try:
+        client.execute()  # raises CellExecutionError if any cell fails
+    finally:
+        if previous is None:
+            del os.environ["PYTHONPATH"]
+        else:
+            os.environ["PYTHONPATH"] = previous
+    text = _output_text(nb)
+    assert "carbon_stocks" in text and "loss_se_ha" in text  # the schemas, from the code
+    assert "error: " in text and "column mean = '-12'" in text  # a bad value, named
+    assert "appendix: " in text and "appendix.pdf" in text
+    assert "tables/summary.csv" in text

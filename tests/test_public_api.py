@@ -68,6 +68,8 @@ MODULES = [
     "models.inventory",
     "models.map_accuracy",
     "simulator.verify",
+    "simulator.mocaredd",
+    "simulator.runs",
     "models.sampling",
 ]
 

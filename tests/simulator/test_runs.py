@@ -1,0 +1,78 @@
+"""`reddsim runs`: past runs read from manifest.json + tables/summary.csv, newest first."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from simulator.outputs import TABLE_COLUMNS
+from simulator.runs import list_runs
+
+
+def _fake_run(out_root: Path, run_id: str, created: str, ner: float, passed=True, override=False):
+    """A run output with the manifest keys and summary columns the pipeline writes."""
+    d = out_root / run_id
+    (d / "tables").mkdir(parents=True)
+    manifest = {
+        "run_id": run_id,
+        "created_utc": created,
+        "config": {"project": {"name": "P"}, "accounting": {"standard": "VM0007-1.6"}},
+        "seed": 7,
+        "n_draws": 4000,
+        "diagnostics": [
+            {"model": "biomass", "passed": True},
+            {"model": "leakage", "passed": passed},
+        ],
+        "diagnostics_override": override,
+    }
+    (d / "manifest.json").write_text(json.dumps(manifest))
+    values = dict.fromkeys(TABLE_COLUMNS, 1.0) | {
+        "ner_mean": ner,
+        "ner_ci_low": ner - 10,
+        "ner_ci_high": ner + 10,
+        "uncertainty_pct": 12.5,
+        "credits": ner / 2,
+    }
+    rows = ["period," + ",".join(TABLE_COLUMNS)]
+    for period, scale in (("2026", 0.5), ("total", 1.0)):
+        rows.append(period + "," + ",".join(repr(values[c] * scale) for c in TABLE_COLUMNS))
+    (d / "tables" / "summary.csv").write_text("\n".join(rows) + "\n")
+    return d
+
+
+def test_lists_runs_newest_first_and_counts_skipped(tmp_path):
+    out = tmp_path / "runs" / "p" / "out"
+    _fake_run(out, "20260101T000000Z-aaaa", "2026-01-01T00:00:00+00:00", 100.0)
+    _fake_run(out, "20260301T000000Z-bbbb", "2026-03-01T00:00:00+00:00", 300.0, False, True)
+    _fake_run(out, "20260201T000000Z-cccc", "2026-02-01T00:00:00+00:00", 200.0, False)
+    (out / ".incomplete-20260401T000000Z-dddd-123").mkdir()
+    broken = out / "20260501T000000Z-eeee"
+    broken.mkdir()
+    (broken / "manifest.json").write_text("{not json")
+    listing = list_runs(tmp_path / "runs")
+    assert [r.ner_mean for r in listing.runs] == [300.0, 200.0, 100.0]  # the total row
+    assert [r.gate for r in listing.runs] == ["FAIL (overridden)", "FAIL", "pass"]
+    first = listing.runs[0]
+    assert (first.ner_ci_low, first.credits, first.confidence) == (290.0, 150.0, 0.95)
+    assert len(listing.incomplete) == 1 and list(listing.unreadable) == [str(broken)]
+    assert listing.skipped == 2
+    # the same from a run directory and from its out/ directory
+    assert [r.run_id for r in list_runs(out.parent).runs] == [r.run_id for r in listing.runs]
+    assert [r.run_id for r in list_runs(out).runs] == [r.run_id for r in listing.runs]
+
+
+def test_cli_table_and_json(tmp_path):
+    out = tmp_path / "out"
+    _fake_run(out, "20260101T000000Z-aaaa", "2026-01-01T00:00:00+00:00", 123456.0)
+    (out / ".incomplete-x").mkdir()
+    cli = [sys.executable, "-m", "simulator", "runs", str(out)]
+    table = subprocess.run(cli, capture_output=True, text=True, timeout=60)
+    assert table.returncode == 0, table.stderr
+    assert "20260101T000000Z-aaaa" in table.stdout and "123,456" in table.stdout
+    assert "95% 123,446 – 123,466" in table.stdout
+    assert "skipped 1 (1 incomplete, 0 unreadable)" in table.stderr
+    doc = json.loads(subprocess.run([*cli, "--json"], capture_output=True, text=True).stdout)
+    assert doc["runs"][0]["ner_mean"] == 123456.0 and doc["runs"][0]["n_draws"] == 4000
+    assert doc["skipped"]["incomplete"] == [str(out / ".incomplete-x")]
