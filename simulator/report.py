@@ -58,6 +58,7 @@ FIGURES = (
     "ner_fan.png",
     "ner_total.png",
     "waterfall.png",
+    "mc_convergence.png",
 )
 
 plt.rcParams.update(
@@ -152,6 +153,7 @@ def write_outputs(
     )
     _fig_total(figdir / "ner_total.png", sim, summary)
     _fig_waterfall(figdir / "waterfall.png", summary)
+    _fig_convergence(figdir / "mc_convergence.png", sim)
     doc = _appendix_data(spec, data, posteriors, post_tables, summary, manifest)
     doc["standards"] = _standards_data(accounts, cfg.accounting.standard)
     doc["budget"] = (
@@ -424,6 +426,34 @@ def _fig_total(path, sim: Summary, summary: xr.Dataset) -> None:
     beyond = f"; {outside:,} beyond the axis" if outside else ""
     ax.set_title(f"Total NER: {sim.n_draws:,} simulated futures{beyond}")
     ax.legend(frameon=False, fontsize=7)
+    _save(fig, path)
+
+
+def _fig_convergence(path, sim: Summary) -> None:
+    """Total NER's mean and 90% bounds over the first n draws, relative to the final ones."""
+    conv = sim.convergence
+    n = conv["n"]
+    final_mean = conv["mean"][-1]
+    fig, ax = plt.subplots(figsize=(8, 3.0))
+    ax.axhspan(-0.1, 0.1, color="0.85", lw=0, label="±0.1% of the mean")
+    for key, color, label in (
+        ("ci_low", "C0", "5th percentile"),
+        ("mean", "k", "mean"),
+        ("ci_high", "C3", "95th percentile"),
+    ):
+        ax.plot(
+            n,
+            100 * (conv[key] - conv[key][-1]) / abs(final_mean),
+            "o-",
+            ms=3,
+            color=color,
+            label=label,
+        )
+    ax.set_xscale("log")
+    ax.set_xlabel("draws")
+    ax.set_ylabel("difference from final (% of mean)")
+    ax.set_title(f"Monte Carlo convergence of total NER ({sim.n_draws:,} draws)")
+    ax.legend(frameon=False, fontsize=7, ncols=4)
     _save(fig, path)
 
 

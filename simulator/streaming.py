@@ -74,7 +74,7 @@ N_BINS = 16_384
 #: Quantities summarised per draw and period (tCO2e, baseline loss in ha).
 QUANTITIES = ("baseline", "project", "leakage", "gross", "ner", "baseline_loss")
 #: Quantities whose quantiles are needed (the others: mean and SD only).
-HISTOGRAMMED = ("ner", "baseline_loss")
+HISTOGRAMMED = ("baseline", "project", "leakage", "ner", "baseline_loss")
 _HIST_INDEX = tuple(QUANTITIES.index(q) for q in HISTOGRAMMED)
 _SCALE = 1074  # every finite float64 is an integer multiple of 2**-1074
 
@@ -201,11 +201,14 @@ class Grid:
 
     @classmethod
     def around(cls, mins: np.ndarray, maxs: np.ndarray, widen: float) -> Grid:
-        """Bins over ``[min - widen * span, max + widen * span]`` (a zero span counts as 1)."""
+        """Bins over ``[min - widen * span, max + widen * span]``.
+
+        Where all values are equal the bins cover ``value +- max(|value|, 1) / 2``.
+        """
         span = maxs - mins
-        span = np.where(span > 0, span, np.maximum(np.abs(maxs), 1.0))
-        lo = mins - widen * span
-        hi = maxs + widen * span
+        pad = np.where(span > 0, widen * span, 0.5 * np.maximum(np.abs(maxs), 1.0))
+        lo = mins - pad
+        hi = maxs + pad
         # a hair wider so that the maximum falls inside the last bin
         return cls(lo, (hi - lo) * (1.0 + 1e-12) / N_BINS)
 
@@ -541,8 +544,9 @@ class Summary:
     n_draws, n_years, seed : int
     distributions : dict of str to Distribution
     convergence : dict of str to ndarray, optional
-        Total NER after each chunk, in draw order: ``n``, ``mean``, ``ci_low``,
-        ``ci_high`` (90% interval), for the Monte Carlo convergence figure.
+        Total NER's ``mean``, ``ci_low`` and ``ci_high`` (90% interval) over the first
+        ``n`` draws: 1,024, 2,048, ... within the first block (exact), then after each
+        chunk in draw order; for the Monte Carlo convergence figure.
     """
 
     n_draws: int
@@ -594,11 +598,15 @@ def _serial(inputs, seed, plan, grid) -> Iterator[tuple[int, ChunkStats]]:
         yield start, simulate_chunk(inputs, seed, start, n, grid)
 
 
-def _snapshot(stats: ChunkStats, track: dict[str, list]) -> None:
+def _snapshot(stats: ChunkStats | Distribution, track: dict[str, list]) -> None:
     """Append total NER's mean and 90% interval after ``stats.n`` draws to ``track``."""
-    ner = StreamedDistribution(stats, QUANTITIES.index("ner"))
+    ner = (
+        StreamedDistribution(stats, QUANTITIES.index("ner"))
+        if isinstance(stats, ChunkStats)
+        else stats
+    )
     lo, hi = ner.quantile([0.05, 0.95])
-    track["n"].append(stats.n)
+    track["n"].append(ner.n)
     track["mean"].append(ner.mean[-1])
     track["ci_low"].append(lo[-1])
     track["ci_high"].append(hi[-1])
@@ -688,6 +696,10 @@ def stream(
     for attempt in range(2):
         stats = _chunk_stats(pilot, grid)
         track: dict[str, list] = {"n": [], "mean": [], "ci_low": [], "ci_high": []}
+        n = 1024
+        while n < pilot_n:  # prefixes of the pilot block, exact
+            _snapshot(Draws(exact["ner"].draws[:n]), track)
+            n *= 2
         _snapshot(stats, track)
         target = n_draws
         while True:

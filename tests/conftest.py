@@ -48,7 +48,7 @@ SMALL_SAMPLER = {
     "tune = 1000": "tune = 300\nallow_failed_diagnostics = true",
     "chains = 4": "chains = 2",
     "n_draws = 1000000": "n_draws = 4000",
-    "chunk_size = 262144": "chunk_size = 1500",
+    "chunk_size = 131072": "chunk_size = 1500",
     "n_monte_carlo = 1000": "n_monte_carlo = 100",
 }
 
