@@ -16,6 +16,7 @@ from simulator.errors import (
     ConfigError,
     ConvergenceError,
     DataError,
+    OutputError,
     ReddsimError,
     SimulationError,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "ConvergenceError",
     "DataError",
     "KernelInputs",
+    "OutputError",
     "ReddsimError",
     "RunConfig",
     "RunSpec",

@@ -17,7 +17,9 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.logging import RichHandler
 from rich.markup import escape
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from simulator.config import load_config
@@ -46,8 +48,8 @@ def _fail(error: Exception) -> None:
 
 def _configure_logging(verbose: bool, quiet: bool) -> None:
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler = RichHandler(console=err, show_time=False, show_path=False, markup=False)
+    handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
     for name in ("simulator", "models"):
         lg = logging.getLogger(name)
         lg.handlers[:] = [handler] if verbose else []
@@ -84,6 +86,53 @@ def check(run: RunArg) -> None:
         highlight=False,
         soft_wrap=True,
     )
+
+
+class _Stages:
+    """Progress of a run's stages on stderr: a spinner and elapsed time per stage.
+
+    On a terminal each stage gets a live line (spinner while it runs, its time when
+    done); elsewhere (a pipe, a CI log) one plain line per stage as it starts.
+    """
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self.live = not quiet and err.is_terminal
+        self.progress = (
+            Progress(
+                SpinnerColumn(finished_text="[green]✓[/]"),
+                TextColumn("{task.description}"),
+                TimeElapsedColumn(),
+                console=err,
+            )
+            if self.live
+            else None
+        )
+        self.task = None
+
+    def __enter__(self):
+        if self.progress is not None:
+            self.progress.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._finish()
+        if self.progress is not None:
+            self.progress.stop()
+
+    def _finish(self):
+        if self.task is not None:
+            self.progress.update(self.task, total=1, completed=1)
+            self.progress.stop_task(self.task)
+
+    def __call__(self, stage: str) -> None:
+        if self.quiet:
+            return
+        if self.progress is None:
+            err.print(f"[dim]▸ {escape(stage)}[/]", highlight=False)
+            return
+        self._finish()
+        self.task = self.progress.add_task(escape(stage), total=None)
 
 
 def _totals(outcome) -> dict:
@@ -143,7 +192,11 @@ def run(
     ] = None,
     out_dir: Annotated[
         Path | None,
-        typer.Option("--out", help="Parent directory of the run output (default RUN/out)."),
+        typer.Option(
+            "--out",
+            help="The run's output directory itself (default RUN/out/<run-id>, a new one "
+            "every run). An existing run there is replaced only with --force.",
+        ),
     ] = None,
     mc_tolerance: Annotated[
         float | None,
@@ -153,6 +206,21 @@ def run(
             "fraction of the mean (overrides \\[simulation].mc_tolerance), e.g. 0.001.",
         ),
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Replace a complete run at --out, once the new one is complete.",
+        ),
+    ] = False,
+    allow_unconverged: Annotated[
+        bool,
+        typer.Option(
+            "--allow-unconverged",
+            help="Write the appendix even if the sampler or Monte Carlo gate fails (as "
+            "\\[sampler].allow_failed_diagnostics = true); its first page says so.",
+        ),
+    ] = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the totals as JSON on stdout.")
     ] = False,
@@ -163,11 +231,19 @@ def run(
 ) -> None:
     """Sample the models, simulate, account and write the appendix.
 
-    Threads follow NUMBA_NUM_THREADS; results do not depend on the thread count.
+    The appendix is written only if the sampler diagnostics pass (R-hat <= 1.01,
+    bulk and tail ESS >= 400, no divergences) and the Monte Carlo error of each
+    bound of the total-NER interval is below 0.1% of its mean, unless
+    --allow-unconverged. Threads follow NUMBA_NUM_THREADS; results do not depend
+    on the thread count.
     """
     _configure_logging(verbose, quiet)
     try:
         spec = load_config(run).with_overrides(n_draws=draws, seed=seed, mc_tolerance=mc_tolerance)
+        if out_dir is not None:
+            from simulator.pipeline import check_output_dir
+
+            check_output_dir(out_dir, force)  # before minutes of sampling
     except ReddsimError as e:
         _fail(e)
     from simulator.pipeline import run as execute
@@ -178,26 +254,51 @@ def run(
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, _interrupt)
     try:
-        if quiet:
-            outcome = execute(spec, out_dir)
-        else:
-            with err.status("starting") as status:
-
-                def progress(stage: str) -> None:
-                    status.update(f"{stage} …")
-                    err.print(f"[dim]▸ {stage}[/]", highlight=False)
-
-                outcome = execute(spec, out_dir, progress=progress)
+        with _Stages(quiet) as stages:
+            outcome = execute(
+                spec,
+                progress=stages,
+                out_dir=out_dir,
+                force=force,
+                allow_unconverged=allow_unconverged,
+            )
     except ReddsimError as e:
         _fail(e)
     except KeyboardInterrupt:
         err.print("[bold red]interrupted:[/] no output written", highlight=False)
         raise typer.Exit(code=130) from None
+    gates = outcome.manifest["gates"]
+    if gates["override"] and not gates["passed"]:
+        err.print(
+            f"[bold yellow]warning:[/] gates failed and were overridden by {gates['override']}; "
+            "the appendix says the results are unconverged",
+            highlight=False,
+            soft_wrap=True,
+        )
     totals = _totals(outcome)
     if as_json:
         sys.stdout.write(json.dumps(totals, indent=2, allow_nan=False, default=_finite) + "\n")
     else:
         _print_table(totals)
+
+
+@app.command()
+def report(
+    run_dir: Annotated[
+        Path, typer.Argument(help="A run's output directory (with appendix.json and .typ).")
+    ],
+) -> None:
+    """Rebuild a run's appendix.pdf from its stored appendix.typ and appendix.json.
+
+    Nothing is re-run: the numbers, tables and figures are the run's own.
+    """
+    from simulator.report import rebuild_appendix
+
+    try:
+        pdf = rebuild_appendix(run_dir)
+    except ReddsimError as e:
+        _fail(e)
+    out.print(f"appendix: {pdf}", highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -11,6 +11,7 @@ __all__ = [
     "DataError",
     "ConvergenceError",
     "SimulationError",
+    "OutputError",
 ]
 
 
@@ -32,3 +33,7 @@ class ConvergenceError(ReddsimError):
 
 class SimulationError(ReddsimError):
     """The forward simulation produced invalid numbers (e.g. a loss rate above 1)."""
+
+
+class OutputError(ReddsimError):
+    """An output directory cannot be written or read (exists, not a run directory)."""

@@ -23,8 +23,8 @@ from models.inventory import (
     load_wood_density_table,
     plot_agb_draws,
 )
-from models.sampling import Diagnostics, check_gate, diagnose, flat_draws
-from simulator import rng
+from models.sampling import Diagnostics, diagnose, flat_draws
+from simulator import gates, rng
 from simulator.config import RunSpec
 from simulator.data import RunData
 from simulator.kernels import MODEL_STREAMS, KernelInputs
@@ -97,15 +97,27 @@ def model_seed(seed: int, model: str) -> int:
 
 
 def fit_models(
-    spec: RunSpec, data: RunData, on_stage: Callable[[str], None] | None = None
+    spec: RunSpec,
+    data: RunData,
+    on_stage: Callable[[str], None] | None = None,
+    allow_unconverged: bool = False,
 ) -> Posteriors:
     """Sample every model of the run and gate on convergence diagnostics.
+
+    Parameters
+    ----------
+    spec : RunSpec
+    data : RunData
+    on_stage : callable, optional
+        Called with the name of each stage (``"sampling biomass"``, ...) as it starts.
+    allow_unconverged : bool
+        Override the sampler gate (as ``[sampler].allow_failed_diagnostics`` does).
 
     Raises
     ------
     ConvergenceError
-        If a model fails R-hat/ESS/divergence checks and the configuration does not
-        allow it (``[sampler].allow_failed_diagnostics``).
+        If a model fails R-hat/ESS/divergence checks and the gate is not overridden
+        (:func:`simulator.gates.check_sampler`).
     """
     cfg = spec.config
     seed = cfg.simulation.seed
@@ -173,7 +185,11 @@ def fit_models(
         names = [v for v in free[name] if v in trees[name].posterior]
         diags.append(diagnose(name, trees[name], names))
         log.info("%s diagnostics: %s", name, diags[-1].as_dict())
-    check_gate(diags, cfg.sampler.allow_failed_diagnostics)
+        if not diags[-1].passed:
+            log.warning(
+                "%s model fails the sampler gate: %s", name, ", ".join(diags[-1].failures())
+            )
+    gates.check_sampler(diags, cfg.sampler, gates.override_source(allow_unconverged, cfg.sampler))
     return Posteriors(trees, diags, plots)
 
 

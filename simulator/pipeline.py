@@ -2,7 +2,13 @@
 
 Outputs are written to a hidden temporary directory beside the final one and
 renamed into place only when complete, so a run directory either exists whole or
-not at all. A failure removes the temporary directory.
+not at all. A failure (a failing gate, an error, an interrupt) removes the
+temporary directory.
+
+The output directory is ``<run dir>/out/<run-id>`` (a new name for every run) or
+the directory given as ``out_dir``. An existing complete run there is replaced
+only with ``force``, and only after the new run is complete: the old directory is
+moved aside, the new one renamed into place, then the old one deleted.
 """
 
 from __future__ import annotations
@@ -25,15 +31,16 @@ from pathlib import Path
 import numba
 import xarray as xr
 
-from simulator import rng
+from simulator import gates, rng
 from simulator.accounting import Accounts, account_all
 from simulator.config import RunSpec
 from simulator.data import load_data
+from simulator.errors import OutputError
 from simulator.inference import biomass_error_budget, crediting_years, fit_models, kernel_inputs
 from simulator.standards import STANDARDS
 from simulator.streaming import BLOCK_SIZE, N_BINS, stream
 
-__all__ = ["RunOutcome", "run", "new_run_id", "TRACKED_PACKAGES"]
+__all__ = ["RunOutcome", "run", "new_run_id", "check_output_dir", "TRACKED_PACKAGES"]
 
 log = logging.getLogger(__name__)
 
@@ -125,8 +132,61 @@ def _log_to(path: Path):
         handler.close()
 
 
+def check_output_dir(path: Path, force: bool = False) -> None:
+    """Check that a run may be written to ``path`` (the run directory itself).
+
+    ``path`` may be absent or an empty directory; a complete run directory (one with
+    ``manifest.json``) only with ``force``; anything else never.
+
+    Raises
+    ------
+    OutputError
+        One line saying what is in the way and what to do.
+    """
+    path = Path(path)
+    if not path.exists():
+        return
+    if not path.is_dir():
+        raise OutputError(f"{path}: exists and is not a directory; give a new path to --out")
+    if not any(path.iterdir()):
+        return
+    if (path / "manifest.json").is_file():
+        if force:
+            return
+        raise OutputError(
+            f"{path}: a complete run directory already exists; pass --force to replace it "
+            "(the old run is kept until the new one is complete) or give another --out"
+        )
+    raise OutputError(
+        f"{path}: exists and is not a reddsim run directory (no manifest.json); --out names "
+        "the new run directory itself: give a new or empty directory"
+    )
+
+
+def _install(tmp: Path, final: Path, force: bool) -> None:
+    """Rename the complete ``tmp`` to ``final``, replacing an old run only with ``force``."""
+    check_output_dir(final, force)  # again: something may have appeared while we ran
+    if final.exists() and any(final.iterdir()):
+        old = final.parent / f".replaced-{final.name}-{os.getpid()}"
+        final.rename(old)
+        try:
+            tmp.rename(final)
+        except BaseException:
+            old.rename(final)
+            raise
+        shutil.rmtree(old, ignore_errors=True)
+        return
+    tmp.rename(final)  # rename(2) replaces an empty directory
+
+
 def run(
-    spec: RunSpec, out_root: Path | None = None, progress: Progress | None = None
+    spec: RunSpec,
+    out_root: Path | None = None,
+    progress: Progress | None = None,
+    *,
+    out_dir: Path | None = None,
+    force: bool = False,
+    allow_unconverged: bool = False,
 ) -> RunOutcome:
     """Execute a run and write its output directory.
 
@@ -138,15 +198,35 @@ def run(
         Directory that receives ``<run-id>/``; default ``<run dir>/out``.
     progress : callable, optional
         Called with the name of each stage as it starts.
+    out_dir : Path, optional
+        The run directory itself (instead of ``out_root/<run-id>``).
+    force : bool
+        Replace a complete run already at ``out_dir`` (once the new one is complete).
+    allow_unconverged : bool
+        Override the sampler and Monte Carlo gates (:mod:`simulator.gates`); the
+        manifest and the appendix say so.
 
     Returns
     -------
     RunOutcome
+
+    Raises
+    ------
+    OutputError
+        If ``out_dir`` holds a complete run and ``force`` is false, or holds
+        something that is not a run.
+    ConvergenceError
+        If a gate fails and is not overridden; nothing is written.
     """
     from simulator import report  # matplotlib/typst only when a run writes a report
 
     progress = progress or (lambda stage: None)
     cfg = spec.config
+    override = gates.override_source(allow_unconverged, cfg.sampler)
+    if out_dir is not None:
+        out_dir = Path(out_dir)
+        check_output_dir(out_dir, force)
+        out_root = out_dir.parent
     out_root = Path(out_root) if out_root is not None else spec.run_dir / "out"
     timings: dict[str, float] = {}
 
@@ -161,17 +241,25 @@ def run(
     run_id = new_run_id(spec)
     created_root = not out_root.exists()
     out_root.mkdir(parents=True, exist_ok=True)
-    tmp = out_root / f".incomplete-{run_id}-{os.getpid()}"
-    final = out_root / run_id
-    suffix = 1
-    while final.exists():
-        suffix += 1
-        final = out_root / f"{run_id}-{suffix}"
+    if out_dir is not None:
+        final = out_dir
+    else:
+        final = out_root / run_id
+        suffix = 1
+        while final.exists():
+            suffix += 1
+            final = out_root / f"{run_id}-{suffix}"
+    tmp = out_root / f".incomplete-{final.name}-{os.getpid()}"
     tmp.mkdir()
     try:
         with _log_to(tmp / "run.log"):
             log.info("run %s of %s (config %s)", run_id, spec.path, cfg.digest())
-            posteriors = timed("sampling", lambda: fit_models(spec, data, on_stage=progress))
+            posteriors = timed(
+                "sampling",
+                lambda: fit_models(
+                    spec, data, on_stage=progress, allow_unconverged=allow_unconverged
+                ),
+            )
             budget = timed("error budget", lambda: biomass_error_budget(spec, posteriors))
             inputs = kernel_inputs(spec, data, posteriors)
             sim = timed(
@@ -192,8 +280,14 @@ def run(
                     sim, inputs, standard, cfg.accounting.buffer_pct, cfg.crediting.start_year
                 ),
             )
+            mc_gate = gates.monte_carlo_gate(accounts.summary)
+            log.info("Monte Carlo gate: %s", mc_gate.as_dict())
+            gates.check_monte_carlo(mc_gate, override)
+            sampler_passed = all(d.passed for d in posteriors.diagnostics)
+            if override and not (sampler_passed and mc_gate.passed):
+                log.warning("gates fail and are overridden by %s", override)
             manifest = {
-                "run_id": final.name,
+                "run_id": final.name if out_dir is None else run_id,
                 "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                 "config_path": str(spec.path),
                 "config_sha256": cfg.digest(),
@@ -210,7 +304,13 @@ def run(
                 "versions": _versions(),
                 "git_commit": _git_commit(spec.run_dir),
                 "diagnostics": [d.as_dict() for d in posteriors.diagnostics],
-                "diagnostics_override": cfg.sampler.allow_failed_diagnostics,
+                "diagnostics_override": override is not None,
+                "gates": {
+                    "passed": sampler_passed and mc_gate.passed,
+                    "sampler_passed": sampler_passed,
+                    "monte_carlo": mc_gate.as_dict(),
+                    "override": override,
+                },
                 "timings_s": timings,
             }
             timed(
@@ -230,10 +330,10 @@ def run(
             )
             (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
             log.info("timings (s): %s", timings)
-        tmp.rename(final)
+        _install(tmp, final, force)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
-        if created_root and not any(out_root.iterdir()):
+        if created_root and out_root.exists() and not any(out_root.iterdir()):
             out_root.rmdir()
         raise
     return RunOutcome(final, accounts, manifest)

@@ -31,12 +31,19 @@ from simulator import outputs, rng  # noqa: E402
 from simulator.accounting import SIDE_BY_SIDE, Accounts  # noqa: E402
 from simulator.config import RunSpec  # noqa: E402
 from simulator.data import RunData  # noqa: E402
+from simulator.errors import OutputError  # noqa: E402
 from simulator.inference import Posteriors, relative_risk  # noqa: E402
 from simulator.kernels import KernelInputs  # noqa: E402
-from simulator.standards import NOT_AVAILABLE, STANDARDS  # noqa: E402
-from simulator.streaming import Summary  # noqa: E402
+from simulator.standards import (  # noqa: E402
+    NOT_AVAILABLE,
+    STANDARDS,
+    art_trees_deduction_fraction,
+    fcpf_conservativeness_factor,
+    vcs_deduction_fraction,
+)
+from simulator.streaming import BLOCK_SIZE, N_BINS, Summary  # noqa: E402
 
-__all__ = ["write_outputs", "compile_appendix", "FIGURES"]
+__all__ = ["write_outputs", "compile_appendix", "rebuild_appendix", "FIGURES"]
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +80,14 @@ def _t(x: float) -> str:
 
 def _pct(x: float, digits: int = 1) -> str:
     return f"{x:.{digits}f}%"
+
+
+def _to_sd(x: float, sd: float) -> str:
+    """``x`` to the decimal place of the second significant digit of ``sd``."""
+    if not (np.isfinite(sd) and sd > 0):
+        return f"{x:.4g}"
+    decimals = max(0, 1 - int(np.floor(np.log10(sd))))
+    return f"{x:,.{decimals}f}"
 
 
 def _range(x: np.ndarray, scale: float = 1.0, prob: float = 0.90) -> str:
@@ -169,6 +184,11 @@ def write_outputs(
             acc, "year", list(acc.data_vars), out / "tables" / "accuracy_assessment.csv"
         )
     doc["ipcc"] = _ipcc_data(accounts.ipcc)
+    doc["gates"] = _gates_data(manifest, posteriors)
+    doc["monte_carlo"] = _monte_carlo_data(summary, sim)
+    doc["components"] = _component_rows(sim, summary)
+    doc["deduction"] = _worked_deduction(STANDARDS[cfg.accounting.standard], summary)
+    doc["buffer"] = _buffer_data(summary)
     (out / "appendix.json").write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
     template = resources.files("simulator.templates").joinpath("appendix.typ")
     shutil.copyfile(str(template), out / "appendix.typ")
@@ -206,10 +226,76 @@ def _write_inventory_tables(out: Path, data, posteriors, budget, strata) -> xr.D
 
 
 def compile_appendix(out: Path) -> Path:
-    """Compile ``out/appendix.typ`` (reading ``appendix.json``) to ``appendix.pdf``."""
+    """Compile ``out/appendix.typ`` (reading ``appendix.json``) to ``appendix.pdf``.
+
+    The PDF is written beside its final name and renamed into place, so an existing
+    ``appendix.pdf`` is replaced only by a complete one.
+
+    Raises
+    ------
+    OutputError
+        If typst cannot compile the source (e.g. a file it reads is missing).
+    """
     pdf = out / "appendix.pdf"
-    typst.compile(str(out / "appendix.typ"), output=str(pdf), root=str(out))
+    partial = out / ".appendix.pdf.partial"
+    try:
+        typst.compile(str(out / "appendix.typ"), output=str(partial), root=str(out))
+        partial.replace(pdf)
+    except typst.TypstError as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise OutputError(f"{out / 'appendix.typ'}: typst cannot compile it: {first}") from err
+    finally:
+        partial.unlink(missing_ok=True)
     return pdf
+
+
+def rebuild_appendix(run_dir: str | Path) -> Path:
+    """Rebuild a run's ``appendix.pdf`` from its stored ``appendix.typ`` and ``appendix.json``.
+
+    Nothing is re-run: the PDF shows the run's own numbers and figures, laid out by
+    the template stored with the run.
+
+    Parameters
+    ----------
+    run_dir : str or Path
+        A run's output directory (``<run dir>/out/<run-id>`` or the ``--out`` of the run).
+
+    Returns
+    -------
+    Path
+        The rebuilt ``appendix.pdf``.
+
+    Raises
+    ------
+    OutputError
+        If ``run_dir`` is not a run directory, a stored file is missing or unreadable,
+        the run's gates failed without an override, or typst fails.
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise OutputError(f"{run_dir}: no such run directory")
+    if not (run_dir / "manifest.json").is_file():
+        raise OutputError(
+            f"{run_dir}: not a reddsim run directory (no manifest.json); give the "
+            "directory that `reddsim run` printed"
+        )
+    for name in ("appendix.typ", "appendix.json"):
+        if not (run_dir / name).is_file():
+            raise OutputError(
+                f"{run_dir / name}: missing; this run cannot be rebuilt without it "
+                "(`reddsim verify` re-runs it from its manifest)"
+            )
+    try:
+        doc = json.loads((run_dir / "appendix.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise OutputError(f"{run_dir / 'appendix.json'}: not readable JSON ({err})") from err
+    gate = doc.get("gates") if isinstance(doc, dict) else None
+    if isinstance(gate, dict) and not gate.get("passed", True) and not gate.get("override"):
+        raise OutputError(
+            f"{run_dir / 'appendix.json'}: the run's gates failed and were not overridden; "
+            "re-run it as the gate's message says"
+        )
+    return compile_appendix(run_dir)
 
 
 # --------------------------------------------------------------------------- figures
@@ -520,6 +606,8 @@ def _appendix_data(spec, data, posteriors, post_tables, summary, manifest) -> di
             "u": _pct(r["uncertainty_pct"]),
             "factor": f"{r['adjustment_factor']:.4f}",
             "deduction": _t(r["uncertainty_deduction"]),
+            "adjusted": _t(r["adjusted_ner"]),
+            "stock_change": _t(r["stock_change"]),
             "buffer": _t(r["buffer"]),
             "credits": _t(r["credits"]),
         }
@@ -530,10 +618,10 @@ def _appendix_data(spec, data, posteriors, post_tables, summary, manifest) -> di
         params[name] = [
             {
                 "name": str(idx),
-                "mean": f"{row['mean']:.4g}",
-                "sd": f"{row['sd']:.3g}",
-                "lo": f"{row['eti90_lb']:.4g}",
-                "hi": f"{row['eti90_ub']:.4g}",
+                "mean": _to_sd(row["mean"], row["sd"]),
+                "sd": _to_sd(row["sd"], row["sd"]),
+                "lo": _to_sd(row["eti90_lb"], row["sd"]),
+                "hi": _to_sd(row["eti90_ub"], row["sd"]),
                 "ess_bulk": f"{row['ess_bulk']:.0f}",
                 "ess_tail": f"{row['ess_tail']:.0f}",
                 "rhat": f"{row['r_hat']:.3f}",
@@ -567,6 +655,7 @@ def _appendix_data(spec, data, posteriors, post_tables, summary, manifest) -> di
         "confidence": f"{100 * summary.attrs['confidence']:.0f}%",
         "relative_to": summary.attrs["relative_to"],
         "buffer_pct": f"{cfg.accounting.buffer_pct:g}%",
+        "buffer_on": summary.attrs["buffer_on"],
         "start_year": str(cfg.crediting.start_year),
         "end_year": str(cfg.crediting.start_year + cfg.crediting.years - 1),
         "years": str(cfg.crediting.years),
@@ -580,9 +669,17 @@ def _appendix_data(spec, data, posteriors, post_tables, summary, manifest) -> di
         "agb_total_ci": _range(agb_total, 1e6),
         "strata": strata,
         "data_files": [
-            {"name": name, "path": str(getattr(cfg.data, name)), "sha": sha}
+            {
+                "name": name,
+                "path": str(getattr(cfg.data, name)),
+                "sha": sha,
+                "rows": f"{_data_rows(spec.data_path(name)):,}",
+                "role": DATA_ROLES.get(name, ""),
+            }
             for name, sha in manifest["data_sha256"].items()
         ],
+        "readme": (spec.run_dir / "README.md").is_file(),
+        "generator": next((p.name for p in sorted(spec.run_dir.glob("generate*.py"))), ""),
         "priors": _priors(cfg),
         "sampler": (
             f"NUTS (nutpie), {s.chains} chains × {s.draws:,} draws after {s.tune:,} "
@@ -612,7 +709,18 @@ def _appendix_data(spec, data, posteriors, post_tables, summary, manifest) -> di
         "command": (
             f"reddsim run {spec.path.parent} --seed {cfg.simulation.seed} "
             f"--draws {cfg.simulation.n_draws}"
+            + (
+                " --allow-unconverged"
+                if manifest["gates"]["override"] == "--allow-unconverged"
+                else ""
+            )
         ),
+        "chains": str(s.chains),
+        "draws_per_chain": f"{s.draws:,}",
+        "tune": f"{s.tune:,}",
+        "target_accept": f"{s.target_accept:g}",
+        "rhat_max": f"{RHAT_MAX:g}",
+        "ess_min": f"{ESS_MIN:,}",
         "synthetic": "synthetic" in (cfg.project.description or "").lower(),
         "baseline": (
             "allocated: the jurisdiction's projected loss J times the project's risk share s, "
@@ -659,7 +767,11 @@ def _priors(cfg) -> list[dict]:
             ("jurisdiction loss J (ha/yr)", f"Gamma(mean {j.mean:g}, sd {j.sd:g})"),
             ("project risk share s", f"Beta({share.alpha:g}, {share.beta:g})"),
         ]
-    return [{"name": name, "prior": prior} for name, prior in rows]
+    model = ["biomass"] * 6 + ["deforestation"] * 6 + ["leakage"] + ["deforestation"] * 2
+    return [
+        {"name": name, "prior": prior, "model": m}
+        for (name, prior), m in zip(rows, model, strict=False)
+    ]
 
 
 def _standards_data(accounts: Accounts, primary: str) -> dict:
@@ -721,6 +833,167 @@ def _ipcc_data(ipcc: dict) -> dict:
         "approach1": _pct(100 * ipcc["approach1"]),
         "approach2": _pct(100 * ipcc["approach2"]),
         "ef_mc": _pct(100 * ipcc["emission_factor_monte_carlo"]),
+    }
+
+
+#: What each input file holds (the appendix's data-sources table).
+DATA_ROLES = {
+    "plots": "field plots: stratum, area, subplot design",
+    "trees": "tree inventory: diameter, height, genus, wood density",
+    "deforestation": "annual loss of the reference region with its SE",
+    "map_areas": "mapped area per year and map stratum",
+    "accuracy_sample": "stratified accuracy-assessment sample of each year's map",
+    "leakage_belt": "leakage-belt monitoring: belt loss, its baseline and SE",
+    "project_monitoring": "monitored loss inside the project",
+}
+
+
+def _data_rows(path: Path) -> int:
+    """Data rows of a CSV file (lines after the header, blank lines not counted)."""
+    with open(path, encoding="utf-8") as fh:
+        return max(0, sum(1 for line in fh if line.strip()) - 1)
+
+
+def _rel(x: float) -> str:
+    """A relative Monte Carlo error as a percentage with three decimals."""
+    return f"{100 * x:.3f}%" if np.isfinite(x) else "undefined"
+
+
+def _gates_data(manifest: dict, posteriors: Posteriors) -> dict:
+    """Both gates, their outcome and any override (first page and §Sampler)."""
+    g = manifest["gates"]
+    mc = g["monte_carlo"]
+    failures = [
+        f"{d.model} model: {', '.join(d.failures())}"
+        for d in posteriors.diagnostics
+        if not d.passed
+    ]
+    if not mc["passed"]:
+        failures.append(
+            f"Monte Carlo error of the total-NER interval bounds {_rel(mc['relative_high'])} / "
+            f"{_rel(mc['relative_low'])} of the mean (limit {100 * mc['limit']:g}%)"
+        )
+    return {
+        "passed": g["passed"],
+        "sampler_passed": g["sampler_passed"],
+        "mc_passed": mc["passed"],
+        "override": g["override"] or "",
+        "failures": failures,
+        "mc_relative": _rel(max(mc["relative_low"], mc["relative_high"])),
+        "mc_limit": f"{100 * mc['limit']:g}%",
+        "mc_required": f"{mc['required_draws']:,}" if mc["required_draws"] else "",
+    }
+
+
+def _monte_carlo_data(summary: xr.Dataset, sim: Summary) -> dict:
+    """Monte Carlo standard error of the mean and of each CI bound, per period."""
+    rows = []
+    for r in outputs.period_records(summary):
+        mean = abs(r["ner_mean"])
+
+        def rel(v, mean=mean):
+            return _rel(v / mean) if mean > 0 else "undefined"
+
+        rows.append(
+            {
+                "period": r["period"],
+                "mean": _t(r["ner_mean"]),
+                "mean_mcse": _t(r["ner_mean_mcse"]),
+                "low": _t(r["ner_ci_low"]),
+                "low_mcse": _t(r["ner_ci_low_mcse"]),
+                "low_rel": rel(r["ner_ci_low_mcse"]),
+                "high": _t(r["ner_ci_high"]),
+                "high_mcse": _t(r["ner_ci_high_mcse"]),
+                "high_rel": rel(r["ner_ci_high_mcse"]),
+            }
+        )
+    ner = sim["ner"]
+    bound = getattr(ner, "quantile_error_bound", np.zeros_like(ner.mean))
+    return {
+        "rows": rows,
+        "bins": f"{N_BINS:,}",
+        "block": f"{BLOCK_SIZE:,}",
+        "quantile_error": _rel(float(bound[-1] / abs(ner.mean[-1]))),
+    }
+
+
+def _component_rows(sim: Summary, summary: xr.Dataset) -> list[dict]:
+    """Per period: mean and central interval (the standard's level) of each component."""
+    conf = float(summary.attrs["confidence"])
+    q = [(1 - conf) / 2, (1 + conf) / 2]
+    parts = ("baseline", "project", "leakage")
+    cis = {name: sim[name].quantile(q) for name in parts}
+    rows = []
+    for i, r in enumerate(outputs.period_records(summary)):
+        row = {"period": r["period"]}
+        for name in parts:
+            row[name] = _t(r[name])
+            row[f"{name}_ci"] = f"{_t(cis[name][0][i])} – {_t(cis[name][1][i])}"
+        row["ner"] = _t(r["ner_mean"])
+        row["ner_ci"] = f"{_t(r['ner_ci_low'])} – {_t(r['ner_ci_high'])}"
+        rows.append(row)
+    return rows
+
+
+def _q(x: float) -> str:
+    """A number inside typst math, quoted so that its thousands separators stay tight."""
+    return f'"{x:,.0f}"'
+
+
+def _worked_deduction(std, summary: xr.Dataset) -> dict:
+    """The run standard's deduction for the whole period, as typst math with the numbers in."""
+    tot = {k: float(summary[k].sel(period="total")) for k in summary.data_vars}
+    lo, hi, mean, median = tot["ner_ci_low"], tot["ner_ci_high"], tot["ner_mean"], tot["ner_median"]
+    u, frac, ded = (
+        tot["uncertainty_pct"] / 100,
+        tot["deduction_fraction"],
+        tot["uncertainty_deduction"],
+    )
+    level = f"{100 * std.confidence:.0f}"
+    centre, centre_name = (mean, "mean") if std.relative_to == "mean" else (median, "median")
+    lines = [
+        f'U = ("UCL"_{level} - "LCL"_{level}) / (2 dot "{centre_name}") = '
+        f"({_q(hi)} - {_q(lo)}) / (2 times {_q(centre)}) = {100 * u:.2f} %"
+    ]
+    if std.rule is vcs_deduction_fraction:
+        lines += [
+            f"f = min(1, 1 - U + 15 %) = min(1, 1 - {100 * u:.2f} % + 15 %) = {1 - frac:.4f}",
+            f'"deduction" = "NER" dot (1 - f) = {_q(mean)} times {frac:.4f} = {_q(ded)}',
+        ]
+    elif std.rule is art_trees_deduction_fraction:
+        lines += [
+            f'"UA" = 0.524417 dot U / 1.645006 = 0.524417 times {u:.4f} / 1.645006 = {frac:.6f}',
+            f'"UNC" = ("ER" + "REMV") dot "UA" = {_q(tot["stock_change"])} times {frac:.6f} '
+            f"= {_q(ded)}",
+        ]
+    elif std.rule is fcpf_conservativeness_factor:
+        lines += [
+            f'"set-aside" = {100 * frac:g} % quad ("band of" U = {100 * u:.1f} %)',
+            f'"deduction" = "NER" dot {100 * frac:g} % = {_q(mean)} times {frac:.2f} = {_q(ded)}',
+        ]
+    return {
+        "lines": lines,
+        "adjusted": _t(tot["adjusted_ner"]),
+    }
+
+
+def _buffer_data(summary: xr.Dataset) -> dict:
+    """Buffer and credits of the whole period as typst math with the numbers in."""
+    tot = {k: float(summary[k].sel(period="total")) for k in summary.data_vars}
+    pct = float(summary.attrs["buffer_pct"])
+    on = summary.attrs["buffer_on"]
+    base, name = (
+        (tot["stock_change"], "(E^b - E^p)")
+        if on == "stock_change"
+        else (tot["adjusted_ner"], '"adjusted NER"')
+    )
+    return {
+        "lines": [
+            f'"buffer" = {pct:g} % dot {name} = {pct / 100:g} times {_q(base)} '
+            f"= {_q(tot['buffer'])}",
+            f'"credits" = "adjusted NER" - "buffer" = {_q(tot["adjusted_ner"])} - '
+            f"{_q(tot['buffer'])} = {_q(tot['credits'])}",
+        ],
     }
 
 

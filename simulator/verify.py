@@ -49,6 +49,8 @@ def verify(run_dir: str | Path, progress=None) -> Verification:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         config_path = Path(manifest["config_path"])
         raw_config, hashes = manifest["config"], manifest["data_sha256"]
+        # A run whose gates were overridden on the command line is re-run the same way.
+        overridden = bool(manifest.get("gates", {}).get("override"))
     except (OSError, ValueError, KeyError) as err:
         raise ReddsimError(f"{manifest_path}: not a reddsim run manifest ({err})") from err
     # The recorded path, else the usual layout <run>/out/<run-id>/ beside <run>/run.toml
@@ -71,7 +73,7 @@ def verify(run_dir: str | Path, progress=None) -> Verification:
             )
     tables = sorted(p.relative_to(run_dir) for p in (run_dir / "tables").glob("*.csv"))
     with tempfile.TemporaryDirectory(prefix="reddsim-verify-") as tmp:
-        again = run(spec, Path(tmp), progress=progress).out_dir
+        again = run(spec, Path(tmp), progress=progress, allow_unconverged=overridden).out_dir
         differing = [
             str(t) for t in tables if (run_dir / t).read_bytes() != (again / t).read_bytes()
         ]

@@ -57,8 +57,9 @@ def test_run_writes_every_output(json_run):
     _, out_root, result = json_run
     totals = json.loads(result.stdout)
     out = Path(totals["out_dir"])
-    assert out.parent == out_root and Path(totals["appendix"]) == out / "appendix.pdf"
-    assert [p.name for p in out_root.iterdir()] == [out.name]  # nothing half-written beside it
+    # --out names the run directory itself; nothing half-written is left beside it
+    assert out == out_root and Path(totals["appendix"]) == out / "appendix.pdf"
+    assert sorted(p.name for p in out_root.parent.iterdir()) == ["out", "run"]
     for name in (
         "manifest.json",
         "posterior.nc",
@@ -253,11 +254,114 @@ def test_interrupted_run_leaves_nothing_that_looks_complete(small_run, tmp_path,
         text=True,
     )
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not any(out.glob(".incomplete-*")):
+    while time.monotonic() < deadline and not any(tmp_path.glob(".incomplete-*")):
         time.sleep(0.05)
-    assert any(out.glob(".incomplete-*")), "the run never started writing"
+    assert any(tmp_path.glob(".incomplete-*")), "the run never started writing"
     proc.send_signal(getattr(signal, sig))
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130, stderr
     assert "interrupted" in stderr and "Traceback" not in stderr
-    assert not out.exists() or not any(out.iterdir())
+    assert not out.exists() and not any(tmp_path.glob(".incomplete-*"))
+
+
+def test_report_rebuilds_the_pdf_without_rerunning(json_run, tmp_path):
+    import shutil
+
+    _, _, result = json_run
+    copy = tmp_path / "copy"
+    shutil.copytree(Path(json.loads(result.stdout)["out_dir"]), copy)
+    original = (copy / "appendix.pdf").read_bytes()
+    (copy / "appendix.pdf").unlink()
+    (copy / "posterior.nc").unlink()  # nothing is re-run: the posterior is not needed
+    rebuilt = reddsim("report", copy)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert rebuilt.stdout.strip() == f"appendix: {copy / 'appendix.pdf'}"
+    # the PDF carries the run's own date, so the rebuild is byte-identical
+    assert (copy / "appendix.pdf").read_bytes() == original
+
+
+@pytest.mark.parametrize(
+    ("target", "fragment"),
+    [("missing", "no such run directory"), ("empty", "not a reddsim run directory")],
+)
+def test_report_errors_exit_2_with_one_line(tmp_path, target, fragment):
+    (tmp_path / "empty").mkdir()
+    result = reddsim("report", tmp_path / target)
+    assert result.returncode == 2 and result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and fragment in lines[0]
+
+
+def test_out_never_overwrites_a_run_without_force(json_run):
+    run_dir, out, _ = json_run
+    before = (out / "manifest.json").read_bytes()
+    result = reddsim("run", run_dir, "--out", out, "-q")
+    assert result.returncode == 2
+    assert "a complete run directory already exists; pass --force" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert (out / "manifest.json").read_bytes() == before
+
+
+def test_out_refuses_a_directory_that_is_not_a_run_even_with_force(tmp_path):
+    keep = tmp_path / "mine"
+    keep.mkdir()
+    (keep / "notes.txt").write_text("not a run")
+    result = reddsim("run", LOS_AMIGOS, "--out", keep, "--force", "-q")
+    assert result.returncode == 2 and "is not a reddsim run directory" in result.stderr
+    assert (keep / "notes.txt").read_text() == "not a run"
+
+
+def test_force_replaces_a_run_only_once_the_new_one_is_complete(json_run, tmp_path):
+    import shutil
+
+    run_dir, out, _ = json_run
+    dest = tmp_path / "dest"
+    shutil.copytree(out, dest)
+    old = (dest / "manifest.json").read_bytes()
+    # a forced run that fails (its gates) leaves the old run whole
+    strict = copy_run(
+        tmp_path / "strict",
+        {"draws = 2000": "draws = 50", "tune = 1000": "tune = 50", "chains = 4": "chains = 2"},
+    )
+    failed = reddsim("run", strict, "--out", dest, "--force", "-q")
+    assert failed.returncode == 2 and "sampler diagnostics fail" in failed.stderr
+    assert (dest / "manifest.json").read_bytes() == old
+    # a forced run that completes replaces it
+    result = reddsim("run", run_dir, "--draws", 2000, "--seed", 9, "--out", dest, "--force", "-q")
+    assert result.returncode == 0, result.stderr
+    manifest = json.loads((dest / "manifest.json").read_text())
+    assert (manifest["seed"], manifest["n_draws"]) == (9, 2000)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dest", "strict"]
+
+
+def test_allow_unconverged_writes_an_appendix_that_says_so(tmp_path):
+    from tests.conftest import SMALL_SAMPLER
+
+    no_override = {**SMALL_SAMPLER, "tune = 1000": "tune = 300"}
+    run_dir = copy_run(tmp_path / "run", no_override)
+    out = tmp_path / "out"
+    refused = reddsim("run", run_dir, "--draws", 2000, "--out", out, "-q")
+    assert refused.returncode == 2 and "--allow-unconverged" in refused.stderr
+    assert not out.exists()
+    result = reddsim("run", run_dir, "--draws", 2000, "--out", out, "--allow-unconverged", "-q")
+    assert result.returncode == 0, result.stderr
+    assert "gates failed and were overridden by --allow-unconverged" in result.stderr
+    gates = json.loads((out / "manifest.json").read_text())["gates"]
+    assert gates["override"] == "--allow-unconverged" and not gates["passed"]
+    assert not gates["monte_carlo"]["passed"]  # 2,000 draws cannot reach 0.1%
+    doc = json.loads((out / "appendix.json").read_text())
+    assert doc["gates"]["override"] == "--allow-unconverged"
+    assert any("Monte Carlo error" in f for f in doc["gates"]["failures"])
+    assert doc["command"].endswith("--allow-unconverged")
+    # the first page carries the banner
+    assert "UNCONVERGED RESULTS" in (out / "appendix.typ").read_text()
+
+
+@pytest.mark.slow
+def test_monte_carlo_gate_fails_a_converged_run_with_too_few_draws(tmp_path):
+    out = tmp_path / "out"
+    result = reddsim("run", LOS_AMIGOS, "--draws", 2000, "--out", out, "-q")
+    assert result.returncode == 2, result.stderr
+    assert "raise [simulation].n_draws (or --draws) to at least ~" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not out.exists() and not any(tmp_path.iterdir())

@@ -1,0 +1,72 @@
+"""Rebuilding a run's appendix from its stored source (``reddsim report``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from simulator.errors import OutputError
+from simulator.report import rebuild_appendix
+
+#: A stand-in for a run's stored template: the rebuild must use it, not the package's.
+TYP = '#let d = json("appendix.json")\n= #d.project\nCredits: #d.credits\n'
+
+
+def _run_dir(tmp_path: Path, doc: dict | None = None) -> Path:
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "manifest.json").write_text("{}")
+    (out / "appendix.typ").write_text(TYP)
+    (out / "appendix.json").write_text(json.dumps(doc or {"project": "P", "credits": "1,234"}))
+    return out
+
+
+def test_rebuild_uses_the_stored_source(tmp_path):
+    out = _run_dir(tmp_path)
+    pdf = rebuild_appendix(out)
+    assert pdf == out / "appendix.pdf" and pdf.read_bytes().startswith(b"%PDF")
+    assert sorted(p.name for p in out.iterdir()) == [
+        "appendix.json",
+        "appendix.pdf",
+        "appendix.typ",
+        "manifest.json",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("setup", "fragment"),
+    [
+        (lambda d: d / "nowhere", "no such run directory"),
+        (lambda d: (d / "manifest.json").unlink() or d, "not a reddsim run directory"),
+        (lambda d: (d / "appendix.typ").unlink() or d, "appendix.typ: missing"),
+        (lambda d: (d / "appendix.json").unlink() or d, "appendix.json: missing"),
+        (lambda d: (d / "appendix.json").write_text("{nope") and d, "not readable JSON"),
+    ],
+)
+def test_rebuild_errors_are_one_line(tmp_path, setup, fragment):
+    target = setup(_run_dir(tmp_path))
+    with pytest.raises(OutputError) as info:
+        rebuild_appendix(target)
+    assert fragment in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_failed_compile_keeps_the_old_pdf(tmp_path):
+    out = _run_dir(tmp_path)
+    old = rebuild_appendix(out).read_bytes()
+    (out / "appendix.typ").write_text(TYP + '#image("figures/missing.png")\n')
+    with pytest.raises(OutputError, match="typst cannot compile it"):
+        rebuild_appendix(out)
+    assert (out / "appendix.pdf").read_bytes() == old
+    assert not list(out.glob(".appendix*"))
+
+
+def test_failed_gates_without_override_are_refused(tmp_path):
+    doc = {"project": "P", "credits": "1", "gates": {"passed": False, "override": ""}}
+    with pytest.raises(OutputError, match="gates failed and were not overridden"):
+        rebuild_appendix(_run_dir(tmp_path, doc))
+    overridden = tmp_path / "overridden"
+    overridden.mkdir()
+    doc["gates"]["override"] = "--allow-unconverged"
+    assert rebuild_appendix(_run_dir(overridden, doc)).is_file()
