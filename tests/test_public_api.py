@@ -56,6 +56,7 @@ MODULES = [
     "simulator.reference",
     "simulator.report",
     "simulator.rng",
+    "simulator.sensitivity",
     "simulator.standards",
     "models.allometry",
     "models.biomass",
