@@ -97,6 +97,7 @@ __all__ = [
     "projected_loss_se",
     "posterior_dependence",
     "build_response_model",
+    "run_response_model",
     "latent_sample",
     "group_uncertainty",
     "Lever",
@@ -777,6 +778,41 @@ def _run_design(spec: RunSpec, data: RunData, sigma: np.ndarray) -> RateDesign:
     )
 
 
+def run_response_model(
+    spec: RunSpec, data: RunData, posteriors, inputs: KernelInputs, budget: dict
+) -> ResponseModel:
+    """The :class:`ResponseModel` of a run (what :func:`analyse` evaluates).
+
+    Parameters
+    ----------
+    spec, data, posteriors, inputs
+        As for :func:`analyse`.
+    budget : dict
+        Per-stratum variance contributions with keys ``allometry``, ``diameter``,
+        ``wood_density``, ``height``, ``sampling``
+        (:func:`simulator.inference.biomass_error_budget`; only their ratios are used,
+        so the percentages of ``tables/biomass_error_budget.csv`` do as well).
+    """
+    strata = [s.name for s in spec.config.project.strata]
+    bio = posteriors.trees["biomass"]
+    plot_terms = sum(
+        budget[k] for k in ("allometry", "diameter", "wood_density", "height", "sampling")
+    )
+    allometry_share = np.asarray(budget["allometry"], dtype=float) / plot_terms
+    allocated = inputs.loss_target is not None
+    rd = _run_design(spec, data, inputs.rate_sigma)
+    w_map = 0.0 if allocated else map_share(rd, data.deforestation["loss_se_ha"])
+    return build_response_model(
+        strata,
+        flat_draws(bio, "agb_mg_ha"),
+        flat_draws(bio, "carbon_fraction"),
+        flat_draws(bio, "root_shoot"),
+        allometry_share,
+        inputs,
+        w_map,
+    )
+
+
 def analyse(
     spec: RunSpec, data: RunData, posteriors, inputs: KernelInputs, budget: dict
 ) -> SensitivityResult:
@@ -795,16 +831,13 @@ def analyse(
     cfg = spec.config
     settings: Sensitivity = cfg.sensitivity
     strata = [s.name for s in cfg.project.strata]
+    model = run_response_model(spec, data, posteriors, inputs, budget)
     bio = posteriors.trees["biomass"]
     agb = flat_draws(bio, "agb_mg_ha")
     cf, rs = flat_draws(bio, "carbon_fraction"), flat_draws(bio, "root_shoot")
-    plot_terms = budget["allometry"] + budget["diameter"] + budget["wood_density"]
-    plot_terms = plot_terms + budget["height"] + budget["sampling"]
-    allometry_share = budget["allometry"] / plot_terms
+    allometry_share, w_map = model.allometry_share, model.rate_map_share
     allocated = inputs.loss_target is not None
     rd = _run_design(spec, data, inputs.rate_sigma)
-    w_map = 0.0 if allocated else map_share(rd, data.deforestation["loss_se_ha"])
-    model = build_response_model(strata, agb, cf, rs, allometry_share, inputs, w_map)
     seed = cfg.simulation.seed % (2**31 - 1) + 1
     standard = STANDARDS[cfg.accounting.standard]
 
