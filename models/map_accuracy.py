@@ -63,6 +63,11 @@ class AreaEstimate:
     proportions : ndarray, shape (n_classes, n_classes)
         Estimated area proportions ``p_ij`` (the error matrix in area terms).
     confidence : float
+    strata : tuple of str
+        Names of the sample strata (rows of ``counts``).
+    counts : ndarray, shape (n_strata, n_classes)
+        The sample counts the estimates come from (sampling-effort planning
+        re-estimates from them).
     """
 
     classes: tuple
@@ -79,6 +84,7 @@ class AreaEstimate:
     mapped_area: np.ndarray
     confidence: float
     strata: tuple = ()
+    counts: np.ndarray | None = None  # the sample counts n_hj the estimates come from
 
     def mapped(self, stratum: str) -> float:
         """Mapped area of a stratum, by name."""
@@ -240,6 +246,7 @@ def stratified_area_estimate(
             str(x)
             for x in (stratum_names if stratum_names is not None else names if h == k else range(h))
         ),
+        counts=n,
     )
 
 

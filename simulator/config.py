@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from simulator.errors import ConfigError
 from simulator.standards import STANDARDS
@@ -39,6 +39,7 @@ __all__ = [
     "Sampler",
     "Simulation",
     "Accounting",
+    "Sensitivity",
     "RunConfig",
     "RunSpec",
     "load_config",
@@ -257,6 +258,49 @@ class Accounting(_Section):
         return self
 
 
+def _power_of_two(n: int) -> int:
+    if n & (n - 1):
+        raise ValueError(f"must be a power of 2 (Sobol' points), got {n}")
+    return n
+
+
+class Sensitivity(_Section):
+    """Sobol indices and sampling-effort planning (``simulator.sensitivity``)."""
+
+    enabled: bool = True
+    base_samples: Annotated[
+        int,
+        AfterValidator(_power_of_two),
+        Field(ge=64, le=2**20, description="Sobol base sample N; cost N (groups + 2)"),
+    ] = 1024
+    inner_draws: Annotated[
+        int,
+        AfterValidator(_power_of_two),
+        Field(ge=256, le=2**20, description="Monte Carlo draws per uncertainty/planning case"),
+    ] = 2048
+    resamples: Annotated[int, Field(ge=10, le=10_000)] = 200
+    index_confidence: Annotated[float, Field(gt=0.5, lt=1)] = 0.95
+    plots_added: Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=1)] = [
+        0,
+        5,
+        10,
+        20,
+        50,
+        100,
+        200,
+    ]
+    points_added: Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=1)] = [
+        0,
+        50,
+        100,
+        200,
+        500,
+        1000,
+    ]
+    max_plots: Annotated[int, Field(ge=1, le=10**7)] = 100_000
+    max_points: Annotated[int, Field(ge=1, le=10**7)] = 100_000
+
+
 class RunConfig(_Section):
     """The whole ``run.toml``."""
 
@@ -270,6 +314,7 @@ class RunConfig(_Section):
     sampler: Sampler = Sampler()
     simulation: Simulation
     accounting: Accounting
+    sensitivity: Sensitivity = Sensitivity()
 
     def digest(self) -> str:
         """SHA-256 of the canonical JSON of the validated configuration."""

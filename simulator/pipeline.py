@@ -328,6 +328,7 @@ def run(
                     years=crediting_years(spec),
                 ),
             )
+            _sensitivity_stage(timed, tmp, spec, data, posteriors, inputs, budget)
             (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
             log.info("timings (s): %s", timings)
         _install(tmp, final, force)
@@ -337,3 +338,15 @@ def run(
             out_root.rmdir()
         raise
     return RunOutcome(final, accounts, manifest)
+
+
+def _sensitivity_stage(timed, out: Path, spec: RunSpec, data, posteriors, inputs, budget) -> None:
+    """Sobol indices and sampling-effort planning (``[sensitivity]``), after the report."""
+    if not spec.config.sensitivity.enabled:
+        return
+    from simulator import report, sensitivity
+
+    result = timed(
+        "sensitivity", lambda: sensitivity.analyse(spec, data, posteriors, inputs, budget)
+    )
+    timed("sensitivity report", lambda: report.write_sensitivity(out, result))

@@ -1133,3 +1133,156 @@ def _baseline_loss_data(sim: Summary) -> dict:
     loss = sim["baseline_loss"]
     lo, hi = loss.quantile([0.05, 0.95])[:, -1]
     return {"mean": _t(loss.mean[-1]), "ci": f"{_t(lo)} – {_t(hi)}"}
+
+
+# --------------------------------------------------------------------------- sensitivity
+
+__all__ += ["write_sensitivity", "SENSITIVITY_FIGURES"]
+
+#: Figures of the sensitivity stage (written by :func:`write_sensitivity`).
+SENSITIVITY_FIGURES = ("sensitivity.png", "planning.png")
+
+#: Columns of ``tables/sensitivity.csv`` and ``tables/planning.csv``.
+SENSITIVITY_COLUMNS = ("label", "s1", "s1_conf", "st", "st_conf", "u_only_pct", "u_fixed_pct")
+PLANNING_COLUMNS = (
+    "lever",
+    "added",
+    "ner_mean",
+    "uncertainty_pct",
+    "uncertainty_pct_mcse",
+    "deduction_fraction",
+    "uncertainty_deduction",
+    "credits",
+    "credits_gained",
+    "removes_deduction",
+)
+
+
+def write_sensitivity(out: Path, result) -> None:
+    """Write the sensitivity tables and figures, and add their section to the appendix.
+
+    Adds ``sensitivity`` to ``appendix.json`` (written by :func:`write_outputs`) and
+    recompiles ``appendix.pdf``.
+
+    Parameters
+    ----------
+    out : Path
+        The run's output directory, after :func:`write_outputs`.
+    result : simulator.sensitivity.SensitivityResult
+    """
+    ind = result.indices
+    outputs.write_csv(ind, "group", list(SENSITIVITY_COLUMNS), out / "tables" / "sensitivity.csv")
+    plan = xr.Dataset(
+        {c: ("row", np.array([r[c] for r in result.planning])) for c in PLANNING_COLUMNS},
+        coords={"row": np.arange(len(result.planning))},
+    )
+    outputs.write_csv(plan, "row", list(PLANNING_COLUMNS), out / "tables" / "planning.csv")
+    _fig_sensitivity(out / "figures" / "sensitivity.png", ind, result.notes)
+    _fig_planning(out / "figures" / "planning.png", result.planning, result.notes)
+    path = out / "appendix.json"
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    doc["sensitivity"] = _sensitivity_data(result)
+    path.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+    compile_appendix(out)
+
+
+def _fig_sensitivity(path: Path, ind: xr.Dataset, notes: dict) -> None:
+    labels = [str(v) for v in ind["label"].values]
+    y = np.arange(len(labels))[::-1]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 0.32 * len(labels) + 1.4), sharey=True)
+    ax1.barh(y + 0.2, ind.s1, 0.4, xerr=ind.s1_conf, label="first order S1", color="C0")
+    ax1.barh(y - 0.2, ind.st, 0.4, xerr=ind.st_conf, label="total ST", color="C1")
+    ax1.set_yticks(y, labels)
+    ax1.set_xlabel(f"Sobol index of total NER ({notes['index_confidence']:.0%} CI)")
+    ax1.axvline(0, color="k", lw=0.5)
+    ax1.legend(loc="lower right", frameon=False)
+    u_all = notes["u_all_pct"]
+    ax2.barh(y + 0.2, ind.u_only_pct, 0.4, label="only this group varies", color="C2")
+    ax2.barh(y - 0.2, ind.u_fixed_pct, 0.4, label="this group fixed", color="C7")
+    ax2.axvline(u_all, color="k", lw=0.8, ls="--", label=f"all vary ({u_all:.1f}%)")
+    ax2.axvline(15, color="C3", lw=0.8, ls=":", label="15% (no VCS deduction)")
+    ax2.set_xlabel(f"uncertainty of total NER (% of mean, {notes['confidence']:.0%} CI)")
+    ax2.legend(loc="lower right", frameon=False, fontsize=7)
+    _save(fig, path)
+
+
+def _fig_planning(path: Path, rows: list[dict], notes: dict) -> None:
+    levers = list(dict.fromkeys(r["lever"] for r in rows))
+    fig, axes = plt.subplots(1, len(levers), figsize=(4.5 * len(levers), 3.2), squeeze=False)
+    for ax, lever in zip(axes[0], levers, strict=True):
+        finite = [r for r in rows if r["lever"] == lever and r["added"] != "inf"]
+        limit = next(r for r in rows if r["lever"] == lever and r["added"] == "inf")
+        k = np.array([r["added"] for r in finite], dtype=float)
+        u = np.array([r["uncertainty_pct"] for r in finite])
+        se = np.array([r["uncertainty_pct_mcse"] for r in finite])
+        x = np.maximum(k, 0.5)  # k = 0 on a log axis
+        ax.errorbar(x, u, yerr=se, marker="o", ms=3, capsize=2, label="projected U")
+        ax.axhline(limit["uncertainty_pct"], color="C7", ls="--", label="unlimited effort")
+        ax.axhline(15, color="C3", ls=":", label="15% (no VCS deduction)")
+        ax.set_xscale("log")
+        ax.set_xlabel(f"added {lever.replace('_', ' ')} (0 plotted at 0.5)")
+        ax.set_ylabel("uncertainty of total NER (%)")
+        ax.legend(frameon=False, fontsize=7)
+    _save(fig, path)
+
+
+def _sensitivity_data(result) -> dict:
+    ind, notes = result.indices, result.notes
+
+    def ci(v, c):
+        return f"{v:.3f} ± {c:.3f}"
+
+    groups = [
+        {
+            "label": str(ind.label.values[i]),
+            "s1": ci(float(ind.s1[i]), float(ind.s1_conf[i])),
+            "st": ci(float(ind.st[i]), float(ind.st_conf[i])),
+            "u_only": _pct(float(ind.u_only_pct[i])),
+            "u_fixed": _pct(float(ind.u_fixed_pct[i])),
+        }
+        for i in range(ind.sizes["group"])
+    ]
+    plan = [
+        {
+            "lever": r["lever"].replace("_", " "),
+            "added": str(r["added"]) if r["added"] != "inf" else "unlimited",
+            "u": f"{r['uncertainty_pct']:.1f}% ± {r['uncertainty_pct_mcse']:.1f}",
+            "fraction": _pct(100 * r["deduction_fraction"]),
+            "deduction": _t(r["uncertainty_deduction"]),
+            "credits": _t(r["credits"]),
+            "gained": _t(r["credits_gained"]),
+        }
+        for r in result.planning
+    ]
+    searches = []
+    for lever, s in result.searches.items():
+        if s["smallest"] is not None:
+            text = f"{s['smallest']} more {s['unit']} remove the deduction"
+        elif s["reachable"]:
+            text = f"more than {s['k_max']} {s['unit']} would be needed"
+        else:
+            text = (
+                f"not reachable by {lever.replace('_', ' ')} alone: even unlimited "
+                f"{s['unit']} leave a deduction"
+            )
+        searches.append({"lever": lever.replace("_", " "), "text": text})
+    dep = notes["dependence"]
+    return {
+        "groups": groups,
+        "planning": plan,
+        "searches": searches,
+        "standard": notes["standard"],
+        "level": _pct(100 * notes["confidence"], 0),
+        "index_level": _pct(100 * notes["index_confidence"], 0),
+        "n_base": f"{notes['n_base']:,}",
+        "n_evaluations": f"{notes['n_evaluations']:,}",
+        "inner_draws": f"{notes['inner_draws']:,}",
+        "u_all": _pct(notes["u_all_pct"]),
+        "map_share": _pct(100 * notes["rate_map_share"]),
+        "allometry_share": ", ".join(
+            f"{k} {100 * v:.1f}%" for k, v in notes["allometry_share"].items()
+        ),
+        "plots": ", ".join(f"{k} {v}" for k, v in notes["n_plots"].items()),
+        "rho": f"{dep['rho']:.3f}",
+        "rho_pair": " and ".join(dep["pair"]),
+    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -10,12 +11,14 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from simulator import report
 from simulator.config import load_config
 from simulator.pipeline import RunOutcome, run
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
 LOS_AMIGOS_NOTEBOOK = NOTEBOOKS / "01_los_amigos.ipynb"
+SENSITIVITY_NOTEBOOK = NOTEBOOKS / "02_sensitivity.ipynb"
 
 #: Shorter chains than the default run (4 x 2000 after 1000 tuning); they may miss the ESS
 #: gate, which is tested elsewhere, so the override is switched on.
@@ -96,6 +99,14 @@ def test_byod_notebook_is_committed_without_outputs():
             assert cell.outputs == [] and cell.execution_count is None, cell.source[:80]
 
 
+def test_sensitivity_notebook_is_committed_without_outputs():
+    nb = nbformat.read(SENSITIVITY_NOTEBOOK, as_version=4)
+    nbformat.validate(nb)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None, cell.source[:80]
+
+
 def test_byod_notebook_executes():
     """From CSVs to an appendix: the notebook writes a tiny project, checks and runs it."""
     nb = nbformat.read(BYOD_NOTEBOOK, as_version=4)
@@ -117,3 +128,28 @@ def test_byod_notebook_executes():
     assert "error: " in text and "column mean = '-12'" in text  # a bad value, named
     assert "appendix: " in text and "appendix.pdf" in text
     assert "tables/summary.csv" in text
+
+
+def test_sensitivity_notebook_executes(_notebook_run: RunOutcome):
+    out = _notebook_run.out_dir
+    for name in ("tables/sensitivity.csv", "tables/planning.csv"):
+        assert (out / name).is_file(), name
+    for name in report.SENSITIVITY_FIGURES:
+        assert (out / "figures" / name).is_file(), name
+    assert "sensitivity" in json.loads((out / "appendix.json").read_text())
+    nb = nbformat.read(SENSITIVITY_NOTEBOOK, as_version=4)
+    client = NotebookClient(
+        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
+    )
+    previous = os.environ.get("REDDSIM_RUN_DIR")
+    os.environ["REDDSIM_RUN_DIR"] = str(out)
+    try:
+        client.execute()
+    finally:
+        if previous is None:
+            del os.environ["REDDSIM_RUN_DIR"]
+        else:
+            os.environ["REDDSIM_RUN_DIR"] = previous
+    text = _output_text(nb)
+    assert _notebook_run.manifest["run_id"] in text
+    assert "U (%)" in text

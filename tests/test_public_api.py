@@ -61,6 +61,7 @@ MODULES = [
     "simulator.reference",
     "simulator.report",
     "simulator.rng",
+    "simulator.sensitivity",
     "simulator.standards",
     "simulator.streaming",
     "models.allometry",
