@@ -191,16 +191,17 @@ def _compile_times() -> dict:
 
 
 def _end_to_end(run_dir: Path) -> dict:
-    with tempfile.TemporaryDirectory() as out:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "run"
         t0 = time.perf_counter()
         subprocess.run(
-            [sys.executable, "-m", "simulator", "run", str(run_dir), "--out", out, "-q"],
+            [sys.executable, "-m", "simulator", "run", str(run_dir), "--out", str(out), "-q"],
             cwd=REPO,
             check=True,
             capture_output=True,
         )
         wall = time.perf_counter() - t0
-        manifest = json.loads(next(Path(out).glob("*/manifest.json")).read_text())
+        manifest = json.loads((out / "manifest.json").read_text())
     return {"wall_s": round(wall, 2), "n_draws": manifest["n_draws"], **manifest["timings_s"]}
 
 
