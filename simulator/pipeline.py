@@ -341,8 +341,16 @@ def run(
 
 
 def _sensitivity_stage(timed, out: Path, spec: RunSpec, data, posteriors, inputs, budget) -> None:
-    """Sobol indices and sampling-effort planning (``[sensitivity]``), after the report."""
+    """Sobol indices and sampling-effort planning (``[sensitivity]``), after the report.
+
+    The input groups are those of the inventory-based biomass model (allometry, plots);
+    a run from stated carbon stocks (``[data] carbon_stocks``) has none, so it is skipped
+    and the log says so.
+    """
     if not spec.config.sensitivity.enabled:
+        return
+    if posteriors.plots is None:
+        log.info("sensitivity skipped: it needs a tree inventory (this run uses carbon stocks)")
         return
     from simulator import report, sensitivity
 
