@@ -1202,7 +1202,7 @@ def _fig_sensitivity(path: Path, ind: xr.Dataset, notes: dict) -> None:
     ax2.axvline(u_all, color="k", lw=0.8, ls="--", label=f"all vary ({u_all:.1f}%)")
     ax2.axvline(15, color="C3", lw=0.8, ls=":", label="15% (no VCS deduction)")
     ax2.set_xlabel(f"uncertainty of total NER (% of mean, {notes['confidence']:.0%} CI)")
-    ax2.legend(loc="lower right", frameon=False, fontsize=7)
+    ax2.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=2, frameon=False, fontsize=7)
     _save(fig, path)
 
 
