@@ -213,6 +213,14 @@ def run(
             help="Replace a complete run at --out, once the new one is complete.",
         ),
     ] = False,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="Keep each finished chunk of the simulation (RUN/out/.chunks/) and reuse "
+            "those an interrupted run with the same configuration kept.",
+        ),
+    ] = False,
     allow_unconverged: Annotated[
         bool,
         typer.Option(
@@ -261,6 +269,7 @@ def run(
                 out_dir=out_dir,
                 force=force,
                 allow_unconverged=allow_unconverged,
+                resume=resume,
             )
     except ReddsimError as e:
         _fail(e)

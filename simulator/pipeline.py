@@ -38,7 +38,7 @@ from simulator.data import load_data
 from simulator.errors import OutputError
 from simulator.inference import biomass_error_budget, crediting_years, fit_models, kernel_inputs
 from simulator.standards import STANDARDS
-from simulator.streaming import BLOCK_SIZE, N_BINS, stream
+from simulator.streaming import BLOCK_SIZE, N_BINS, checkpointed, serial_runner, stream
 
 __all__ = ["RunOutcome", "run", "new_run_id", "check_output_dir", "TRACKED_PACKAGES"]
 
@@ -187,6 +187,7 @@ def run(
     out_dir: Path | None = None,
     force: bool = False,
     allow_unconverged: bool = False,
+    resume: bool = False,
 ) -> RunOutcome:
     """Execute a run and write its output directory.
 
@@ -205,6 +206,10 @@ def run(
     allow_unconverged : bool
         Override the sampler and Monte Carlo gates (:mod:`simulator.gates`); the
         manifest and the appendix say so.
+    resume : bool
+        Save each finished chunk of the simulation under ``out_root/.chunks/`` and
+        reuse the chunks an interrupted run with the same configuration saved
+        (:func:`simulator.streaming.checkpointed`); removed once the run is complete.
 
     Returns
     -------
@@ -251,6 +256,7 @@ def run(
             final = out_root / f"{run_id}-{suffix}"
     tmp = out_root / f".incomplete-{final.name}-{os.getpid()}"
     tmp.mkdir()
+    chunks = out_root / ".chunks" / cfg.digest()[:16]
     try:
         with _log_to(tmp / "run.log"):
             log.info("run %s of %s (config %s)", run_id, spec.path, cfg.digest())
@@ -269,6 +275,7 @@ def run(
                     cfg.simulation.n_draws,
                     cfg.simulation.seed,
                     cfg.simulation.chunk_size,
+                    runner=checkpointed(serial_runner, chunks) if resume else None,
                     mc_tolerance=cfg.simulation.mc_tolerance,
                     max_draws=cfg.simulation.max_draws,
                 ),
@@ -332,6 +339,9 @@ def run(
             (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
             log.info("timings (s): %s", timings)
         _install(tmp, final, force)
+        shutil.rmtree(chunks, ignore_errors=True)
+        if chunks.parent.exists() and not any(chunks.parent.iterdir()):
+            chunks.parent.rmdir()
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         if created_root and out_root.exists() and not any(out_root.iterdir()):

@@ -16,6 +16,8 @@ from simulator.streaming import (
     HISTOGRAMMED,
     QUANTITIES,
     Draws,
+    checkpointed,
+    chunk_plan,
     mc_relative_error,
     simulate_chunk,
     stream,
@@ -167,3 +169,33 @@ def test_mc_tolerance_doubles_until_met_and_equals_a_fixed_run(inputs):
 def test_mc_tolerance_stops_at_max_draws(inputs):
     got = stream(inputs, 1000, seed=4, mc_tolerance=1e-9, max_draws=2 * BLOCK_SIZE)
     assert got.n_draws == 2 * BLOCK_SIZE
+
+
+def test_an_interrupted_stream_resumes_from_its_checkpoints(inputs, exact_and_streamed, tmp_path):
+    _, expected = exact_and_streamed
+    computed = []
+
+    def counting(inputs, seed, plan, grid):
+        for start, n in plan:
+            computed.append(start)
+            yield start, simulate_chunk(inputs, seed, start, n, grid)
+
+    def interrupted(inputs, seed, plan, grid):
+        for i, item in enumerate(counting(inputs, seed, plan, grid)):
+            if i == 1:
+                raise KeyboardInterrupt
+            yield item
+
+    n = expected.n_draws
+    with pytest.raises(KeyboardInterrupt):
+        stream(inputs, n, seed=9, chunk_size=1, runner=checkpointed(interrupted, tmp_path))
+    saved = list(tmp_path.rglob("*.npz"))
+    assert len(saved) == 1 and not list(tmp_path.rglob("*.tmp.npz"))
+    computed.clear()
+    got = stream(inputs, n, seed=9, chunk_size=1, runner=checkpointed(counting, tmp_path))
+    _same(got, expected)
+    assert len(computed) == len(chunk_plan(n - BLOCK_SIZE, 1)) - 1  # the saved chunk is reused
+    # another seed is another computation: nothing is reused
+    computed.clear()
+    stream(inputs, n, seed=10, chunk_size=1, runner=checkpointed(counting, tmp_path))
+    assert len(computed) == len(chunk_plan(n - BLOCK_SIZE, 1))
