@@ -14,12 +14,13 @@ PYTHON312 ?= $(shell \
 	command -v uv >/dev/null 2>&1 && uv python find 3.12 2>/dev/null && exit 0; \
 	true)
 
-.PHONY: run test test-slow bench lint data clean help
+.PHONY: run test test-slow calibration bench lint data clean help
 
 help:
 	@echo "make run    - install (first time) and run $(RUN); prints where the appendix is"
 	@echo "make test   - install (first time) and run the test suite"
 	@echo "make test-slow - also run the slow statistical checks"
+	@echo "make calibration - SBC and whole-chain coverage report in tests/reports/"
 	@echo "make lint   - ruff"
 
 $(VENV)/.installed: requirements.lock pyproject.toml
@@ -42,6 +43,9 @@ test: $(VENV)/.installed
 
 test-slow: $(VENV)/.installed
 	$(PY) -m pytest -m slow -p no:cacheprovider
+
+calibration: $(VENV)/.installed
+	$(PY) -m benchmarks.calibration
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check simulator models tests
