@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import platform
 import sys
+import textwrap
 from dataclasses import asdict
 from pathlib import Path
 
@@ -29,7 +30,7 @@ from benchmarks.calibration import (  # noqa: E402
     sbc_table,
 )
 
-__all__ = ["write_report", "plot_ranks", "plot_ecdf", "plot_coverage"]
+__all__ = ["write_report", "load_study", "plot_ranks", "plot_ecdf", "plot_coverage"]
 
 N_VALUES = RANK_DRAWS + 1
 
@@ -37,10 +38,16 @@ N_VALUES = RANK_DRAWS + 1
 def _grid(n: int):
     cols = min(4, n)
     rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.4 * rows), squeeze=False)
+    width = max(3.2 * cols, 7.5)  # room for the title above a single panel
+    fig, axes = plt.subplots(rows, cols, figsize=(width, 2.4 * rows + 0.4), squeeze=False)
     for ax in axes.flat[n:]:
         ax.set_visible(False)
     return fig, axes.flat
+
+
+def _title(fig, text: str) -> None:
+    """Figure title wrapped to the figure's width (about 13 characters per inch at 9 pt)."""
+    fig.suptitle(textwrap.fill(text, int(fig.get_figwidth() * 13)), fontsize=9)
 
 
 def plot_ranks(study: Study, model: str, path: Path) -> None:
@@ -59,10 +66,10 @@ def plot_ranks(study: Study, model: str, path: Path) -> None:
         ax.set_title(f"{label}\nchi2 p={row['p_chi2']:.3f}, ECDF p={row['p_ecdf']:.3f}", fontsize=8)
         ax.set_xlim(0, N_VALUES)
         ax.tick_params(labelsize=7)
-    fig.suptitle(
+    _title(
+        fig,
         f"SBC rank histograms, {model} model ({len(study.ranks[model][labels[0]])} data sets, "
         f"ranks among {RANK_DRAWS} draws); grey: 99% pointwise band",
-        fontsize=9,
     )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -84,10 +91,10 @@ def plot_ecdf(study: Study, model: str, path: Path) -> None:
         ax.axhline(0, color="0.4", lw=0.8)
         ax.set_title(label, fontsize=8)
         ax.tick_params(labelsize=7)
-    fig.suptitle(
+    _title(
+        fig,
         f"SBC ECDF difference, {model} model; grey: {100 * prob:.2f}% simultaneous band "
         "(Säilynoja et al. 2022, Bonferroni over quantities and tests)",
-        fontsize=9,
     )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -153,8 +160,18 @@ def _diagnostics_summary(study: Study) -> dict:
     return out
 
 
-def write_report(study: Study, out: Path) -> str:
-    """Write figures, ``calibration.json`` and ``calibration.md`` to ``out``; return the md."""
+def load_study(path: Path) -> Study:
+    """The :class:`Study` saved in a ``calibration.json`` (to redraw without refitting)."""
+    saved = json.loads(Path(path).read_text())["study"]
+    saved["intervals"] = {float(k): [tuple(b) for b in v] for k, v in saved["intervals"].items()}
+    return Study(**saved)
+
+
+def write_report(study: Study, out: Path, command: str | None = None) -> str:
+    """Write figures, ``calibration.json`` and ``calibration.md`` to ``out``; return the md.
+
+    ``command`` is the command that ran the study (default: this process's).
+    """
     out.mkdir(parents=True, exist_ok=True)
     sbc = {model: sbc_table(study, model) for model in study.ranks}
     cov = coverage_table(study)
@@ -165,7 +182,7 @@ def write_report(study: Study, out: Path) -> str:
     pit = np.minimum((np.asarray(study.ner_pit) * (RANK_DRAWS + 1)).astype(int), RANK_DRAWS)
     statuses = {s: study.status.count(s) for s in sorted(set(study.status))}
     doc = {
-        "command": "python -m benchmarks.calibration " + " ".join(sys.argv[1:]),
+        "command": command or " ".join(["python -m benchmarks.calibration", *sys.argv[1:]]),
         "replications": study.replications,
         "seed": study.seed,
         "samplers": {k: v.model_dump() for k, v in SAMPLERS.items()},

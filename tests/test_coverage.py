@@ -4,7 +4,8 @@ Projects are drawn from the models' priors, observed through the models'
 likelihoods, fitted, forward-simulated and accounted (``benchmarks.calibration``).
 A correct chain covers the true total NER of one future of the true project in
 90% (VM0007 v1.8) and 95% (v1.6) of replications; each count must lie in its 99%
-binomial acceptance region.
+binomial acceptance region. Projects whose true or posterior loss rate reaches 100%
+are refused by the kernel, as a run would be, and replaced by further replications.
 """
 
 import pytest
@@ -17,9 +18,5 @@ pytestmark = pytest.mark.slow
 @pytest.mark.parametrize("level", sorted(cal.LEVELS))
 def test_total_ner_interval_covers_at_its_level(calibration_study, level):
     row = next(r for r in cal.coverage_table(calibration_study) if r["level"] == level)
+    assert row["n"] >= cal.REPLICATIONS
     assert row["passed"], row
-
-
-def test_most_replications_reach_the_accounting(calibration_study):
-    """Refusals (a simulated loss rate >= 100%) are rare enough not to shape the check."""
-    assert calibration_study.status.count("ok") >= 0.9 * calibration_study.replications
