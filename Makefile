@@ -14,13 +14,14 @@ PYTHON312 ?= $(shell \
 	command -v uv >/dev/null 2>&1 && uv python find 3.12 2>/dev/null && exit 0; \
 	true)
 
-.PHONY: run test test-slow bench lint data clean help
+.PHONY: run test test-slow calibration bench lint data clean help
 
 help:
 	@echo "make run    - install (first time) and run $(RUN); prints where the appendix is"
 	@echo "make test   - install (first time) and run the test suite"
 	@echo "make test-slow - also run the slow statistical checks"
 	@echo "make bench  - benchmark the simulation (python -m simulator.bench)"
+	@echo "make calibration - SBC and whole-chain coverage report in tests/reports/"
 	@echo "make lint   - ruff"
 
 $(VENV)/.installed: requirements.lock pyproject.toml
@@ -46,6 +47,9 @@ test-slow: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) -m simulator.bench
+
+calibration: $(VENV)/.installed
+	$(PY) -m benchmarks.calibration
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check simulator models tests

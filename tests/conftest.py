@@ -93,3 +93,11 @@ def make_inputs(
 @pytest.fixture
 def kernel_inputs(rng) -> KernelInputs:
     return make_inputs(rng)
+
+
+@pytest.fixture(scope="session")
+def calibration_study():
+    """The calibration study (SBC + whole-chain coverage), run once for every slow test."""
+    from benchmarks.calibration import REPLICATIONS, run_study
+
+    return run_study(REPLICATIONS)
