@@ -31,7 +31,7 @@ from simulator.config import RunSpec
 from simulator.data import load_data
 from simulator.inference import biomass_error_budget, crediting_years, fit_models, kernel_inputs
 from simulator.standards import STANDARDS
-from simulator.streaming import BLOCK_SIZE, N_BINS, stream
+from simulator.streaming import BLOCK_SIZE, N_BINS, Runner, stream
 
 __all__ = ["RunOutcome", "run", "new_run_id", "TRACKED_PACKAGES"]
 
@@ -126,7 +126,10 @@ def _log_to(path: Path):
 
 
 def run(
-    spec: RunSpec, out_root: Path | None = None, progress: Progress | None = None
+    spec: RunSpec,
+    out_root: Path | None = None,
+    progress: Progress | None = None,
+    runner: Runner | None = None,
 ) -> RunOutcome:
     """Execute a run and write its output directory.
 
@@ -138,6 +141,10 @@ def run(
         Directory that receives ``<run-id>/``; default ``<run dir>/out``.
     progress : callable, optional
         Called with the name of each stage as it starts.
+    runner : callable, optional
+        Executes the simulation's chunks (:func:`simulator.streaming.stream`'s
+        ``runner``), e.g. :func:`simulator.batch.dask_runner`; the numbers do not
+        depend on it.
 
     Returns
     -------
@@ -183,6 +190,7 @@ def run(
                     cfg.simulation.chunk_size,
                     mc_tolerance=cfg.simulation.mc_tolerance,
                     max_draws=cfg.simulation.max_draws,
+                    runner=runner,
                 ),
             )
             standard = STANDARDS[cfg.accounting.standard]

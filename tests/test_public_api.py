@@ -68,6 +68,7 @@ MODULES = [
     "models.inventory",
     "models.map_accuracy",
     "simulator.verify",
+    "simulator.batch",
     "models.sampling",
 ]
 
