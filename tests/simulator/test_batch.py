@@ -312,12 +312,13 @@ config = "run"
 [[sweeps]]
 name = "s"
 config = "run"
-over = { seed = [11, 12], "leakage.displacement.alpha" = [3.0] }
+over = { "leakage.displacement.alpha" = [3.0, 4.0] }
 
 [[runs]]
-name = "eff"
+name = "seed-buffer"
 config = "run"
-set = { "deforestation.effectiveness" = { alpha = 9, beta = 5 } }
+seed = 7
+set = { "accounting.buffer_pct" = 20 }
 
 [huge]
 config = "run"
@@ -344,14 +345,19 @@ chunk_size = 65_536
 
     # --resume reruns only the member whose run directory is gone, to the same numbers
     before = (out / "batch_summary.csv").read_text()
-    again_dir = result.results[1].run_dir
+    [again_dir] = [r.run_dir for r in result.results if r.member.name == "s-00"]
     tables = _tables(again_dir)
     shutil.rmtree(out / "s-00")
     client.wait_for_workers(2, timeout=60)
     again = run_batch(batch, out, client, resume=True, numba_threads=1)
-    assert [r.status for r in again.results] == ["resumed", "done", "resumed", "resumed", "resumed"]
-    assert _tables(again.results[1].run_dir) == tables
+    statuses = {r.member.name: r.status for r in again.results}
+    assert statuses == {"base": "resumed", "seed-buffer": "resumed", "s-00": "done"} | {
+        "s-01": "resumed",
+        "huge": "resumed",
+    }
+    [redone] = [r for r in again.results if r.member.name == "s-00"]
+    assert _tables(redone.run_dir) == tables
     after = (out / "batch_summary.csv").read_text()
-    assert after.replace("resumed", "done").replace(str(again.results[1].run_dir), "") == (
+    assert after.replace("resumed", "done").replace(str(redone.run_dir), "") == (
         before.replace(str(again_dir), "")
     )
