@@ -38,7 +38,7 @@ from simulator.data import load_data
 from simulator.errors import OutputError
 from simulator.inference import biomass_error_budget, crediting_years, fit_models, kernel_inputs
 from simulator.standards import STANDARDS
-from simulator.streaming import BLOCK_SIZE, N_BINS, checkpointed, serial_runner, stream
+from simulator.streaming import BLOCK_SIZE, N_BINS, Runner, checkpointed, serial_runner, stream
 
 __all__ = ["RunOutcome", "run", "new_run_id", "check_output_dir", "TRACKED_PACKAGES"]
 
@@ -188,6 +188,7 @@ def run(
     force: bool = False,
     allow_unconverged: bool = False,
     resume: bool = False,
+    runner: Runner | None = None,
 ) -> RunOutcome:
     """Execute a run and write its output directory.
 
@@ -210,6 +211,10 @@ def run(
         Save each finished chunk of the simulation under ``out_root/.chunks/`` and
         reuse the chunks an interrupted run with the same configuration saved
         (:func:`simulator.streaming.checkpointed`); removed once the run is complete.
+    runner : callable, optional
+        Executes the simulation's chunks (:func:`simulator.streaming.stream`'s
+        ``runner``), e.g. :func:`simulator.batch.dask_runner`; the numbers do not
+        depend on it.
 
     Returns
     -------
@@ -275,7 +280,7 @@ def run(
                     cfg.simulation.n_draws,
                     cfg.simulation.seed,
                     cfg.simulation.chunk_size,
-                    runner=checkpointed(serial_runner, chunks) if resume else None,
+                    runner=checkpointed(runner or serial_runner, chunks) if resume else runner,
                     mc_tolerance=cfg.simulation.mc_tolerance,
                     max_draws=cfg.simulation.max_draws,
                 ),

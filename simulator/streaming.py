@@ -65,6 +65,7 @@ __all__ = [
     "stream",
     "checkpointed",
     "serial_runner",
+    "Runner",
     "quantile_mcse",
     "mc_relative_error",
     "as_distribution",

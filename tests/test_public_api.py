@@ -73,6 +73,7 @@ MODULES = [
     "simulator.verify",
     "simulator.mocaredd",
     "simulator.runs",
+    "simulator.batch",
     "models.sampling",
 ]
 
