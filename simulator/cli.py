@@ -323,7 +323,9 @@ def verify(
     _quiet_libraries(False)
     try:
         progress = (
-            None if quiet else (lambda stage: err.print(f"[dim]▸ {stage}[/]", highlight=False))
+            None
+            if quiet
+            else (lambda stage: err.print(f"[dim]▸ {escape(stage)}[/]", highlight=False))
         )
         result = reproduce(run_dir, progress=progress)
     except ReddsimError as e:
@@ -566,7 +568,9 @@ def _batch_progress(quiet: bool, spec):
 
             def on_member(r):
                 bar.advance(members)
-                bar.console.print(f"[dim]▸ {r.member.name}: {r.status}[/]", highlight=False)
+                bar.console.print(
+                    f"[dim]▸ {escape(r.member.name)}: {escape(r.status)}[/]", highlight=False
+                )
 
             def on_chunk(done, total):
                 nonlocal chunks
@@ -575,7 +579,7 @@ def _batch_progress(quiet: bool, spec):
                 bar.update(chunks, completed=done, total=total)
 
             def on_stage(stage):
-                bar.console.print(f"[dim]▸ huge run: {stage}[/]", highlight=False)
+                bar.console.print(f"[dim]▸ huge run: {escape(stage)}[/]", highlight=False)
 
             yield {"on_member": on_member, "on_chunk": on_chunk, "on_stage": on_stage}
 
@@ -603,7 +607,7 @@ def _print_batch_table(result) -> None:
         else:
             numbers = ("",) * 5
         status = row["status"] if len(row["status"]) < 40 else row["status"][:39] + "…"
-        table.add_row(row["name"], status, f"{int(row['n_draws']):,}", *numbers)
+        table.add_row(escape(row["name"]), escape(status), f"{int(row['n_draws']):,}", *numbers)
     out.width = max(out.width, 140)
     out.print(table)
     out.print(f"summary: {result.out_dir / 'batch_summary.csv'}", highlight=False, soft_wrap=True)
