@@ -55,7 +55,6 @@ import json
 import logging
 import os
 import shutil
-import tomllib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -64,7 +63,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from simulator.config import RunSpec, load_config, validate_config
+from simulator.config import RunSpec, load_config, read_toml, validate_config
 from simulator.errors import ConfigError, ReddsimError
 from simulator.kernels import KernelInputs
 from simulator.streaming import ChunkStats, Grid, Runner, simulate_chunk
@@ -211,12 +210,7 @@ def load_batch(path: str | Path) -> BatchSpec:
         One line naming the file, the field and the value.
     """
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: no such batch spec")
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{path}: not valid TOML: {err}") from err
+    raw = read_toml(path, "batch spec")
     try:
         spec = BatchFile.model_validate(raw)
     except ValidationError as err:

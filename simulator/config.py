@@ -43,6 +43,7 @@ __all__ = [
     "RunConfig",
     "RunSpec",
     "load_config",
+    "read_toml",
     "validate_config",
 ]
 
@@ -346,6 +347,16 @@ class RunSpec:
         return RunSpec(validate_config(raw, self.path, "command line"), self.path)
 
 
+def read_toml(path: Path, what: str) -> dict:
+    """Parse a TOML file; a missing or malformed file is a one-line :class:`ConfigError`."""
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such {what}")
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: not valid TOML: {err}") from err
+
+
 def load_config(path: str | Path) -> RunSpec:
     """Read and validate a run configuration.
 
@@ -366,13 +377,7 @@ def load_config(path: str | Path) -> RunSpec:
     path = Path(path)
     if path.is_dir():
         path = path / CONFIG_NAME
-    if not path.is_file():
-        raise ConfigError(f"{path}: no such run configuration")
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{path}: not valid TOML: {err}") from err
-    spec = RunSpec(validate_config(raw, path), path)
+    spec = RunSpec(validate_config(read_toml(path, "run configuration"), path), path)
     problems = []
     root = spec.run_dir.resolve()
     for name, value in spec.config.data.files().items():

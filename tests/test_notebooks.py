@@ -45,6 +45,25 @@ def _notebook_run(tmp_path_factory: pytest.TempPathFactory) -> RunOutcome:
     return run(spec, out_root=tmp / "out")
 
 
+def _execute(path: Path, **env: str) -> nbformat.NotebookNode:
+    """Run a notebook top to bottom (raising on any failing cell) with extra environment."""
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
+    )
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)  # the kernel process inherits it
+    try:
+        client.execute()  # raises CellExecutionError if any cell fails
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                del os.environ[key]
+            else:
+                os.environ[key] = value
+    return nb
+
+
 def _output_text(nb: nbformat.NotebookNode) -> str:
     parts = []
     for cell in nb.cells:
@@ -68,19 +87,7 @@ def test_notebook_is_committed_without_outputs(path: Path):
 
 def test_los_amigos_notebook_executes(_notebook_run: RunOutcome):
     run_id = _notebook_run.manifest["run_id"]
-    nb = nbformat.read(LOS_AMIGOS_NOTEBOOK, as_version=4)
-    client = NotebookClient(
-        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
-    )
-    previous = os.environ.get("REDDSIM_RUN_DIR")
-    os.environ["REDDSIM_RUN_DIR"] = str(_notebook_run.out_dir)
-    try:
-        client.execute()  # raises CellExecutionError if any cell fails
-    finally:
-        if previous is None:
-            del os.environ["REDDSIM_RUN_DIR"]
-        else:
-            os.environ["REDDSIM_RUN_DIR"] = previous
+    nb = _execute(LOS_AMIGOS_NOTEBOOK, REDDSIM_RUN_DIR=str(_notebook_run.out_dir))
 
     errors = [
         out for cell in nb.cells for out in cell.get("outputs", []) if out.output_type == "error"
@@ -92,20 +99,9 @@ def test_los_amigos_notebook_executes(_notebook_run: RunOutcome):
 
 def test_byod_notebook_executes():
     """From CSVs to an appendix: the notebook writes a tiny project, checks and runs it."""
-    nb = nbformat.read(BYOD_NOTEBOOK, as_version=4)
-    client = NotebookClient(
-        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
-    )
     # The kernel imports this checkout's simulator, whichever checkout the venv installed.
-    previous = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), previous]))
-    try:
-        client.execute()  # raises CellExecutionError if any cell fails
-    finally:
-        if previous is None:
-            del os.environ["PYTHONPATH"]
-        else:
-            os.environ["PYTHONPATH"] = previous
+    pythonpath = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    nb = _execute(BYOD_NOTEBOOK, PYTHONPATH=pythonpath)
     text = _output_text(nb)
     assert "carbon_stocks" in text and "loss_se_ha" in text  # the schemas, from the code
     assert "error: " in text and "column mean = '-12'" in text  # a bad value, named
@@ -120,19 +116,7 @@ def test_sensitivity_notebook_executes(_notebook_run: RunOutcome):
     for name in report.SENSITIVITY_FIGURES:
         assert (out / "figures" / name).is_file(), name
     assert "sensitivity" in json.loads((out / "appendix.json").read_text())
-    nb = nbformat.read(SENSITIVITY_NOTEBOOK, as_version=4)
-    client = NotebookClient(
-        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
-    )
-    previous = os.environ.get("REDDSIM_RUN_DIR")
-    os.environ["REDDSIM_RUN_DIR"] = str(out)
-    try:
-        client.execute()
-    finally:
-        if previous is None:
-            del os.environ["REDDSIM_RUN_DIR"]
-        else:
-            os.environ["REDDSIM_RUN_DIR"] = previous
+    nb = _execute(SENSITIVITY_NOTEBOOK, REDDSIM_RUN_DIR=str(out))
     text = _output_text(nb)
     assert _notebook_run.manifest["run_id"] in text
     assert "U (%)" in text
