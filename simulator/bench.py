@@ -75,25 +75,17 @@ def _best(fn, repeat: int) -> float:
 
 def kernel_seconds(inputs, n_draws: int, threads: int, buffer: int = 65_536) -> float:
     """Seconds for the kernel to simulate ``n_draws`` into a reused buffer of ``buffer`` draws."""
-    from simulator.kernels import SimulationResult, simulate_into
+    from simulator.streaming import kernel_batches
 
-    m = min(buffer, n_draws)
-    out = SimulationResult(*(np.empty((m, inputs.n_years)) for _ in range(4)), seed=1, draw_start=0)
     before = numba.get_num_threads()
     numba.set_num_threads(threads)
     try:
         t0 = time.perf_counter()
-        for lo in range(0, n_draws, m):
-            k = min(m, n_draws - lo)
-            part = out if k == m else SimulationResult(*(a[:k] for a in _arrays(out)), 1, 0)
-            simulate_into(inputs, 1, lo, part)
+        for _ in kernel_batches(inputs, 1, 0, n_draws, buffer):
+            pass
         return time.perf_counter() - t0
     finally:
         numba.set_num_threads(before)
-
-
-def _arrays(sim):
-    return sim.baseline, sim.project, sim.leakage, sim.baseline_loss_ha
 
 
 def _numpy_seconds_per_draw(inputs, n_draws: int) -> float:

@@ -62,6 +62,7 @@ __all__ = [
     "summarise_draws",
     "chunk_plan",
     "simulate_chunk",
+    "kernel_batches",
     "stream",
     "checkpointed",
     "serial_runner",
@@ -416,17 +417,24 @@ def simulate_chunk(
 
     Memory: one buffer of :data:`KERNEL_BATCH` draws (x T per quantity), reused.
     """
-    shape = (min(KERNEL_BATCH, n_draws), inputs.n_years)
+    batches = kernel_batches(inputs, seed, draw_start, n_draws)
+    return _add_draws(_empty_stats(inputs.n_years, grid), batches)
+
+
+def kernel_batches(
+    inputs: KernelInputs, seed: int, draw_start: int, n_draws: int, batch: int = KERNEL_BATCH
+) -> Iterator[SimulationResult]:
+    """Simulate draws ``draw_start ..`` in batches of ``batch`` draws into one reused buffer.
+
+    Each yielded result is a view of the buffer, overwritten by the next batch.
+    """
+    shape = (min(batch, n_draws), inputs.n_years)
     buf = [np.empty(shape) for _ in range(4)]
-
-    def batches():
-        for lo in range(draw_start, draw_start + n_draws, KERNEL_BATCH):
-            m = min(KERNEL_BATCH, draw_start + n_draws - lo)
-            out = SimulationResult(*(a[:m] for a in buf), seed=seed, draw_start=lo)
-            simulate_into(inputs, seed, lo, out)
-            yield out
-
-    return _add_draws(_empty_stats(inputs.n_years, grid), batches())
+    for lo in range(draw_start, draw_start + n_draws, batch):
+        m = min(batch, draw_start + n_draws - lo)
+        out = SimulationResult(*(a[:m] for a in buf), seed=seed, draw_start=lo)
+        simulate_into(inputs, seed, lo, out)
+        yield out
 
 
 def chunk_plan(n_draws: int, chunk_size: int) -> list[tuple[int, int]]:
@@ -461,6 +469,7 @@ class StreamedDistribution(Distribution):
         self.name = QUANTITIES[q]
         h = HISTOGRAMMED.index(self.name) if self.name in HISTOGRAMMED else None
         self.counts = None if h is None else stats.counts[h]
+        self._cum = None if h is None else np.cumsum(self.counts, axis=1)
         self.lo = None if h is None else stats.grid.lo[h]
         self.width = None if h is None else stats.grid.width[h]
 
@@ -487,7 +496,7 @@ class StreamedDistribution(Distribution):
             if k[p] >= self.n - 1:
                 out[p] = self.max[p]
                 continue
-            cum = np.cumsum(self.counts[p])
+            cum = self._cum[p]
             b = int(np.searchsorted(cum, k[p], side="right"))
             if b == 0 or b == len(cum) - 1:
                 out[p] = np.nan  # below or above the grid
