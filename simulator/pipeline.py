@@ -325,6 +325,7 @@ def run(
                 },
                 "timings_s": timings,
             }
+            sensitivity = _sensitivity(timed, spec, data, posteriors, inputs, budget)
             timed(
                 "report",
                 lambda: report.write_outputs(
@@ -338,9 +339,9 @@ def run(
                     budget,
                     manifest,
                     years=crediting_years(spec),
+                    sensitivity=sensitivity,
                 ),
             )
-            _sensitivity_stage(timed, tmp, spec, data, posteriors, inputs, budget)
             (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
             log.info("timings (s): %s", timings)
         _install(tmp, final, force)
@@ -355,21 +356,18 @@ def run(
     return RunOutcome(final, accounts, manifest)
 
 
-def _sensitivity_stage(timed, out: Path, spec: RunSpec, data, posteriors, inputs, budget) -> None:
-    """Sobol indices and sampling-effort planning (``[sensitivity]``), after the report.
+def _sensitivity(timed, spec: RunSpec, data, posteriors, inputs, budget):
+    """Sobol indices and sampling-effort planning (``[sensitivity]``), or ``None``.
 
     The input groups are those of the inventory-based biomass model (allometry, plots);
     a run from stated carbon stocks (``[data] carbon_stocks``) has none, so it is skipped
     and the log says so.
     """
     if not spec.config.sensitivity.enabled:
-        return
+        return None
     if posteriors.plots is None:
         log.info("sensitivity skipped: it needs a tree inventory (this run uses carbon stocks)")
-        return
-    from simulator import report, sensitivity
+        return None
+    from simulator import sensitivity
 
-    result = timed(
-        "sensitivity", lambda: sensitivity.analyse(spec, data, posteriors, inputs, budget)
-    )
-    timed("sensitivity report", lambda: report.write_sensitivity(out, result))
+    return timed("sensitivity", lambda: sensitivity.analyse(spec, data, posteriors, inputs, budget))

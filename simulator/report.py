@@ -107,8 +107,13 @@ def write_outputs(
     budget: dict[str, np.ndarray],
     manifest: dict,
     years: np.ndarray,
+    sensitivity=None,
 ) -> None:
-    """Write posterior, summary, tables, figures and the appendix into ``out``."""
+    """Write posterior, summary, tables, figures and the appendix into ``out``.
+
+    ``sensitivity`` (a :class:`simulator.sensitivity.SensitivityResult`, optional)
+    adds its tables, figures and appendix section (:func:`write_sensitivity`).
+    """
     cfg = spec.config
     attrs = {"config_sha256": cfg.digest(), "reddsim_version": manifest["versions"]["reddsim"]}
     outputs.write_posterior(posteriors.combined(attrs), out / "posterior.nc")
@@ -189,6 +194,8 @@ def write_outputs(
     doc["components"] = _component_rows(sim, summary)
     doc["deduction"] = _worked_deduction(STANDARDS[cfg.accounting.standard], summary)
     doc["buffer"] = _buffer_data(summary)
+    if sensitivity is not None:
+        doc["sensitivity"] = write_sensitivity(out, sensitivity)
     (out / "appendix.json").write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
     template = resources.files("simulator.templates").joinpath("appendix.typ")
     shutil.copyfile(str(template), out / "appendix.typ")
@@ -1158,16 +1165,13 @@ PLANNING_COLUMNS = (
 )
 
 
-def write_sensitivity(out: Path, result) -> None:
-    """Write the sensitivity tables and figures, and add their section to the appendix.
-
-    Adds ``sensitivity`` to ``appendix.json`` (written by :func:`write_outputs`) and
-    recompiles ``appendix.pdf``.
+def write_sensitivity(out: Path, result) -> dict:
+    """Write the sensitivity tables and figures; return their appendix section's data.
 
     Parameters
     ----------
     out : Path
-        The run's output directory, after :func:`write_outputs`.
+        The run's output directory (``tables/`` and ``figures/`` exist).
     result : simulator.sensitivity.SensitivityResult
     """
     ind = result.indices
@@ -1179,11 +1183,7 @@ def write_sensitivity(out: Path, result) -> None:
     outputs.write_csv(plan, "row", list(PLANNING_COLUMNS), out / "tables" / "planning.csv")
     _fig_sensitivity(out / "figures" / "sensitivity.png", ind, result.notes)
     _fig_planning(out / "figures" / "planning.png", result.planning, result.notes)
-    path = out / "appendix.json"
-    doc = json.loads(path.read_text(encoding="utf-8"))
-    doc["sensitivity"] = _sensitivity_data(result)
-    path.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
-    compile_appendix(out)
+    return _sensitivity_data(result)
 
 
 def _fig_sensitivity(path: Path, ind: xr.Dataset, notes: dict) -> None:
