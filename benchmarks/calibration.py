@@ -18,7 +18,7 @@ Each replication r = 1..R:
    quantity among :data:`RANK_DRAWS` thinned posterior draws;
 4. **whole chain**: the fitted posteriors go through the pipeline's own seam
    (:func:`simulator.inference.kernel_inputs`), the forward simulation
-   (:func:`simulator.kernels.simulate`) and the accounting
+   (:func:`simulator.engine.kernels.simulate`) and the accounting
    (:func:`simulator.accounting.account`) under VM0007 v1.8 (90% interval) and
    v1.6 (95%). The estimand is the *realised* total NER of the crediting period
    (Los Amigos strata, 2026-2035): the same kernel run with the true parameters
@@ -77,8 +77,8 @@ from simulator.inference import (
     plot_biomass,
     relative_risk,
 )
-from simulator.kernels import KernelInputs, simulate
-from simulator.standards import STANDARDS
+from simulator.engine.kernels import KernelInputs, simulate
+from simulator.accounting.standards import STANDARDS
 
 __all__ = [
     "SAMPLERS",

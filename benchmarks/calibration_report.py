@@ -260,7 +260,7 @@ def _markdown(doc: dict) -> str:
         "parameters are drawn from the models' priors: the forward kernel run with the "
         "true parameters and its own seed (one future of the true project). Interval: "
         "the accounting's total-NER interval from the fitted posteriors "
-        "(`simulator.inference.kernel_inputs` -> `simulator.kernels.simulate` -> "
+        "(`simulator.inference.kernel_inputs` -> `simulator.engine.kernels.simulate` -> "
         f"`simulator.accounting.account`, {doc['ner_draws']} futures).",
         "",
         "Replications by outcome: "

@@ -39,16 +39,14 @@ import pymc as pm
 import xarray as xr
 
 from models.allometry import CO2_PER_C, biomass_to_co2e
-from models.inventory import Inventory, plot_agb_draws
 from models.sampling import sample
-from simulator.config import Biomass, Sampler
+from models.settings import Biomass, Sampler
 
 __all__ = [
     "FREE_PARAMETERS",
     "HYPERPRIORS",
     "plot_log_data",
     "build_model",
-    "fit",
     "fit_plots",
     "STOCK_FREE_PARAMETERS",
     "stock_carbon_tc",
@@ -87,7 +85,7 @@ def build_model(
         Stratum of each plot.
     agb_mg_ha, agb_sd_mg_ha : array, shape (n_plots,)
         Plot AGB density (Mg/ha) and its SD from allometric and measurement error.
-    priors : simulator.config.Biomass
+    priors : models.settings.Biomass
         Carbon fraction and root:shoot priors.
     """
     index = np.array([strata.index(s) for s in plot_stratum])
@@ -120,41 +118,6 @@ def build_model(
             "carbon_tco2e_ha", biomass_to_co2e(agb, carbon_fraction, root_shoot), dims="stratum"
         )
     return model
-
-
-def fit(
-    inventory: Inventory,
-    strata: list[str],
-    priors: Biomass,
-    sampler: Sampler,
-    seed: int,
-    n_monte_carlo: int = 1000,
-    measured_height_sd: float = 0.0,
-) -> xr.DataTree:
-    """Stratum carbon density from a tree inventory: tree-level Monte Carlo, then NUTS.
-
-    Fits the H-D model to the measured heights, propagates tree-level errors to
-    each plot's AGB (:func:`models.inventory.plot_agb_draws`) and samples
-    :func:`build_model` on the plots' Monte Carlo means and SDs.
-
-    Returns
-    -------
-    xarray.DataTree
-        As :func:`fit_plots`, with the plots' Monte Carlo AGB mean and SD (Mg/ha)
-        in ``constant_data``.
-    """
-    hd = inventory.height_model()
-    draws = plot_agb_draws(
-        inventory, hd, n_monte_carlo, seed, measured_height_sd=measured_height_sd
-    )
-    mean, sd = draws.mean(axis=1), draws.std(axis=1, ddof=1)
-    tree = fit_plots(strata, inventory.plot_stratum, mean, sd, priors, sampler, seed)
-    tree["constant_data"] = (
-        tree["constant_data"]
-        .to_dataset()
-        .assign(plot_agb_mc_mean=("plot", mean), plot_agb_mc_sd=("plot", sd))
-    )
-    return tree
 
 
 def fit_plots(
@@ -240,7 +203,7 @@ def build_stock_model(strata: list[str], stocks: dict[str, np.ndarray], priors: 
         Stratum names (the ``stratum`` coordinate).
     stocks : dict of str to ndarray
         Columns of ``carbon_stocks.csv``: ``stratum``, ``pool``, ``unit``, ``mean``, ``sd``.
-    priors : simulator.config.Biomass
+    priors : models.settings.Biomass
         ``carbon_fraction`` is used when a pool is in dry matter.
     """
     import pytensor.tensor as pt

@@ -40,7 +40,7 @@ import pymc as pm
 import xarray as xr
 
 from models.sampling import sample
-from simulator.config import Deforestation, Sampler
+from models.settings import Deforestation, Sampler
 
 __all__ = [
     "FREE_PARAMETERS",

@@ -44,6 +44,7 @@ from models.allometry import (
     CHAVE2014_RSE,
     HeightModel,
     chave2004_diameter_sd,
+    chave2014_agb,
     fit_height_model,
 )
 
@@ -190,7 +191,7 @@ def _truncated_normal(gen, mean, sd, lower, upper):
 def _tree_agb_kg(rho, d, h, residual=0.0):
     """Chave et al. (2014) Eq. 4 on the log scale (residual = 0: the bias-corrected mean)."""
     if np.isscalar(residual) and residual == 0.0:
-        return 0.0673 * (rho * d**2 * h) ** 0.976
+        return chave2014_agb(rho, d, h)
     return np.exp(ALLOMETRY_LOG_INTERCEPT + 0.976 * np.log(rho * d**2 * h) + residual)
 
 

@@ -23,7 +23,7 @@ import pymc as pm
 import xarray as xr
 
 from models.sampling import sample
-from simulator.config import Leakage, Sampler
+from models.settings import Leakage, Sampler
 
 __all__ = ["FREE_PARAMETERS", "build_model", "fit"]
 

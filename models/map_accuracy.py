@@ -40,8 +40,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import xarray as xr
-from scipy import stats
 
 __all__ = ["AreaEstimate", "stratified_area_estimate", "annual_loss_estimates", "LOSS_CLASSES"]
 
@@ -57,7 +55,7 @@ class AreaEstimate:
         Estimated area of each reference class and its standard error (units of
         ``mapped_area``).
     area_ci : ndarray, shape (n_classes, 2)
-        Confidence interval of the area.
+        Confidence interval of the area (a property: estimate ± z SE at ``confidence``).
     users_accuracy, users_accuracy_se, producers_accuracy, producers_accuracy_se : ndarray
     overall_accuracy, overall_accuracy_se : float
     proportions : ndarray, shape (n_classes, n_classes)
@@ -73,7 +71,6 @@ class AreaEstimate:
     classes: tuple
     area: np.ndarray
     area_se: np.ndarray
-    area_ci: np.ndarray
     users_accuracy: np.ndarray
     users_accuracy_se: np.ndarray
     producers_accuracy: np.ndarray
@@ -86,12 +83,24 @@ class AreaEstimate:
     strata: tuple = ()
     counts: np.ndarray | None = None  # the sample counts n_hj the estimates come from
 
+    @property
+    def area_ci(self) -> np.ndarray:
+        """``area ± z area_se``, z the normal quantile of the two-sided ``confidence``."""
+        # scipy.special (what scipy.stats.norm.ppf calls) only when an interval is asked for:
+        # reading and checking a run's data needs the estimates, not their intervals.
+        from scipy.special import ndtri
+
+        z = ndtri(0.5 + self.confidence / 2)
+        return np.column_stack([self.area - z * self.area_se, self.area + z * self.area_se])
+
     def mapped(self, stratum: str) -> float:
         """Mapped area of a stratum, by name."""
         return float(self.mapped_area[self.strata.index(stratum)])
 
-    def to_dataset(self) -> xr.Dataset:
+    def to_dataset(self):
         """The estimates as an xarray Dataset with dimension ``class``."""
+        import xarray as xr
+
         return xr.Dataset(
             {
                 "mapped_area": ("class", self.mapped_area),
@@ -131,7 +140,8 @@ def _ratio(n: np.ndarray, weight: np.ndarray, y: np.ndarray, x: np.ndarray):
     with np.errstate(divide="ignore", invalid="ignore"):  # a class absent from the sample
         r = np.sum(weight * ybar) / big_x
         var = np.sum(weight**2 * (s2y + r**2 * s2x - 2 * r * sxy) / n_h) / big_x**2
-    return r, np.sqrt(var)
+    # var is a sum of variances of (y - r x): a negative value is rounding below 0
+    return r, np.sqrt(np.maximum(var, 0.0))
 
 
 def stratified_area_estimate(
@@ -216,7 +226,6 @@ def stratified_area_estimate(
     props = [_ratio(n, a, (ref == j).astype(float), ones) for j in range(k)]
     p_j = np.array([r for r, _ in props])
     area, area_se = total * p_j, total * np.array([se for _, se in props])
-    z = stats.norm.ppf(0.5 + confidence / 2)
     nan = np.full(k, np.nan)
     users, users_se, producers, producers_se = nan, nan, nan, nan
     overall = overall_se = float("nan")
@@ -232,7 +241,6 @@ def stratified_area_estimate(
         classes=names,
         area=area,
         area_se=area_se,
-        area_ci=np.column_stack([area - z * area_se, area + z * area_se]),
         users_accuracy=users,
         users_accuracy_se=users_se,
         producers_accuracy=producers,

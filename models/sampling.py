@@ -1,9 +1,10 @@
 """Sampling and convergence diagnostics shared by every model.
 
-Every model samples with NUTS (nutpie) through :func:`sample` and is gated by
-:func:`diagnose` + :func:`check_gate`: R-hat <= 1.01, bulk and tail ESS >= 400
-and no divergent transitions (Vehtari et al. 2021, "Rank-normalization,
-folding, and localization: an improved R-hat", Bayesian Analysis 16).
+Every model samples with NUTS (nutpie) through :func:`sample`; :func:`diagnose`
+summarises its convergence against R-hat <= 1.01, bulk and tail ESS >= 400 and
+no divergent transitions (Vehtari et al. 2021, "Rank-normalization, folding, and
+localization: an improved R-hat", Bayesian Analysis 16). The gate that acts on
+these figures, and its advice, is :mod:`simulator.orchestration.gates`.
 """
 
 from __future__ import annotations
@@ -16,8 +17,7 @@ import numpy as np
 import pymc as pm
 import xarray as xr
 
-from simulator.config import Sampler
-from simulator.errors import ConvergenceError
+from models.settings import Sampler
 
 __all__ = [
     "RHAT_MAX",
@@ -25,7 +25,6 @@ __all__ = [
     "Diagnostics",
     "sample",
     "diagnose",
-    "check_gate",
     "flat_draws",
 ]
 
@@ -111,19 +110,6 @@ def diagnose(name: str, dt: xr.DataTree, var_names: list[str]) -> Diagnostics:
         divergences=int(dt.sample_stats["diverging"].sum()),
         n_samples=int(post.sizes["chain"] * post.sizes["draw"]),
     )
-
-
-def check_gate(diagnostics: list[Diagnostics], allow_failed: bool) -> None:
-    """Raise :class:`ConvergenceError` unless every model passes or the user allows it."""
-    failed = [d for d in diagnostics if not d.passed]
-    for d in failed:
-        log.warning("%s model fails convergence checks: %s", d.model, ", ".join(d.failures()))
-    if failed and not allow_failed:
-        detail = "; ".join(f"{d.model}: {', '.join(d.failures())}" for d in failed)
-        raise ConvergenceError(
-            f"sampler diagnostics fail ({detail}); raise [sampler].draws/tune or set "
-            "[sampler].allow_failed_diagnostics = true (the appendix will say so)"
-        )
 
 
 def flat_draws(dt: xr.DataTree, name: str) -> np.ndarray:

@@ -6,13 +6,13 @@ ratios compare like with like:
 1. kernel throughput (draws/s) at N = 1e6 and 1e7, 30 years x 4 strata, on one
    thread and on all threads (the kernel runs over N in reused buffers of one
    block, as the streaming summaries run it);
-2. the ratio to :func:`simulator.reference.simulate_reference`, the plain
+2. the ratio to :func:`simulator.engine.reference.simulate_reference`, the plain
    vectorised-NumPy implementation of the same equations (single-threaded, as
    NumPy is), timed on fewer draws and compared per draw;
 3. the ratio to the RNG limit: the time NumPy's fastest bit generator takes to
    produce the same number of standard normals (one per draw and year, which is
    what the kernel draws) divided by the kernel's time;
-4. peak resident memory of a whole streamed simulation (:func:`simulator.streaming.stream`)
+4. peak resident memory of a whole streamed simulation (:func:`simulator.engine.streaming.stream`)
    at 1e7 and 1e8 draws, each in a fresh process;
 5. numba compile time (first call with an empty cache, fresh process) and the
    load time from the cache, separately from run time;
@@ -47,7 +47,7 @@ N_STRATA = 4
 
 def bench_inputs(n_years: int = N_YEARS, n_strata: int = N_STRATA, n_post: int = 4000):
     """Kernel inputs of Los Amigos magnitudes (fixed seed), ``n_post`` posterior draws."""
-    from simulator.kernels import KernelInputs
+    from simulator.engine.kernels import KernelInputs
 
     gen = np.random.default_rng(20261125)
     area = gen.uniform(5_000, 90_000, n_strata)
@@ -75,7 +75,7 @@ def _best(fn, repeat: int) -> float:
 
 def kernel_seconds(inputs, n_draws: int, threads: int, buffer: int = 65_536) -> float:
     """Seconds for the kernel to simulate ``n_draws`` into a reused buffer of ``buffer`` draws."""
-    from simulator.streaming import kernel_batches
+    from simulator.engine.streaming import kernel_batches
 
     before = numba.get_num_threads()
     numba.set_num_threads(threads)
@@ -89,7 +89,7 @@ def kernel_seconds(inputs, n_draws: int, threads: int, buffer: int = 65_536) -> 
 
 
 def _numpy_seconds_per_draw(inputs, n_draws: int) -> float:
-    from simulator.reference import simulate_reference
+    from simulator.engine.reference import simulate_reference
 
     step = 50_000
     t0 = time.perf_counter()
@@ -123,7 +123,7 @@ _CHILD = textwrap.dedent(
     import json, resource, sys, time
     t0 = time.perf_counter()
     from simulator.bench import bench_inputs
-    from simulator.streaming import stream
+    from simulator.engine.streaming import stream
     inputs = bench_inputs(n_years={n_years})
     t1 = time.perf_counter()
     s = stream(inputs, {n_draws}, seed=1, chunk_size=1_048_576)
@@ -154,8 +154,8 @@ _COMPILE = textwrap.dedent(
     """
     import json, sys, time
     from simulator.bench import bench_inputs
-    from simulator.kernels import simulate
-    from simulator.streaming import stream
+    from simulator.engine.kernels import simulate
+    from simulator.engine.streaming import stream
     inputs = bench_inputs()
     t0 = time.perf_counter()
     simulate(inputs, 10, seed=1)

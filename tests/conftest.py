@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import settings
 
-from simulator.kernels import KernelInputs
+from simulator.engine.kernels import KernelInputs
 
 # No per-example deadline: the first example of a numba property test includes its
 # compilation on a cold cache. CI replays the same examples every run (no flaky
@@ -101,3 +101,61 @@ def calibration_study():
     from benchmarks.calibration import REPLICATIONS, run_study
 
     return run_study(REPLICATIONS)
+
+
+def fake_manifest(
+    run_id: str = "20260101T000000Z-aaaa",
+    created: str = "2026-01-01T00:00:00+00:00",
+    *,
+    sampler_passed: bool = True,
+    mc_passed: bool = True,
+    override: bool = False,
+    config: dict | None = None,
+) -> dict:
+    """A ``manifest.json`` with every key the pipeline writes (values are stand-ins)."""
+    diagnostics = [
+        {
+            "model": m,
+            "max_r_hat": 1.0,
+            "min_ess_bulk": 900.0,
+            "min_ess_tail": 900.0,
+            "divergences": 0,
+            "n_samples": 4000,
+            "passed": ok,
+        }
+        for m, ok in (("biomass", True), ("leakage", sampler_passed))
+    ]
+    return {
+        "run_id": run_id,
+        "created_utc": created,
+        "config_path": "run.toml",
+        "config_sha256": "0" * 64,
+        "config": config or {"project": {"name": "P"}, "accounting": {"standard": "VM0007-1.6"}},
+        "data_sha256": {},
+        "seed": 7,
+        "n_draws": 4000,
+        "rng": "counter",
+        "summaries": "streamed",
+        "numba_threads": 2,
+        "versions": {"reddsim": "0.1.0"},
+        "git_commit": None,
+        "diagnostics": diagnostics,
+        "diagnostics_override": override,
+        "gates": {
+            "passed": sampler_passed and mc_passed,
+            "sampler_passed": sampler_passed,
+            "monte_carlo": {
+                "n_draws": 4000,
+                "mean": 1.0,
+                "mcse_low": 1e-4,
+                "mcse_high": 1e-4,
+                "limit": 0.001,
+                "relative_low": 1e-4,
+                "relative_high": 1e-4,
+                "passed": mc_passed,
+                "required_draws": 4000,
+            },
+            "override": "--allow-unconverged" if override else None,
+        },
+        "timings_s": {},
+    }

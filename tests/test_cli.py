@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import xarray as xr
 
-from simulator.outputs import TABLE_COLUMNS
 from simulator.report import FIGURES
+from simulator.report.tables import TABLE_COLUMNS
 from tests.conftest import LOS_AMIGOS, copy_run
 
 REDDSIM = [sys.executable, "-m", "simulator.cli"]
@@ -216,6 +216,9 @@ def test_allocated_baseline_run(tmp_path):
     doc = json.loads((out / "appendix.json").read_text())
     assert float(doc["baseline_loss"]["mean"].replace(",", "")) == pytest.approx(expected, rel=0.05)
     assert "allocated" in doc["baseline"]
+    # the parameters that gate the run are those its tables and rank plots show
+    table = (out / "tables" / "posterior_deforestation.csv").read_text()
+    assert "jurisdiction_loss_ha" in table and "risk_share" in table
 
 
 def test_verify_reproduces_a_run_and_catches_changed_data(json_run, tmp_path):

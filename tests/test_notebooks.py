@@ -13,7 +13,7 @@ from nbclient import NotebookClient
 
 from simulator import report
 from simulator.config import load_config
-from simulator.pipeline import RunOutcome, run
+from simulator.orchestration.pipeline import RunOutcome, run
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"

@@ -130,13 +130,15 @@ def test_leakage_recovers_displacement(rng):
 
 
 def test_biomass_fit_from_a_tree_inventory(rng):
-    from models.inventory import Inventory, plot_agb_deterministic
+    """The pipeline's path: tree-level Monte Carlo per plot, then the stratum model on it."""
+    from models.inventory import Inventory, plot_agb_deterministic, plot_agb_draws
     from tests.models.test_inventory import make_inventory
 
     inv = make_inventory(rng, n_plots=8, trees_per_plot=150)
     inv = Inventory(**{**inv.__dict__, "plot_stratum": np.array(["a"] * 4 + ["b"] * 4)})
-    tree = biomass.fit(inv, ["a", "b"], Biomass(), SAMPLER, seed=5, n_monte_carlo=200)
-    mc_mean = tree.constant_data["plot_agb_mc_mean"].values
+    draws = plot_agb_draws(inv, inv.height_model(), 200, seed=5)
+    mc_mean, mc_sd = draws.mean(axis=1), draws.std(axis=1, ddof=1)
+    tree = biomass.fit_plots(["a", "b"], inv.plot_stratum, mc_mean, mc_sd, Biomass(), SAMPLER, 5)
     # the Monte Carlo is centred on the deterministic Eq. 4 plot sums
     np.testing.assert_allclose(mc_mean, plot_agb_deterministic(inv, inv.height_model()), rtol=0.03)
     agb = flat_draws(tree, "agb_mg_ha")

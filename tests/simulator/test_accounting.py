@@ -10,8 +10,8 @@ from simulator.accounting import (
     interval_summary,
     net_emission_reductions,
 )
-from simulator.kernels import SimulationResult
-from simulator.standards import STANDARDS
+from simulator.accounting.standards import STANDARDS
+from simulator.engine.kernels import SimulationResult
 
 VM0007 = STANDARDS["VM0007-1.8"]
 
@@ -104,7 +104,7 @@ def test_side_by_side_rows_are_the_single_standard_accounts(rng):
 
 def test_ipcc_comparison_on_a_small_simulation(rng):
     from simulator.accounting import ipcc_comparison
-    from simulator.kernels import simulate
+    from simulator.engine.kernels import simulate
     from tests.conftest import make_inputs
 
     inputs = make_inputs(rng)

@@ -15,16 +15,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from simulator.batch import (
+from simulator.engine.streaming import BLOCK_SIZE, HISTOGRAMMED, QUANTITIES, stream
+from simulator.errors import ConfigError, ReddsimError
+from simulator.orchestration.batch import (
     SUMMARY_COLUMNS,
     dask_runner,
     load_batch,
     plan_members,
     run_batch,
 )
-from simulator.errors import ConfigError, ReddsimError
-from simulator.outputs import TABLE_COLUMNS
-from simulator.streaming import BLOCK_SIZE, HISTOGRAMMED, QUANTITIES, stream
+from simulator.report.tables import TABLE_COLUMNS
 from tests.conftest import SMALL_SAMPLER, copy_run, make_inputs
 
 PS = [0.025, 0.05, 0.25, 0.5, 0.75, 0.95, 0.975]
@@ -300,7 +300,7 @@ def _tables(run_dir: Path) -> dict[str, bytes]:
 @pytest.mark.slow
 def test_batch_on_two_workers_equals_serial_runs_despite_a_killed_worker(small, client):
     """Four whole runs and a huge run split into chunks, one worker killed mid-run."""
-    from simulator.pipeline import run
+    from simulator.orchestration.pipeline import run
 
     path = _spec(
         small,

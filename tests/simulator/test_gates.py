@@ -10,7 +10,7 @@ from models.sampling import Diagnostics
 from simulator.accounting import interval_summary
 from simulator.config import Sampler
 from simulator.errors import ConvergenceError
-from simulator.gates import (
+from simulator.orchestration.gates import (
     OVERRIDE_FLAG,
     OVERRIDE_KEY,
     MonteCarloGate,

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from simulator.engine.kernels import KernelInputs, simulate
+from simulator.engine.reference import simulate_reference
 from simulator.errors import SimulationError
-from simulator.kernels import KernelInputs, simulate
-from simulator.reference import simulate_reference
 from tests.conftest import make_inputs
 
 FIELDS = ("baseline", "project", "leakage", "baseline_loss_ha")
@@ -113,7 +113,7 @@ def _allocated(inputs: KernelInputs, gen) -> KernelInputs:
 def test_allocated_baseline_loses_exactly_the_allocated_area(kernel_inputs, rng):
     inputs = _allocated(kernel_inputs, rng)
     sim = simulate(inputs, 2_000, seed=9, chunk_size=333)
-    from simulator import rng as counter
+    from simulator.engine import rng as counter
 
     k = counter.index_array(
         9,

@@ -15,8 +15,8 @@ import pytest
 from models.biomass import stock_carbon_tc
 from simulator.config import load_config
 from simulator.data import load_data
+from simulator.data.mocaredd import _land_use_moments, import_mocaredd
 from simulator.errors import DataError
-from simulator.mocaredd import _land_use_moments, import_mocaredd
 from tests.conftest import LOS_AMIGOS
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "mocaredd"

@@ -9,6 +9,7 @@ import pytest
 
 from simulator.errors import OutputError
 from simulator.report import rebuild_appendix
+from tests.conftest import fake_manifest
 
 #: A stand-in for a run's stored template: the rebuild must use it, not the package's.
 TYP = '#let d = json("appendix.json")\n= #d.project\nCredits: #d.credits\n'
@@ -17,7 +18,7 @@ TYP = '#let d = json("appendix.json")\n= #d.project\nCredits: #d.credits\n'
 def _run_dir(tmp_path: Path, doc: dict | None = None) -> Path:
     out = tmp_path / "run"
     out.mkdir()
-    (out / "manifest.json").write_text("{}")
+    (out / "manifest.json").write_text(json.dumps(fake_manifest()))
     (out / "appendix.typ").write_text(TYP)
     (out / "appendix.json").write_text(json.dumps(doc or {"project": "P", "credits": "1,234"}))
     return out
@@ -70,3 +71,41 @@ def test_failed_gates_without_override_are_refused(tmp_path):
     overridden.mkdir()
     doc["gates"]["override"] = "--allow-unconverged"
     assert rebuild_appendix(_run_dir(overridden, doc)).is_file()
+
+
+def _config_from_stocks():
+    """The Los Amigos configuration, its biomass from stated carbon stocks instead of plots."""
+    from simulator.config import load_config, validate_config
+    from tests.conftest import LOS_AMIGOS
+
+    raw = load_config(LOS_AMIGOS).config.model_dump(mode="json")
+    raw["data"].update(plots=None, trees=None, carbon_stocks="data/carbon_stocks.csv")
+    return validate_config(raw, LOS_AMIGOS / "run.toml")
+
+
+def test_priors_are_listed_under_their_own_model_for_a_stock_run():
+    """A run from carbon stocks has fewer biomass priors: none shifts to another model."""
+    from simulator.report.appendix import _priors
+
+    rows = {r["name"]: r["model"] for r in _priors(_config_from_stocks())}
+    assert rows["log-rate intercept a"] == "deforestation"
+    assert rows["process noise σ"] == "deforestation"
+    assert rows["post-conversion carbon (tCO2e/ha)"] == "deforestation"
+    assert rows["leakage displacement λ"] == "leakage"
+    assert [m for m in rows.values()].count("biomass") == 2  # the stock and CF rows
+
+
+def test_importing_the_report_leaves_matplotlib_alone():
+    """A notebook that imports the report keeps its backend and rcParams."""
+    import subprocess
+    import sys
+
+    code = (
+        "import matplotlib; matplotlib.use('svg'); before = dict(matplotlib.rcParams)\n"
+        "import simulator.report, simulator.report.figures.simulation\n"
+        "after = dict(matplotlib.rcParams)\n"
+        "assert matplotlib.get_backend() == 'svg', matplotlib.get_backend()\n"
+        "assert before == after, {k for k in before if before[k] != after[k]}\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy import stats
 
-from simulator import rng
+from simulator.engine import rng
 
 counters = st.tuples(
     st.integers(0, 2**63 - 1),

@@ -7,26 +7,26 @@ import subprocess
 import sys
 from pathlib import Path
 
-from simulator.outputs import TABLE_COLUMNS
-from simulator.runs import list_runs
+from simulator.orchestration.runs import list_runs
+from simulator.report.tables import TABLE_COLUMNS
+from tests.conftest import fake_manifest
 
 
-def _fake_run(out_root: Path, run_id: str, created: str, ner: float, passed=True, override=False):
+def _fake_run(
+    out_root: Path,
+    run_id: str,
+    created: str,
+    ner: float,
+    passed=True,
+    override=False,
+    mc_passed=True,
+):
     """A run output with the manifest keys and summary columns the pipeline writes."""
     d = out_root / run_id
     (d / "tables").mkdir(parents=True)
-    manifest = {
-        "run_id": run_id,
-        "created_utc": created,
-        "config": {"project": {"name": "P"}, "accounting": {"standard": "VM0007-1.6"}},
-        "seed": 7,
-        "n_draws": 4000,
-        "diagnostics": [
-            {"model": "biomass", "passed": True},
-            {"model": "leakage", "passed": passed},
-        ],
-        "diagnostics_override": override,
-    }
+    manifest = fake_manifest(
+        run_id, created, sampler_passed=passed, mc_passed=mc_passed, override=override
+    )
     (d / "manifest.json").write_text(json.dumps(manifest))
     values = dict.fromkeys(TABLE_COLUMNS, 1.0) | {
         "ner_mean": ner,
@@ -58,6 +58,23 @@ def test_lists_runs_newest_first_and_counts_skipped(tmp_path):
     assert (first.ner_ci_low, first.credits, first.confidence) == (290.0, 150.0, 0.95)
     assert len(listing.incomplete) == 1 and list(listing.unreadable) == [str(broken)]
     assert listing.skipped == 2
+
+
+def test_a_failed_monte_carlo_gate_is_not_listed_as_a_pass(tmp_path):
+    """Both gates count: sampler diagnostics that pass do not make an overridden run a pass."""
+    out = tmp_path / "runs" / "p" / "out"
+    _fake_run(out, "20260101T000000Z-aaaa", "2026-01-01T00:00:00+00:00", 1.0, True, True, False)
+    assert [r.gate for r in list_runs(tmp_path / "runs").runs] == ["FAIL (overridden)"]
+
+
+def test_a_malformed_manifest_is_skipped_as_unreadable(tmp_path):
+    out = tmp_path / "runs" / "p" / "out"
+    good = _fake_run(out, "20260101T000000Z-aaaa", "2026-01-01T00:00:00+00:00", 1.0)
+    bad = _fake_run(out, "20260201T000000Z-bbbb", "2026-02-01T00:00:00+00:00", 2.0)
+    (bad / "manifest.json").write_text("[1, 2]")
+    listing = list_runs(tmp_path / "runs")
+    assert [r.path for r in listing.runs] == [str(good)]
+    assert "JSON list" in listing.unreadable[str(bad)]
     # the same from a run directory and from its out/ directory
     assert [r.run_id for r in list_runs(out.parent).runs] == [r.run_id for r in listing.runs]
     assert [r.run_id for r in list_runs(out).runs] == [r.run_id for r in listing.runs]

@@ -9,9 +9,8 @@ from hypothesis import strategies as st
 from scipy import special
 
 from models.map_accuracy import annual_loss_estimates
-from simulator.errors import ConfigError
-from simulator.kernels import KernelInputs, simulate
-from simulator.sensitivity import (
+from simulator.accounting.standards import STANDARDS, relative_half_width
+from simulator.analysis.sensitivity import (
     build_response_model,
     gls_prediction_variance,
     latent_sample,
@@ -21,7 +20,8 @@ from simulator.sensitivity import (
     smallest_addition,
     sobol_indices,
 )
-from simulator.standards import STANDARDS, relative_half_width
+from simulator.engine.kernels import KernelInputs, simulate
+from simulator.errors import ConfigError
 
 VCS = STANDARDS["VM0007-1.8"]
 
@@ -137,7 +137,7 @@ def test_fixed_groups_carry_no_variance_and_one_group_explains_all(rng):
 
 @given(st.floats(-6, 6), st.integers(1, 50))
 def test_latent_pick_is_a_quantile_of_the_sorted_draws(z, n):
-    from simulator.sensitivity import _pick
+    from simulator.analysis.response import _pick
 
     values = np.arange(n, dtype=float)
     k = int(_pick(values, np.array([z]))[0])

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulator.standards import (
+from simulator.accounting.standards import (
     NOT_AVAILABLE,
     STANDARDS,
     art_trees_deduction_fraction,
@@ -67,7 +67,7 @@ def test_art_trees_eq11_worked_examples(hw, ua):
 def test_art_trees_constants_are_t_quantiles():
     from scipy import stats
 
-    from simulator.standards import ART_T70, ART_T95
+    from simulator.accounting.standards import ART_T70, ART_T95
 
     assert stats.t.ppf(0.70, 10_000) == pytest.approx(ART_T70, abs=1e-6)
     assert stats.t.ppf(0.95, 10_000) == pytest.approx(ART_T95, abs=1e-6)

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from simulator import streaming
-from simulator.kernels import SimulationResult, simulate
-from simulator.streaming import (
+from simulator.engine import streaming
+from simulator.engine.kernels import SimulationResult, simulate
+from simulator.engine.streaming import (
     BLOCK_SIZE,
     HISTOGRAMMED,
     QUANTITIES,

@@ -1,0 +1,127 @@
+"""What every ``reddsim`` command shares: the app, the consoles, errors, logging, progress.
+
+Results go to stdout (``out``); progress, logs and errors to stderr (``err``). A
+:class:`~simulator.errors.ReddsimError` becomes one line on stderr and exit code 2
+(:func:`fail`).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.markup import escape
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+__all__ = [
+    "app",
+    "err",
+    "out",
+    "RunArg",
+    "fail",
+    "configure_logging",
+    "quiet_libraries",
+    "Stages",
+    "interrupt",
+    "finite",
+]
+
+
+app = typer.Typer(
+    help="Monte Carlo uncertainty simulator for REDD+ forest carbon credits.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+err = Console(stderr=True)
+
+out = Console()
+
+RunArg = Annotated[
+    Path, typer.Argument(help="Run directory (holding run.toml) or the TOML file itself.")
+]
+
+
+def fail(error: Exception) -> None:
+    err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code=2)
+
+
+def configure_logging(verbose: bool, quiet: bool) -> None:
+    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    handler = RichHandler(console=err, show_time=False, show_path=False, markup=False)
+    handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+    for name in ("simulator", "models"):
+        lg = logging.getLogger(name)
+        lg.handlers[:] = [handler] if verbose else []
+        lg.setLevel(level)
+    quiet_libraries(verbose)
+
+
+def quiet_libraries(verbose: bool) -> None:
+    # PyMC announces every sampler start (and sets its logger's level when imported, so
+    # this runs after the import); keep stderr for our own progress.
+    for name in ("pymc", "pytensor", "arviz"):
+        logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.ERROR)
+
+
+class Stages:
+    """Progress of a run's stages on stderr: a spinner and elapsed time per stage.
+
+    On a terminal each stage gets a live line (spinner while it runs, its time when
+    done); elsewhere (a pipe, a CI log) one plain line per stage as it starts.
+    """
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self.live = not quiet and err.is_terminal
+        self.progress = (
+            Progress(
+                SpinnerColumn(finished_text="[green]✓[/]"),
+                TextColumn("{task.description}"),
+                TimeElapsedColumn(),
+                console=err,
+            )
+            if self.live
+            else None
+        )
+        self.task = None
+
+    def __enter__(self):
+        if self.progress is not None:
+            self.progress.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._finish()
+        if self.progress is not None:
+            self.progress.stop()
+
+    def _finish(self):
+        if self.task is not None:
+            self.progress.update(self.task, total=1, completed=1)
+            self.progress.stop_task(self.task)
+
+    def __call__(self, stage: str) -> None:
+        if self.quiet:
+            return
+        if self.progress is None:
+            err.print(f"[dim]▸ {escape(stage)}[/]", highlight=False)
+            return
+        self._finish()
+        self.task = self.progress.add_task(escape(stage), total=None)
+
+
+def interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def finite(x):  # json default for numpy scalars
+    value = float(x)
+    return value if math.isfinite(value) else None

@@ -1,0 +1,93 @@
+"""``reddsim import``: a project from another tool's files into a run directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from simulator.cli.common import (
+    app,
+    err,
+    fail,
+    out,
+)
+from simulator.config import load_config
+from simulator.errors import ReddsimError
+
+__all__ = ["import_app", "import_mocaredd"]
+
+
+import_app = typer.Typer(
+    help="Import a project from another tool's files into a run directory.",
+    no_args_is_help=True,
+)
+app.add_typer(import_app, name="import")
+
+
+def _area(text: str) -> tuple[str, float]:
+    name, sep, value = text.partition("=")
+    try:
+        if not sep or not name:
+            raise ValueError
+        return name.strip(), float(value)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r}: expected CLASS=HECTARES, e.g. open=120000") from None
+
+
+@import_app.command("mocaredd")
+def import_mocaredd(
+    workbook: Annotated[Path, typer.Argument(help="The mocaredd .xlsx workbook.")],
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Run directory to create (must not exist).")
+    ],
+    area: Annotated[
+        list[str],
+        typer.Option(
+            "--area",
+            help="CLASS=HA: forest area of a deforested land-use class at the crediting start "
+            "(repeat for each; not in a mocaredd workbook).",
+        ),
+    ],
+    leakage_belt: Annotated[
+        Path,
+        typer.Option("--leakage-belt", help="leakage_belt.csv (mocaredd has no leakage data)."),
+    ],
+    buffer_pct: Annotated[
+        float, typer.Option("--buffer-pct", help="Non-permanence risk rating (%).")
+    ],
+    standard: Annotated[str, typer.Option("--standard")] = "VM0007-1.8",
+    start_year: Annotated[
+        int | None,
+        typer.Option("--start-year", help="First crediting year (default: after the last period)."),
+    ] = None,
+    years: Annotated[int, typer.Option("--years", help="Crediting years.")] = 10,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Seed (default user_inputs.ran_seed).")
+    ] = None,
+) -> None:
+    """Write a run directory (run.toml + CSVs) from a FAO mocaredd workbook."""
+    from simulator.data.mocaredd import import_mocaredd as run_import
+
+    areas = dict(_area(a) for a in area)
+    try:
+        result = run_import(
+            workbook, out_dir, areas, leakage_belt, buffer_pct, standard, start_year, years, seed
+        )
+        load_config(result.run_dir)  # the run.toml it wrote is valid
+    except ReddsimError as e:
+        fail(e)
+    out.print(
+        f"imported: {result.run_dir} ({len(result.strata)} strata: {', '.join(result.strata)})",
+        highlight=False,
+        soft_wrap=True,
+    )
+    for note in result.notes:
+        err.print(f"[dim]note:[/] {escape(note)}", highlight=False, soft_wrap=True)
+    err.print(
+        f"next: reddsim check {result.run_dir}; review the REVIEW lines of its run.toml",
+        highlight=False,
+        soft_wrap=True,
+    )

@@ -1,0 +1,262 @@
+"""``reddsim check``, ``run``, ``report`` and ``verify``: one run, from config to appendix."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from simulator.cli.common import (
+    RunArg,
+    Stages,
+    app,
+    configure_logging,
+    err,
+    fail,
+    finite,
+    interrupt,
+    out,
+    quiet_libraries,
+)
+from simulator.config import load_config
+from simulator.errors import ReddsimError
+
+__all__ = ["check", "run", "report", "verify"]
+
+
+@app.command()
+def check(run: RunArg) -> None:
+    """Validate a run's configuration and data files (no sampling)."""
+    from simulator.data import load_data
+
+    try:
+        spec = load_config(run)
+        data = load_data(spec)
+    except ReddsimError as e:
+        fail(e)
+    years = data.deforestation["year"]
+    biomass = (
+        f"{len(data.plots['plot_id'])} plots, {len(data.trees['tree_id']):,} trees"
+        if data.carbon_stocks is None
+        else f"{len(data.carbon_stocks['pool'])} carbon stocks"
+    )
+    out.print(
+        f"ok: {spec.path} ({len(spec.config.project.strata)} strata, {biomass}, "
+        f"reference years {years[0]}-{years[-1]}, {len(data.leakage_belt['year'])} belt years)",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def _totals(outcome) -> dict:
+    from simulator.accounting import SIDE_BY_SIDE
+    from simulator.report.tables import period_records
+
+    s, side = outcome.summary, outcome.accounts.side_by_side
+    return {
+        "out_dir": str(outcome.out_dir),
+        "appendix": str(outcome.appendix),
+        "standard": s.attrs["standard"],
+        "confidence": s.attrs["confidence"],
+        "n_draws": s.attrs["n_draws"],
+        "seed": outcome.manifest["seed"],
+        "periods": period_records(s),
+        "standards": {
+            str(key): period_records(side.sel(standard=key), ("ner_mean", *SIDE_BY_SIDE))
+            for key in side.standard.values
+        },
+    }
+
+
+def _print_table(totals: dict) -> None:
+    conf = round(100 * totals["confidence"])
+    table = Table(
+        title=f"Net emission reductions (tCO2e), {totals['standard']}, {totals['n_draws']:,} draws",
+        title_justify="left",
+    )
+    for col in ("period", "NER mean", f"{conf}% CI", "U", "deduction", "buffer", "credits"):
+        table.add_column(col, justify="left" if col == "period" else "right")
+    for r in totals["periods"]:
+        table.add_row(
+            r["period"],
+            f"{r['ner_mean']:,.0f}",
+            f"{r['ner_ci_low']:,.0f} – {r['ner_ci_high']:,.0f}",
+            f"{r['uncertainty_pct']:.1f}%",
+            f"{r['uncertainty_deduction']:,.0f}",
+            f"{r['buffer']:,.0f}",
+            f"{r['credits']:,.0f}",
+            end_section=r["period"] == totals["periods"][-2]["period"],
+        )
+    # Pipes and CI logs default to 80 columns, which would wrap the interval column.
+    out.width = max(out.width, 104)
+    out.print(table)
+    out.print(f"appendix: {totals['appendix']}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def run(
+    run: RunArg,
+    draws: Annotated[
+        int | None,
+        typer.Option("--draws", help="Simulated draws (overrides \\[simulation].n_draws)."),
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Seed (overrides \\[simulation].seed).")
+    ] = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="The run's output directory itself (default RUN/out/<run-id>, a new one "
+            "every run). An existing run there is replaced only with --force.",
+        ),
+    ] = None,
+    mc_tolerance: Annotated[
+        float | None,
+        typer.Option(
+            "--mc-tolerance",
+            help="Double the draws until the MC error of every CI bound is at most this "
+            "fraction of the mean (overrides \\[simulation].mc_tolerance), e.g. 0.001.",
+        ),
+    ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Replace a complete run at --out, once the new one is complete.",
+        ),
+    ] = False,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="Keep each finished chunk of the simulation (RUN/out/.chunks/) and reuse "
+            "those an interrupted run with the same configuration kept.",
+        ),
+    ] = False,
+    allow_unconverged: Annotated[
+        bool,
+        typer.Option(
+            "--allow-unconverged",
+            help="Write the appendix even if the sampler or Monte Carlo gate fails (as "
+            "\\[sampler].allow_failed_diagnostics = true); its first page says so.",
+        ),
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the totals as JSON on stdout.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log details on stderr.")
+    ] = False,
+) -> None:
+    """Sample the models, simulate, account and write the appendix.
+
+    The appendix is written only if the sampler diagnostics pass (R-hat <= 1.01,
+    bulk and tail ESS >= 400, no divergences) and the Monte Carlo error of each
+    bound of the total-NER interval is below 0.1% of its mean, unless
+    --allow-unconverged. Threads follow NUMBA_NUM_THREADS; results do not depend
+    on the thread count.
+    """
+    configure_logging(verbose, quiet)
+    try:
+        spec = load_config(run).with_overrides(n_draws=draws, seed=seed, mc_tolerance=mc_tolerance)
+        if out_dir is not None:
+            from simulator.orchestration.pipeline import check_output_dir
+
+            check_output_dir(out_dir, force)  # before minutes of sampling
+    except ReddsimError as e:
+        fail(e)
+    from simulator.orchestration.pipeline import run as execute
+
+    quiet_libraries(verbose)
+    # SIGINT and SIGTERM (Ctrl-C, a scheduler, `kill`) unwind the run so its partial output is
+    # removed; set explicitly because a shell's background jobs start with SIGINT ignored.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, interrupt)
+    try:
+        with Stages(quiet) as stages:
+            outcome = execute(
+                spec,
+                progress=stages,
+                out_dir=out_dir,
+                force=force,
+                allow_unconverged=allow_unconverged,
+                resume=resume,
+            )
+    except ReddsimError as e:
+        fail(e)
+    except KeyboardInterrupt:
+        err.print("[bold red]interrupted:[/] no output written", highlight=False)
+        raise typer.Exit(code=130) from None
+    gates = outcome.manifest["gates"]
+    if gates["override"] and not gates["passed"]:
+        err.print(
+            f"[bold yellow]warning:[/] gates failed and were overridden by {gates['override']}; "
+            "the appendix says the results are unconverged",
+            highlight=False,
+            soft_wrap=True,
+        )
+    totals = _totals(outcome)
+    if as_json:
+        sys.stdout.write(json.dumps(totals, indent=2, allow_nan=False, default=finite) + "\n")
+    else:
+        _print_table(totals)
+
+
+@app.command()
+def report(
+    run_dir: Annotated[
+        Path, typer.Argument(help="A run's output directory (with appendix.json and .typ).")
+    ],
+) -> None:
+    """Rebuild a run's appendix.pdf from its stored appendix.typ and appendix.json.
+
+    Nothing is re-run: the numbers, tables and figures are the run's own.
+    """
+    from simulator.report import rebuild_appendix
+
+    try:
+        pdf = rebuild_appendix(run_dir)
+    except ReddsimError as e:
+        fail(e)
+    out.print(f"appendix: {pdf}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def verify(
+    run_dir: Annotated[Path, typer.Argument(help="A run's output directory (with manifest.json).")],
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
+) -> None:
+    """Re-run a finished run from its manifest and check every table is identical."""
+    configure_logging(False, quiet)
+    import simulator.orchestration.pipeline  # noqa: F401  (PyMC sets its log level on import)
+    from simulator.orchestration.verify import verify as reproduce
+
+    quiet_libraries(False)
+    try:
+        progress = (
+            None
+            if quiet
+            else (lambda stage: err.print(f"[dim]▸ {escape(stage)}[/]", highlight=False))
+        )
+        result = reproduce(run_dir, progress=progress)
+    except ReddsimError as e:
+        fail(e)
+    if result.identical:
+        out.print(
+            f"identical: {len(result.compared)} tables of {run_dir} reproduced bit for bit",
+            highlight=False,
+            soft_wrap=True,
+        )
+        return
+    out.print(
+        f"DIFFERENT: {', '.join(result.differing)} of {run_dir}", highlight=False, soft_wrap=True
+    )
+    raise typer.Exit(code=1)

@@ -1,0 +1,80 @@
+"""``reddsim runs``: past runs with their key numbers."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from simulator.cli.common import (
+    app,
+    err,
+    finite,
+    out,
+)
+
+__all__ = ["list_runs"]
+
+
+@app.command("runs")
+def list_runs(
+    path: Annotated[
+        Path | None,
+        typer.Argument(help="Where to look (default: runs/*/out/ under the current directory)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the runs as JSON.")] = False,
+) -> None:
+    """List past runs with their key numbers, newest first."""
+    from simulator.orchestration.runs import list_runs as find
+
+    listing = find(path if path is not None else Path("runs"))
+    if as_json:
+        doc = {
+            "runs": [r.as_dict() for r in listing.runs],
+            "skipped": {"incomplete": listing.incomplete, "unreadable": listing.unreadable},
+        }
+        sys.stdout.write(json.dumps(doc, indent=2, allow_nan=False, default=finite) + "\n")
+    else:
+        table = Table(title="Runs (total over the crediting period, tCO2e)", title_justify="left")
+        for col in (
+            "run id",
+            "date (UTC)",
+            "standard",
+            "N",
+            "seed",
+            "NER mean",
+            "CI",
+            "U",
+            "credits",
+            "gate",
+        ):
+            table.add_column(col, justify="left" if col in ("run id", "standard") else "right")
+        for r in listing.runs:
+            level = f"{100 * r.confidence:.0f}% " if r.confidence is not None else ""
+            table.add_row(
+                r.run_id,
+                r.created_utc.replace("T", " ").removesuffix("+00:00"),
+                r.standard,
+                f"{r.n_draws:,}",
+                str(r.seed),
+                f"{r.ner_mean:,.0f}",
+                f"{level}{r.ner_ci_low:,.0f} – {r.ner_ci_high:,.0f}",
+                f"{r.uncertainty_pct:.1f}%",
+                f"{r.credits:,.0f}",
+                r.gate,
+            )
+        out.width = max(out.width, 160)
+        out.print(table)
+    if listing.skipped or not listing.runs:
+        err.print(
+            f"{len(listing.runs)} runs; skipped {listing.skipped} "
+            f"({len(listing.incomplete)} incomplete, {len(listing.unreadable)} unreadable)",
+            highlight=False,
+        )
+    for where, why in listing.unreadable.items():
+        err.print(f"[dim]unreadable:[/] {escape(where)}: {escape(why)}", highlight=False)

@@ -1,0 +1,268 @@
+"""The ``run.toml`` schema: every section, validated at load time (pydantic).
+
+A run directory holds ``run.toml`` and the data files it names (paths relative to
+the run directory). The sections the Bayesian models read (priors, sampler) are
+defined in :mod:`models.settings` and re-exported here; reading and validating a
+file is :mod:`simulator.config.load`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, model_validator
+
+from models.settings import (
+    Allocation,
+    BetaPrior,
+    Biomass,
+    BoundedNormalPrior,
+    Deforestation,
+    Leakage,
+    NormalPrior,
+    Sampler,
+)
+from models.settings import Section as _Section
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "NormalPrior",
+    "BoundedNormalPrior",
+    "BetaPrior",
+    "Stratum",
+    "Project",
+    "Crediting",
+    "DataFiles",
+    "Biomass",
+    "Allocation",
+    "Deforestation",
+    "Leakage",
+    "Sampler",
+    "Simulation",
+    "Accounting",
+    "Sensitivity",
+    "RunConfig",
+    "RunSpec",
+    "STANDARD_KEYS",
+    "CONFIG_NAME",
+]
+
+SCHEMA_VERSION = 1
+CONFIG_NAME = "run.toml"
+
+#: Keys of the implemented standards (``[accounting].standard``). The rules themselves are
+#: :data:`simulator.accounting.standards.STANDARDS`, which is built over exactly these keys.
+STANDARD_KEYS = ("VM0007-1.8", "VM0007-1.6", "ART-TREES-2.0", "FCPF-CF")
+
+
+class Stratum(_Section):
+    name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_\-]+$")]
+    area_ha: Annotated[
+        float, Field(gt=0, le=1e9, description="forest area at the project start (ha)")
+    ]
+    relative_risk: Annotated[
+        float,
+        Field(
+            gt=0,
+            description="relative deforestation risk; rescaled to an area-weighted mean of 1",
+        ),
+    ] = 1.0
+
+
+class Project(_Section):
+    name: Annotated[str, Field(min_length=1)]
+    country: str = ""
+    description: str = ""
+    strata: Annotated[list[Stratum], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _unique_strata(self):
+        names = [s.name for s in self.strata]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"stratum names must be unique, repeated: {', '.join(dupes)}")
+        return self
+
+
+class Crediting(_Section):
+    start_year: Annotated[int, Field(ge=1990, le=2100)]
+    years: Annotated[int, Field(ge=1, le=100)]
+
+
+class DataFiles(_Section):
+    """CSV files, relative to the run directory.
+
+    The reference region's annual loss comes either from ``deforestation`` (a series
+    already estimated: loss and its SE per year) or from a map and its accuracy
+    sample (``map_areas`` + ``accuracy_sample``), estimated by the stratified
+    estimator. Biomass comes either from a tree inventory (``plots`` + ``trees``)
+    or from carbon stocks per stratum and pool already estimated, with their
+    uncertainty (``carbon_stocks``, e.g. imported from a mocaredd workbook).
+    """
+
+    plots: Path | None = None
+    trees: Path | None = None
+    carbon_stocks: Path | None = None
+    leakage_belt: Path
+    deforestation: Path | None = None
+    map_areas: Path | None = None
+    accuracy_sample: Path | None = None
+    project_monitoring: Path | None = None  # monitored loss inside the project (optional)
+    allow_outside_run_dir: bool = False  # data files outside the run directory
+
+    @model_validator(mode="after")
+    def _one_biomass_source(self):
+        inventory = (self.plots is not None, self.trees is not None)
+        if self.carbon_stocks is not None and any(inventory):
+            raise ValueError("give either plots + trees or carbon_stocks, not both")
+        if self.carbon_stocks is None and not all(inventory):
+            raise ValueError("biomass needs plots and trees, or carbon_stocks")
+        return self
+
+    @model_validator(mode="after")
+    def _one_loss_source(self):
+        maps = (self.map_areas is not None, self.accuracy_sample is not None)
+        if self.deforestation is not None and any(maps):
+            raise ValueError("give either deforestation or map_areas + accuracy_sample, not both")
+        if self.deforestation is None and not all(maps):
+            raise ValueError(
+                "the annual loss needs deforestation, or both map_areas and accuracy_sample"
+            )
+        return self
+
+    def files(self) -> dict[str, Path]:
+        """The configured files by name."""
+        return {k: v for k, v in self if isinstance(v, Path)}
+
+
+class Simulation(_Section):
+    """Monte Carlo settings.
+
+    ``chunk_size`` is the unit of work handed to a process or Dask worker (rounded up
+    to whole blocks of 65,536 draws); results do not depend on it. With
+    ``mc_tolerance`` the draw count is doubled (up to ``max_draws``) until the Monte
+    Carlo standard error of every 90%/95% CI bound of NER is at most that fraction
+    of the mean.
+    """
+
+    n_draws: Annotated[int, Field(ge=100, le=10**10)]
+    seed: Annotated[int, Field(ge=0, lt=2**63)]
+    chunk_size: Annotated[int, Field(ge=1)] = 1_048_576
+    mc_tolerance: Annotated[float | None, Field(gt=0, lt=1)] = None
+    max_draws: Annotated[int | None, Field(ge=100, le=10**10)] = None
+
+
+class Accounting(_Section):
+    standard: Annotated[str, Field(description="methodology and version, e.g. VM0007-1.8")]
+    buffer_pct: Annotated[
+        float, Field(description="non-permanence risk rating (%) from the AFOLU risk tool")
+    ]
+
+    @model_validator(mode="after")
+    def _known_standard(self):
+        if self.standard not in STANDARD_KEYS:
+            raise ValueError(
+                f"standard {self.standard!r} is not one of {', '.join(sorted(STANDARD_KEYS))}"
+            )
+        # VCS AFOLU Non-Permanence Risk Tool v4.0: the overall risk rating is at least 10;
+        # a project scoring above 60 fails the tool and cannot be credited.
+        if not 10 <= self.buffer_pct <= 60:
+            raise ValueError(
+                f"buffer_pct = {self.buffer_pct}: the AFOLU Non-Permanence Risk Tool "
+                "allows ratings from 10 to 60"
+            )
+        return self
+
+
+def _power_of_two(n: int) -> int:
+    if n & (n - 1):
+        raise ValueError(f"must be a power of 2 (Sobol' points), got {n}")
+    return n
+
+
+class Sensitivity(_Section):
+    """Sobol indices and sampling-effort planning (``simulator.analysis.sensitivity``)."""
+
+    enabled: bool = True
+    base_samples: Annotated[
+        int,
+        AfterValidator(_power_of_two),
+        Field(ge=64, le=2**20, description="Sobol base sample N; cost N (groups + 2)"),
+    ] = 1024
+    inner_draws: Annotated[
+        int,
+        AfterValidator(_power_of_two),
+        Field(ge=256, le=2**20, description="Monte Carlo draws per uncertainty/planning case"),
+    ] = 2048
+    resamples: Annotated[int, Field(ge=10, le=10_000)] = 200
+    index_confidence: Annotated[float, Field(gt=0.5, lt=1)] = 0.95
+    plots_added: Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=1)] = [
+        0,
+        5,
+        10,
+        20,
+        50,
+        100,
+        200,
+    ]
+    points_added: Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=1)] = [
+        0,
+        50,
+        100,
+        200,
+        500,
+        1000,
+    ]
+    max_plots: Annotated[int, Field(ge=1, le=10**7)] = 100_000
+    max_points: Annotated[int, Field(ge=1, le=10**7)] = 100_000
+
+
+class RunConfig(_Section):
+    """The whole ``run.toml``."""
+
+    schema_version: Literal[1]
+    project: Project
+    crediting: Crediting
+    data: DataFiles
+    biomass: Biomass = Biomass()
+    deforestation: Deforestation
+    leakage: Leakage
+    sampler: Sampler = Sampler()
+    simulation: Simulation
+    accounting: Accounting
+    sensitivity: Sensitivity = Sensitivity()
+
+    def digest(self) -> str:
+        """SHA-256 of the canonical JSON of the validated configuration."""
+        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """A validated configuration with the location it came from."""
+
+    config: RunConfig
+    path: Path
+
+    @property
+    def run_dir(self) -> Path:
+        return self.path.parent
+
+    def data_path(self, name: str) -> Path:
+        return self.run_dir / getattr(self.config.data, name)
+
+    def with_overrides(
+        self, n_draws: int | None = None, seed: int | None = None, mc_tolerance: float | None = None
+    ) -> RunSpec:
+        """Same spec with ``[simulation]`` settings replaced where given (re-validated)."""
+        raw = self.config.model_dump(mode="json")
+        given = {"n_draws": n_draws, "seed": seed, "mc_tolerance": mc_tolerance}
+        raw["simulation"].update({k: v for k, v in given.items() if v is not None})
+        from simulator.config.load import validate_config
+
+        return RunSpec(validate_config(raw, self.path, "command line"), self.path)

@@ -1,0 +1,212 @@
+"""Reading a run's CSV files, every value checked against its column's rule.
+
+Each CSV has a fixed set of columns (:data:`SCHEMAS`). A missing or unknown
+column, an unparsable or out-of-range value is a
+:class:`~simulator.errors.DataError` naming the file, row, column and value.
+Nothing is clipped, dropped or filled in.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from models.map_accuracy import LOSS_CLASSES
+from simulator.errors import DataError
+
+__all__ = ["Column", "POOLS", "STOCK_UNITS", "SCHEMAS", "read_table"]
+
+
+@dataclass(frozen=True)
+class Column:
+    """One CSV column: its type, a validity check and what the check means."""
+
+    kind: type  # str, int or float
+    check: Callable[[object], bool] = lambda v: True
+    rule: str = ""
+    optional: bool = False  # an empty cell is allowed (NaN for numbers, "" for text)
+
+
+# Upper bounds catch unit mistakes (m2 for ha, a pixel count for an area) and overflow:
+# 1e9 ha is about the land area of a continent; a plot is at most 1000 ha.
+_positive = Column(float, lambda v: 0 < v <= 1e9, "must be > 0 and <= 1e9")
+_non_negative = Column(float, lambda v: 0 <= v <= 1e9, "must be >= 0 and <= 1e9")
+_plot_area = Column(float, lambda v: 0 < v <= 1000, "must be > 0 and <= 1000 ha")
+_year = Column(int, lambda v: 1900 <= v <= 2100, "must be a year between 1900 and 2100")
+
+_name = Column(str, lambda v: v != "", "must not be empty")
+
+#: Carbon pools of ``carbon_stocks.csv`` (IPCC 2006 Vol. 4 Ch. 1 pools; RS is a
+#: root:shoot ratio that gives BGB = AGB * RS, as in FAO mocaredd).
+POOLS = ("AGB", "BGB", "RS", "DW", "LI", "SOC")
+#: Units of a stock: tonnes of carbon or of dry matter (AGB, BGB only; carbon =
+#: dry matter x [biomass].carbon_fraction) per hectare, or a ratio (RS).
+STOCK_UNITS = ("tC/ha", "tDM/ha", "ratio")
+
+SCHEMAS: dict[str, dict[str, Column]] = {
+    "plots": {
+        "plot_id": _name,
+        "stratum": _name,
+        "area_ha": _plot_area,
+        "subplot_area_ha": _plot_area,
+        "subplot_max_dbh_cm": Column(float, lambda v: 0 <= v <= 500, "must be 0-500 cm"),
+    },
+    "trees": {
+        "plot_id": _name,
+        "tree_id": _name,
+        "stratum": _name,
+        "dbh_cm": Column(float, lambda v: 0 < v <= 500, "must be > 0 and <= 500 cm"),
+        "height_m": Column(float, lambda v: 1.3 <= v <= 90, "must be 1.3-90 m", optional=True),
+        "wood_density": Column(
+            float, lambda v: 0.1 <= v <= 1.5, "must be 0.1-1.5 g/cm3", optional=True
+        ),
+        "genus": Column(str, optional=True),
+    },
+    "deforestation": {
+        "year": _year,
+        "forest_area_ha": _positive,
+        "loss_ha": _non_negative,
+        "loss_se_ha": _positive,
+    },
+    "map_areas": {
+        "year": _year,
+        "stratum": _name,
+        "mapped_area_ha": _positive,
+    },
+    "accuracy_sample": {
+        "year": _year,
+        "stratum": _name,
+        "reference_class": Column(
+            str, lambda v: v in LOSS_CLASSES, f"must be one of {', '.join(LOSS_CLASSES)}"
+        ),
+        "count": Column(int, lambda v: 0 <= v <= 10**9, "must be >= 0"),
+    },
+    "project_monitoring": {
+        "year": _year,
+        "expected_loss_ha": _non_negative,
+        "observed_loss_ha": _non_negative,
+        "observed_se_ha": _positive,
+    },
+    "carbon_stocks": {
+        "stratum": _name,
+        "pool": Column(str, lambda v: v in POOLS, f"must be one of {', '.join(POOLS)}"),
+        "unit": Column(str, lambda v: v in STOCK_UNITS, f"must be one of {', '.join(STOCK_UNITS)}"),
+        "mean": Column(float, lambda v: 0 < v <= 1e4, "must be > 0 and <= 1e4"),
+        "sd": Column(float, lambda v: 0 < v <= 1e4, "must be > 0 and <= 1e4"),
+    },
+    "leakage_belt": {
+        "year": _year,
+        "avoided_ha": _non_negative,
+        "belt_loss_ha": _non_negative,
+        "belt_baseline_ha": _non_negative,
+        "belt_se_ha": _positive,
+    },
+}
+
+
+def read_table(path: Path, schema: dict[str, Column]) -> dict[str, np.ndarray]:
+    """Read a CSV whose header is exactly the schema's columns (in any order).
+
+    Returns
+    -------
+    dict of str to ndarray
+        One array per column (``float64``, ``int64`` or ``str``), in file order.
+
+    Raises
+    ------
+    DataError
+        Naming the file, row (1-based, header is row 1), column and value.
+    """
+    try:
+        # utf-8-sig: spreadsheets often save UTF-8 with a byte-order mark
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            rows = list(csv.reader(fh))
+    except UnicodeDecodeError as err:
+        raise DataError(
+            f"{path}: not UTF-8 text (byte {err.object[err.start]:#04x} at position {err.start}); "
+            "save it as UTF-8 CSV"
+        ) from err
+    except (OSError, csv.Error) as err:
+        raise DataError(f"{path}: cannot read: {err}") from err
+    if not rows:
+        raise DataError(f"{path}: empty file, expected columns {', '.join(schema)}")
+    header = [h.strip() for h in rows[0]]
+    missing = [c for c in schema if c not in header]
+    unknown = [c for c in header if c not in schema]
+    if missing or unknown:
+        parts = []
+        if missing:
+            parts.append(f"missing column(s) {', '.join(missing)}")
+        if unknown:
+            parts.append(f"unknown column(s) {', '.join(unknown)}")
+        raise DataError(f"{path}: {'; '.join(parts)} (expected {', '.join(schema)})")
+    body = [r for r in rows[1:] if any(cell.strip() for cell in r)]
+    if not body:
+        raise DataError(f"{path}: no data rows")
+    linenos, cells = [], []
+    for lineno, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(header):
+            raise DataError(f"{path}: row {lineno} has {len(row)} fields, header has {len(header)}")
+        linenos.append(lineno)
+        cells.append(row)
+    # every row has len(header) fields (checked above), so the transposition is exact
+    columns = {
+        name: [c.strip() for c in column]
+        for name, column in zip(header, zip(*cells, strict=True), strict=True)
+    }
+    return {n: _parse_column(path, linenos, n, columns[n], schema[n]) for n in schema}
+
+
+def _parse_column(path: Path, linenos: list[int], name: str, raws: list[str], col: Column):
+    """One column's values as an array: whole-column conversion, cell by cell on a problem.
+
+    The fast path converts and checks the column at once; if anything is wrong it
+    re-reads the column cell by cell (:func:`_parse`), which names the first bad cell.
+    """
+    dtype = {str: str, int: np.int64, float: np.float64}[col.kind]
+    try:
+        if col.kind is str:
+            values = [v for v in raws]
+            todo = [v for v in values if v != ""] if col.optional else values
+        else:
+            missing = float("nan")
+            if col.optional:
+                values = [col.kind(v) if v != "" else missing for v in raws]
+                todo = [v for v, r in zip(values, raws, strict=True) if r != ""]
+            else:
+                values = list(map(col.kind, raws))
+                todo = values
+            if col.kind is float and not all(map(math.isfinite, todo)):
+                raise ValueError("not finite")
+        if not all(map(col.check, todo)):
+            raise ValueError("fails its rule")
+    except ValueError:
+        values = [_parse(path, n, name, raw, col) for n, raw in zip(linenos, raws, strict=True)]
+    return np.asarray(values, dtype=dtype)
+
+
+def _parse(path: Path, lineno: int, name: str, raw: str, col: Column):
+    where = f"{path}: row {lineno}, column {name} = {raw!r}"
+    if col.optional and raw == "":
+        return "" if col.kind is str else float("nan")
+    if col.kind is str:
+        value = raw
+    else:
+        try:
+            value = col.kind(raw)
+        except ValueError as err:
+            raise DataError(
+                f"{where}: not a number" if col.kind is float else f"{where}: not an integer"
+            ) from err
+        if col.kind is float and not math.isfinite(value):
+            raise DataError(f"{where}: must be finite")
+    if not col.check(value):
+        raise DataError(f"{where}: {col.rule}")
+    return value

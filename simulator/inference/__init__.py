@@ -1,0 +1,30 @@
+"""From data to posteriors to kernel inputs: the seam between :mod:`models` and the engine.
+
+* :mod:`simulator.inference.inventory` — the tree inventory's Monte Carlo (plot AGB, error budget);
+* :mod:`simulator.inference.fit` — sampling every model and diagnosing its convergence;
+* :mod:`simulator.inference.inputs` — posterior draws flattened into kernel inputs.
+"""
+
+from simulator.inference.fit import MODELS, Posteriors, fit_models, gated_parameters, model_seed
+from simulator.inference.inputs import crediting_years, kernel_inputs, relative_risk
+from simulator.inference.inventory import (
+    PlotBiomass,
+    biomass_error_budget,
+    build_inventory,
+    plot_biomass,
+)
+
+__all__ = [
+    "MODELS",
+    "PlotBiomass",
+    "Posteriors",
+    "biomass_error_budget",
+    "build_inventory",
+    "crediting_years",
+    "fit_models",
+    "gated_parameters",
+    "kernel_inputs",
+    "model_seed",
+    "plot_biomass",
+    "relative_risk",
+]

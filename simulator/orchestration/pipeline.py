@@ -1,0 +1,371 @@
+"""One run end to end: config -> models -> kernel -> accounting -> report.
+
+Outputs are written to a hidden temporary directory beside the final one and
+renamed into place only when complete, so a run directory either exists whole or
+not at all. A failure (a failing gate, an error, an interrupt) removes the
+temporary directory.
+
+The output directory is ``<run dir>/out/<run-id>`` (a new name for every run) or
+the directory given as ``out_dir``. An existing complete run there is replaced
+only with ``force``, and only after the new run is complete: the old directory is
+moved aside, the new one renamed into place, then the old one deleted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import os
+import platform
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+import numba
+import xarray as xr
+
+from simulator.accounting import Accounts, account_all
+from simulator.accounting.standards import STANDARDS
+from simulator.config import RunSpec
+from simulator.data import load_data
+from simulator.engine import rng
+from simulator.engine.streaming import (
+    BLOCK_SIZE,
+    N_BINS,
+    Runner,
+    checkpointed,
+    serial_runner,
+    stream,
+)
+from simulator.errors import OutputError
+from simulator.files import install_directory
+from simulator.inference import biomass_error_budget, crediting_years, fit_models, kernel_inputs
+from simulator.orchestration import gates
+from simulator.report.manifest import write_manifest
+
+__all__ = ["RunOutcome", "run", "new_run_id", "check_output_dir", "TRACKED_PACKAGES"]
+
+log = logging.getLogger(__name__)
+
+TRACKED_PACKAGES = (
+    "reddsim",
+    "numpy",
+    "scipy",
+    "numba",
+    "pymc",
+    "pytensor",
+    "nutpie",
+    "arviz",
+    "xarray",
+    "h5netcdf",
+    "matplotlib",
+    "pydantic",
+    "typst",
+)
+
+#: Progress callback: called with a stage name ("data", "sampling <model>", ...).
+Progress = Callable[[str], None]
+
+
+@dataclass
+class RunOutcome:
+    """What a finished run produced."""
+
+    out_dir: Path
+    accounts: Accounts
+    manifest: dict = field(repr=False)
+
+    @property
+    def summary(self) -> xr.Dataset:
+        """Accounting under the run's standard."""
+        return self.accounts.summary
+
+    @property
+    def appendix(self) -> Path:
+        return self.out_dir / "appendix.pdf"
+
+
+def new_run_id(spec: RunSpec, now: dt.datetime | None = None) -> str:
+    """``<UTC time>-<first 8 hex of the config digest>``, e.g. ``20261125T142300Z-edba7f9d``."""
+    now = now or dt.datetime.now(dt.UTC)
+    return f"{now:%Y%m%dT%H%M%SZ}-{spec.config.digest()[:8]}"
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _git_commit(where: Path) -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True, check=True
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in TRACKED_PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+@contextmanager
+def _log_to(path: Path):
+    """Copy the library's log records into the run's ``run.log``."""
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    loggers = [logging.getLogger(n) for n in ("simulator", "models")]
+    old_levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.addHandler(handler)
+        if lg.level == logging.NOTSET or lg.level > logging.INFO:
+            lg.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, old_levels, strict=True):
+            lg.removeHandler(handler)
+            lg.setLevel(level)
+        handler.close()
+
+
+def check_output_dir(path: Path, force: bool = False) -> None:
+    """Check that a run may be written to ``path`` (the run directory itself).
+
+    ``path`` may be absent or an empty directory; a complete run directory (one with
+    ``manifest.json``) only with ``force``; anything else never.
+
+    Raises
+    ------
+    OutputError
+        One line saying what is in the way and what to do.
+    """
+    path = Path(path)
+    if not path.exists():
+        return
+    if not path.is_dir():
+        raise OutputError(f"{path}: exists and is not a directory; give a new path to --out")
+    if not any(path.iterdir()):
+        return
+    if (path / "manifest.json").is_file():
+        if force:
+            return
+        raise OutputError(
+            f"{path}: a complete run directory already exists; pass --force to replace it "
+            "(the old run is kept until the new one is complete) or give another --out"
+        )
+    raise OutputError(
+        f"{path}: exists and is not a reddsim run directory (no manifest.json); --out names "
+        "the new run directory itself: give a new or empty directory"
+    )
+
+
+def _install(tmp: Path, final: Path, force: bool) -> None:
+    """Rename the complete ``tmp`` to ``final``, replacing an old run only with ``force``."""
+    check_output_dir(final, force)  # again: something may have appeared while we ran
+    install_directory(tmp, final, replace=True)
+
+
+def run(
+    spec: RunSpec,
+    out_root: Path | None = None,
+    progress: Progress | None = None,
+    *,
+    out_dir: Path | None = None,
+    force: bool = False,
+    allow_unconverged: bool = False,
+    resume: bool = False,
+    runner: Runner | None = None,
+) -> RunOutcome:
+    """Execute a run and write its output directory.
+
+    Parameters
+    ----------
+    spec : RunSpec
+        Validated configuration (with any command-line overrides applied).
+    out_root : Path, optional
+        Directory that receives ``<run-id>/``; default ``<run dir>/out``.
+    progress : callable, optional
+        Called with the name of each stage as it starts.
+    out_dir : Path, optional
+        The run directory itself (instead of ``out_root/<run-id>``).
+    force : bool
+        Replace a complete run already at ``out_dir`` (once the new one is complete).
+    allow_unconverged : bool
+        Override the sampler and Monte Carlo gates (:mod:`simulator.orchestration.gates`); the
+        manifest and the appendix say so.
+    resume : bool
+        Save each finished chunk of the simulation under ``out_root/.chunks/`` and
+        reuse the chunks an interrupted run with the same configuration saved
+        (:func:`simulator.engine.streaming.checkpointed`); removed once the run is complete.
+    runner : callable, optional
+        Executes the simulation's chunks (:func:`simulator.engine.streaming.stream`'s
+        ``runner``), e.g. :func:`simulator.orchestration.batch.dask_runner`; the numbers do not
+        depend on it.
+
+    Returns
+    -------
+    RunOutcome
+
+    Raises
+    ------
+    OutputError
+        If ``out_dir`` holds a complete run and ``force`` is false, or holds
+        something that is not a run.
+    ConvergenceError
+        If a gate fails and is not overridden; nothing is written.
+    """
+    from simulator import report  # matplotlib/typst only when a run writes a report
+
+    progress = progress or (lambda stage: None)
+    cfg = spec.config
+    override = gates.override_source(allow_unconverged, cfg.sampler)
+    if out_dir is not None:
+        out_dir = Path(out_dir)
+        check_output_dir(out_dir, force)
+        out_root = out_dir.parent
+    out_root = Path(out_root) if out_root is not None else spec.run_dir / "out"
+    timings: dict[str, float] = {}
+
+    def timed(stage: str, fn):
+        progress(stage)
+        t0 = time.perf_counter()
+        value = fn()
+        timings[stage] = round(time.perf_counter() - t0, 3)
+        return value
+
+    data = timed("data", lambda: load_data(spec))
+    run_id = new_run_id(spec)
+    created_root = not out_root.exists()
+    out_root.mkdir(parents=True, exist_ok=True)
+    if out_dir is not None:
+        final = out_dir
+    else:
+        final = out_root / run_id
+        suffix = 1
+        while final.exists():
+            suffix += 1
+            final = out_root / f"{run_id}-{suffix}"
+    tmp = out_root / f".incomplete-{final.name}-{os.getpid()}"
+    tmp.mkdir()
+    chunks = out_root / ".chunks" / cfg.digest()[:16]
+    try:
+        with _log_to(tmp / "run.log"):
+            log.info("run %s of %s (config %s)", run_id, spec.path, cfg.digest())
+            posteriors = timed(
+                "sampling",
+                lambda: fit_models(spec, data, on_stage=progress),
+            )
+            gates.check_sampler(posteriors.diagnostics, cfg.sampler, override)
+            budget = timed("error budget", lambda: biomass_error_budget(spec, posteriors))
+            inputs = kernel_inputs(spec, data, posteriors)
+            sim = timed(
+                "simulation",
+                lambda: stream(
+                    inputs,
+                    cfg.simulation.n_draws,
+                    cfg.simulation.seed,
+                    cfg.simulation.chunk_size,
+                    runner=checkpointed(runner or serial_runner, chunks) if resume else runner,
+                    mc_tolerance=cfg.simulation.mc_tolerance,
+                    max_draws=cfg.simulation.max_draws,
+                ),
+            )
+            standard = STANDARDS[cfg.accounting.standard]
+            accounts = timed(
+                "accounting",
+                lambda: account_all(
+                    sim, inputs, standard, cfg.accounting.buffer_pct, cfg.crediting.start_year
+                ),
+            )
+            mc_gate = gates.monte_carlo_gate(accounts.summary)
+            log.info("Monte Carlo gate: %s", mc_gate.as_dict())
+            gates.check_monte_carlo(mc_gate, override)
+            sampler_passed = all(d.passed for d in posteriors.diagnostics)
+            if override and not (sampler_passed and mc_gate.passed):
+                log.warning("gates fail and are overridden by %s", override)
+            manifest = {
+                "run_id": final.name if out_dir is None else run_id,
+                "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                "config_path": str(spec.path),
+                "config_sha256": cfg.digest(),
+                "config": cfg.model_dump(mode="json"),
+                "data_sha256": {name: _sha256(spec.data_path(name)) for name in cfg.data.files()},
+                "seed": cfg.simulation.seed,
+                "n_draws": sim.n_draws,
+                "rng": rng.DESCRIPTION,
+                "summaries": (
+                    f"streamed: exact sums over blocks of {BLOCK_SIZE:,} draws, "
+                    f"{N_BINS:,}-bin histograms for quantiles"
+                ),
+                "numba_threads": numba.get_num_threads(),
+                "versions": _versions(),
+                "git_commit": _git_commit(spec.run_dir),
+                "diagnostics": [d.as_dict() for d in posteriors.diagnostics],
+                "diagnostics_override": override is not None,
+                "gates": {
+                    "passed": sampler_passed and mc_gate.passed,
+                    "sampler_passed": sampler_passed,
+                    "monte_carlo": mc_gate.as_dict(),
+                    "override": override,
+                },
+                "timings_s": timings,
+            }
+            sensitivity = _sensitivity(timed, spec, data, posteriors, inputs, budget)
+            timed(
+                "report",
+                lambda: report.write_outputs(
+                    tmp,
+                    spec,
+                    data,
+                    posteriors,
+                    inputs,
+                    sim,
+                    accounts,
+                    budget,
+                    manifest,
+                    years=crediting_years(spec),
+                    sensitivity=sensitivity,
+                ),
+            )
+            write_manifest(tmp, manifest)
+            log.info("timings (s): %s", timings)
+        _install(tmp, final, force)
+        shutil.rmtree(chunks, ignore_errors=True)
+        if chunks.parent.exists() and not any(chunks.parent.iterdir()):
+            chunks.parent.rmdir()
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if created_root and out_root.exists() and not any(out_root.iterdir()):
+            out_root.rmdir()
+        raise
+    return RunOutcome(final, accounts, manifest)
+
+
+def _sensitivity(timed, spec: RunSpec, data, posteriors, inputs, budget):
+    """Sobol indices and sampling-effort planning (``[sensitivity]``), or ``None``.
+
+    The input groups are those of the inventory-based biomass model (allometry, plots);
+    a run from stated carbon stocks (``[data] carbon_stocks``) has none, so it is skipped
+    and the log says so.
+    """
+    if not spec.config.sensitivity.enabled:
+        return None
+    if posteriors.plots is None:
+        log.info("sensitivity skipped: it needs a tree inventory (this run uses carbon stocks)")
+        return None
+    from simulator.analysis import sensitivity
+
+    return timed("sensitivity", lambda: sensitivity.analyse(spec, data, posteriors, inputs, budget))

@@ -1,0 +1,125 @@
+"""Past runs: find finished run directories and read their key numbers.
+
+A finished run directory holds ``manifest.json`` and ``tables/summary.csv``
+(written by :mod:`simulator.orchestration.pipeline` and :mod:`simulator.report.tables`). Directories
+still being written (``.incomplete-*``) are skipped and counted, as are
+directories whose manifest or summary cannot be read.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from simulator.accounting.standards import STANDARDS
+from simulator.errors import ReddsimError
+from simulator.report.manifest import Manifest, read_manifest
+
+__all__ = ["RunRecord", "RunListing", "find_run_dirs", "gate_label", "list_runs"]
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """Key numbers of one finished run (tCO2e; the total over the crediting period)."""
+
+    run_id: str
+    created_utc: str
+    path: str
+    project: str
+    standard: str
+    n_draws: int
+    seed: int
+    confidence: float | None  # of the CI, the standard's level (None: standard not known)
+    ner_mean: float
+    ner_ci_low: float
+    ner_ci_high: float
+    uncertainty_pct: float
+    credits: float
+    gate: str  # "pass", "FAIL (overridden)"
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class RunListing:
+    """Runs found (newest first) and what was skipped."""
+
+    runs: list[RunRecord]
+    incomplete: list[str] = field(default_factory=list)
+    unreadable: dict[str, str] = field(default_factory=dict)  # path -> reason
+
+    @property
+    def skipped(self) -> int:
+        return len(self.incomplete) + len(self.unreadable)
+
+
+def find_run_dirs(root: Path) -> list[Path]:
+    """Candidate run directories under ``root``.
+
+    ``root`` may be a run's output directory itself, a parent of run outputs
+    (``runs/x/out``), a run directory (``runs/x``, looked into ``out/``) or a
+    directory of runs (``runs``, looked into ``*/out/``).
+    """
+    root = Path(root)
+    if (root / "manifest.json").is_file():
+        return [root]
+    found: list[Path] = []
+    for parent in (root, root / "out", *sorted(root.glob("*/out"))):
+        if parent.is_dir():
+            found += [p for p in sorted(parent.iterdir()) if p.is_dir() and p.name != "out"]
+    # a directory counts if it is, or is becoming, a run output
+    return [p for p in found if p.name.startswith(".incomplete-") or (p / "manifest.json").exists()]
+
+
+def list_runs(root: Path) -> RunListing:
+    """Read every finished run under ``root``; newest first (by creation time, then id)."""
+    listing = RunListing([])
+    for path in find_run_dirs(root):
+        if path.name.startswith(".incomplete-"):
+            listing.incomplete.append(str(path))
+            continue
+        try:
+            listing.runs.append(_read(path))
+        except (OSError, ValueError, KeyError, TypeError, ReddsimError) as err:
+            listing.unreadable[str(path)] = f"{type(err).__name__}: {err}"
+    listing.runs.sort(key=lambda r: (r.created_utc, r.run_id), reverse=True)
+    return listing
+
+
+def gate_label(manifest: Manifest) -> str:
+    """``pass`` when both gates passed; ``FAIL (overridden)`` when either failed and was overridden.
+
+    Both gates count: the sampler gate and the Monte Carlo gate (a run whose Monte
+    Carlo gate failed is not a pass, whatever its sampler diagnostics).
+    """
+    if manifest.gates.passed:
+        return "pass"
+    return "FAIL (overridden)" if manifest.gates.override else "FAIL"
+
+
+def _read(path: Path) -> RunRecord:
+    manifest = read_manifest(path)
+    with open(path / "tables" / "summary.csv", newline="", encoding="utf-8") as fh:
+        total = next((row for row in csv.DictReader(fh) if row["period"] == "total"), None)
+    if total is None:
+        raise ValueError("tables/summary.csv has no total row")
+    config = manifest.config
+    standard = STANDARDS.get(config["accounting"]["standard"])
+    return RunRecord(
+        run_id=manifest.run_id,
+        created_utc=manifest.created_utc,
+        path=str(path),
+        project=config["project"]["name"],
+        standard=config["accounting"]["standard"],
+        n_draws=manifest.n_draws,
+        seed=manifest.seed,
+        confidence=standard.confidence if standard is not None else None,
+        ner_mean=float(total["ner_mean"]),
+        ner_ci_low=float(total["ner_ci_low"]),
+        ner_ci_high=float(total["ner_ci_high"]),
+        uncertainty_pct=float(total["uncertainty_pct"]),
+        credits=float(total["credits"]),
+        gate=gate_label(manifest),
+    )

@@ -1,0 +1,621 @@
+"""The appendix's data contract: every number the typst template shows, formatted here.
+
+Each function returns one section of ``appendix.json`` (plain strings, lists and
+dicts); the template only lays them out.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from models import biomass, deforestation
+from models.sampling import ESS_MIN, RHAT_MAX, flat_draws
+from simulator.accounting import SIDE_BY_SIDE, Accounts
+from simulator.accounting.standards import (
+    NOT_AVAILABLE,
+    STANDARDS,
+    art_trees_deduction_fraction,
+    fcpf_conservativeness_factor,
+    vcs_deduction_fraction,
+)
+from simulator.data import RunData
+from simulator.engine.streaming import BLOCK_SIZE, N_BINS, Summary
+from simulator.inference import Posteriors, relative_risk
+from simulator.report import tables
+from simulator.report.format import (
+    central_range,
+    pct,
+    pm95,
+    rel_pct,
+    tco2e,
+    to_sd,
+)
+from simulator.report.format import math_number as _q
+
+__all__ = [
+    "DATA_ROLES",
+    "appendix_data",
+    "standards_data",
+    "ipcc_data",
+    "gates_data",
+    "monte_carlo_data",
+    "component_rows",
+    "worked_deduction",
+    "buffer_data",
+    "budget_data",
+    "stocks_data",
+    "accuracy_data",
+    "baseline_loss_data",
+    "sensitivity_data",
+]
+
+
+#: What each input file holds (the appendix's data-sources table).
+DATA_ROLES = {
+    "plots": "field plots: stratum, area, subplot design",
+    "trees": "tree inventory: diameter, height, genus, wood density",
+    "deforestation": "annual loss of the reference region with its SE",
+    "map_areas": "mapped area per year and map stratum",
+    "accuracy_sample": "stratified accuracy-assessment sample of each year's map",
+    "leakage_belt": "leakage-belt monitoring: belt loss, its baseline and SE",
+    "project_monitoring": "monitored loss inside the project",
+}
+
+
+def appendix_data(spec, data, posteriors, post_tables, summary, manifest) -> dict:
+    cfg = spec.config
+    risk = relative_risk(spec)
+    bio = posteriors.trees["biomass"]
+    agb_co2 = flat_draws(bio, "agb_tco2e_ha")
+    carbon = flat_draws(bio, "carbon_tco2e_ha")
+    area = np.array([s.area_ha for s in cfg.project.strata])
+    agb_total = agb_co2 @ area
+    strata = []
+    for i, s in enumerate(cfg.project.strata):
+        if posteriors.plots is not None:
+            mask = data.plots["stratum"] == s.name
+            n_plots, agb_plots = str(int(mask.sum())), f"{posteriors.plots.mean[mask].mean():.1f}"
+        else:
+            n_plots, agb_plots = "–", "–"  # stated carbon stocks, no plots
+        strata.append(
+            {
+                "name": s.name,
+                "area": f"{s.area_ha:,.0f}",
+                "risk": f"{risk[i]:.3f}",
+                "plots": n_plots,
+                "agb_plots": agb_plots,
+                "carbon": f"{carbon[:, i].mean():.1f}",
+                "carbon_ci": central_range(carbon[:, i]),
+            }
+        )
+    rows = [
+        {
+            "period": r["period"],
+            "baseline": tco2e(r["baseline"]),
+            "project": tco2e(r["project"]),
+            "leakage": tco2e(r["leakage"]),
+            "ner": tco2e(r["ner_mean"]),
+            "ci": f"{tco2e(r['ner_ci_low'])} – {tco2e(r['ner_ci_high'])}",
+            "mcse": f"±{tco2e(max(r['ner_ci_low_mcse'], r['ner_ci_high_mcse']))}",
+            "u": pct(r["uncertainty_pct"]),
+            "factor": f"{r['adjustment_factor']:.4f}",
+            "deduction": tco2e(r["uncertainty_deduction"]),
+            "adjusted": tco2e(r["adjusted_ner"]),
+            "stock_change": tco2e(r["stock_change"]),
+            "buffer": tco2e(r["buffer"]),
+            "credits": tco2e(r["credits"]),
+        }
+        for r in tables.period_records(summary)
+    ]
+    params = {}
+    for name, table in post_tables.items():
+        params[name] = [
+            {
+                "name": str(idx),
+                "mean": to_sd(row["mean"], row["sd"]),
+                "sd": to_sd(row["sd"], row["sd"]),
+                "lo": to_sd(row["eti90_lb"], row["sd"]),
+                "hi": to_sd(row["eti90_ub"], row["sd"]),
+                "ess_bulk": f"{row['ess_bulk']:.0f}",
+                "ess_tail": f"{row['ess_tail']:.0f}",
+                "rhat": f"{row['r_hat']:.3f}",
+            }
+            for idx, row in table.iterrows()
+        ]
+    diags = [
+        {
+            "model": d.model,
+            "rhat": f"{d.max_r_hat:.3f}",
+            "ess_bulk": f"{d.min_ess_bulk:.0f}",
+            "ess_tail": f"{d.min_ess_tail:.0f}",
+            "div": str(d.divergences),
+            "n": f"{d.n_samples:,}",
+            "passed": "pass" if d.passed else "FAIL",
+        }
+        for d in posteriors.diagnostics
+    ]
+    tot = summary.sel(period="total")
+    s = cfg.sampler
+    return {
+        "project": cfg.project.name,
+        "country": cfg.project.country,
+        "description": cfg.project.description,
+        "run_id": manifest["run_id"],
+        "created": manifest["created_utc"],
+        "config_sha256": manifest["config_sha256"],
+        "git_commit": manifest["git_commit"] or "not in a git repository",
+        "standard": summary.attrs["standard_title"],
+        "citation": summary.attrs["citation"],
+        "confidence": f"{100 * summary.attrs['confidence']:.0f}%",
+        "relative_to": summary.attrs["relative_to"],
+        "buffer_pct": f"{cfg.accounting.buffer_pct:g}%",
+        "buffer_on": summary.attrs["buffer_on"],
+        "start_year": str(cfg.crediting.start_year),
+        "end_year": str(cfg.crediting.start_year + cfg.crediting.years - 1),
+        "years": str(cfg.crediting.years),
+        "n_draws": f"{cfg.simulation.n_draws:,}",
+        "seed": str(cfg.simulation.seed),
+        "chunk_size": f"{cfg.simulation.chunk_size:,}",
+        "rng": manifest["rng"],
+        "threads": str(manifest["numba_threads"]),
+        "total_area": f"{area.sum():,.0f}",
+        "agb_total": f"{agb_total.mean() / 1e6:.1f}",
+        "agb_total_ci": central_range(agb_total, 1e6),
+        "strata": strata,
+        "data_files": [
+            {
+                "name": name,
+                "path": str(getattr(cfg.data, name)),
+                "sha": sha,
+                "rows": f"{_data_rows(spec.data_path(name)):,}",
+                "role": DATA_ROLES.get(name, ""),
+            }
+            for name, sha in manifest["data_sha256"].items()
+        ],
+        "readme": (spec.run_dir / "README.md").is_file(),
+        "generator": next((p.name for p in sorted(spec.run_dir.glob("generate*.py"))), ""),
+        "priors": _priors(cfg),
+        "sampler": (
+            f"NUTS (nutpie), {s.chains} chains × {s.draws:,} draws after {s.tune:,} "
+            f"tuning steps, target acceptance {s.target_accept}"
+        ),
+        "gate": f"R-hat ≤ {RHAT_MAX}, bulk and tail ESS ≥ {ESS_MIN}, no divergent transitions",
+        "override": cfg.sampler.allow_failed_diagnostics,
+        "all_passed": all(d.passed for d in posteriors.diagnostics),
+        "diagnostics": diags,
+        "params": params,
+        "rows": rows,
+        "total": {
+            "ner": tco2e(tot.ner_mean),
+            "ci": f"{tco2e(tot.ner_ci_low)} – {tco2e(tot.ner_ci_high)}",
+            "u": pct(float(tot.uncertainty_pct)),
+            "factor": f"{float(tot.adjustment_factor):.4f}",
+            "deduction": tco2e(tot.uncertainty_deduction),
+            "deduction_pct": pct(100 * float(tot.uncertainty_deduction / tot.ner_mean)),
+            "adjusted": tco2e(tot.adjusted_ner),
+            "stock_change": tco2e(tot.stock_change),
+            "buffer": tco2e(tot.buffer),
+            "credits": tco2e(tot.credits),
+            "mcse_lo": tco2e(tot.ner_ci_low_mcse),
+            "mcse_hi": tco2e(tot.ner_ci_high_mcse),
+        },
+        "versions": [{"name": k, "version": v} for k, v in manifest["versions"].items()],
+        "command": (
+            f"reddsim run {spec.path.parent} --seed {cfg.simulation.seed} "
+            f"--draws {cfg.simulation.n_draws}"
+            + (
+                " --allow-unconverged"
+                if manifest["gates"]["override"] == "--allow-unconverged"
+                else ""
+            )
+        ),
+        "chains": str(s.chains),
+        "draws_per_chain": f"{s.draws:,}",
+        "tune": f"{s.tune:,}",
+        "target_accept": f"{s.target_accept:g}",
+        "rhat_max": f"{RHAT_MAX:g}",
+        "ess_min": f"{ESS_MIN:,}",
+        "synthetic": "synthetic" in (cfg.project.description or "").lower(),
+        "baseline": (
+            "allocated: the jurisdiction's projected loss J times the project's risk share s, "
+            "spread over strata by risk-weighted remaining forest (the VM0048 shape)"
+            if cfg.deforestation.baseline == "allocated"
+            else "reference region: the projected rate applied to the project's remaining forest"
+        ),
+    }
+
+
+def _priors(cfg) -> list[dict]:
+    """Prior of every parameter, as shown in the appendix (from config and model constants).
+
+    Each row names its model explicitly, so a run from carbon stocks (fewer biomass
+    parameters) or with an allocated baseline (two more deforestation parameters)
+    lists each prior under its own model.
+    """
+    b, d, lk = cfg.biomass, cfg.deforestation, cfg.leakage
+    bh, dh = biomass.HYPERPRIORS, deforestation.HYPERPRIORS
+    rs, post = b.root_shoot, d.post_conversion_tco2e_ha
+    cf = b.carbon_fraction
+    if cfg.data.carbon_stocks is not None:  # stated stocks: no inventory model, CF only for DM
+        bio = [
+            ("carbon stock per stratum and pool", "Normal(stated mean, SD) on [0, ∞)"),
+            (
+                "carbon fraction CF (pools in dry matter)",
+                f"Normal({cf.mean:g}, {cf.sd:g}) on [0, 1]",
+            ),
+        ]
+    else:
+        bio = [
+            ("carbon fraction CF", f"Normal({cf.mean:g}, {cf.sd:g})"),
+            ("root:shoot R", f"Normal({rs.mean:g}, {rs.sd:g}) on [{rs.lower:g}, {rs.upper:g}]"),
+            ("stratum log-mean AGB μ_s", "Normal(μ_0, σ_s)"),
+            ("μ_0 (log Mg/ha)", "Normal({:.3f}, {:g})".format(*bh["mu_0"])),
+            ("σ_s", f"HalfNormal({bh['sigma_stratum']:g})"),
+            ("between-plot SD τ_s (log)", f"HalfNormal({bh['tau']:g})"),
+        ]
+    defo = [
+        ("log-rate intercept a", "Normal({:.3f}, {:g})".format(*dh["a"])),
+        ("trend b", "Normal({:g}, {:g})".format(*dh["b"])),
+        ("highway effect c", "Normal({:g}, {:g})".format(*dh["c"])),
+        ("process noise σ", f"HalfNormal({dh['sigma']:g})"),
+        ("effectiveness e", f"Beta({d.effectiveness.alpha:g}, {d.effectiveness.beta:g})"),
+        ("post-conversion carbon (tCO2e/ha)", f"Gamma(mean {post.mean:g}, sd {post.sd:g})"),
+    ]
+    if d.allocation is not None:
+        j, share = d.allocation.jurisdiction_loss_ha, d.allocation.risk_share
+        defo += [
+            ("jurisdiction loss J (ha/yr)", f"Gamma(mean {j.mean:g}, sd {j.sd:g})"),
+            ("project risk share s", f"Beta({share.alpha:g}, {share.beta:g})"),
+        ]
+    leak = [
+        ("leakage displacement λ", f"Beta({lk.displacement.alpha:g}, {lk.displacement.beta:g})")
+    ]
+    return [
+        {"name": name, "prior": prior, "model": model}
+        for model, rows in (("biomass", bio), ("deforestation", defo), ("leakage", leak))
+        for name, prior in rows
+    ]
+
+
+def standards_data(accounts: Accounts, primary: str) -> dict:
+    side = accounts.side_by_side
+    rows = []
+    for key in side.standard.values:
+        std = STANDARDS[str(key)]
+        for r in tables.period_records(side.sel(standard=key), ("ner_mean", *SIDE_BY_SIDE)):
+            if r["period"] != "total":
+                continue
+            rows.append(
+                {
+                    "key": str(key)
+                    + (" (run)" if key == primary else "")
+                    + (" *" if side.attrs["n_draws"] < std.min_draws else ""),
+                    "title": std.title,
+                    "level": f"{100 * r['confidence']:.0f}%",
+                    "relative_to": std.relative_to,
+                    "u": pct(r["uncertainty_pct"]),
+                    "fraction": pct(100 * r["deduction_fraction"], 2),
+                    "deduction": tco2e(r["uncertainty_deduction"]),
+                    "buffer": tco2e(r["buffer"]),
+                    "credits": tco2e(r["credits"]),
+                    "citation": std.citation,
+                    "buffer_on": {
+                        "stock_change": "unadjusted stock change (leakage excluded)",
+                        "after_deduction": "NER after the uncertainty deduction",
+                    }[std.buffer_on],
+                }
+            )
+    per_year = [
+        {
+            "period": str(p),
+            "credits": [
+                tco2e(side.credits.sel(standard=k, period=p)) for k in side.standard.values
+            ],
+        }
+        for p in side.period.values
+    ]
+    return {
+        "rows": rows,
+        "keys": [str(k) for k in side.standard.values],
+        "per_year": per_year,
+        "not_available": [{"name": k, "why": v} for k, v in NOT_AVAILABLE.items()],
+        "buffer_pct": f"{side.attrs['buffer_pct']:g}%",
+        "too_few": [
+            f"{k} requires at least {STANDARDS[k].min_draws:,} Monte Carlo draws"
+            for k in map(str, side.standard.values)
+            if side.attrs["n_draws"] < STANDARDS[k].min_draws
+        ],
+    }
+
+
+def ipcc_data(ipcc: dict) -> dict:
+    return {
+        "level": f"{100 * ipcc['confidence']:.0f}%",
+        "components": [
+            {"name": name, "mean": f"{mean:,.4g}", "u": pct(100 * u)}
+            for name, mean, u in ipcc["components"]
+        ],
+        "approach1": pct(100 * ipcc["approach1"]),
+        "approach2": pct(100 * ipcc["approach2"]),
+        "ef_mc": pct(100 * ipcc["emission_factor_monte_carlo"]),
+    }
+
+
+def _data_rows(path: Path) -> int:
+    """Data rows of a CSV file (lines after the header, blank lines not counted)."""
+    with open(path, encoding="utf-8") as fh:
+        return max(0, sum(1 for line in fh if line.strip()) - 1)
+
+
+def gates_data(manifest: dict, posteriors: Posteriors) -> dict:
+    """Both gates, their outcome and any override (first page and §Sampler)."""
+    g = manifest["gates"]
+    mc = g["monte_carlo"]
+    failures = [
+        f"{d.model} model: {', '.join(d.failures())}"
+        for d in posteriors.diagnostics
+        if not d.passed
+    ]
+    if not mc["passed"]:
+        failures.append(
+            f"Monte Carlo error of the total-NER interval bounds {rel_pct(mc['relative_high'])} / "
+            f"{rel_pct(mc['relative_low'])} of the mean (limit {100 * mc['limit']:g}%)"
+        )
+    return {
+        "passed": g["passed"],
+        "sampler_passed": g["sampler_passed"],
+        "mc_passed": mc["passed"],
+        "override": g["override"] or "",
+        "failures": failures,
+        "mc_relative": rel_pct(max(mc["relative_low"], mc["relative_high"])),
+        "mc_limit": f"{100 * mc['limit']:g}%",
+        "mc_required": f"{mc['required_draws']:,}" if mc["required_draws"] else "",
+    }
+
+
+def monte_carlo_data(summary: xr.Dataset, sim: Summary) -> dict:
+    """Monte Carlo standard error of the mean and of each CI bound, per period."""
+    rows = []
+    for r in tables.period_records(summary):
+        mean = abs(r["ner_mean"])
+
+        def rel(v, mean=mean):
+            return rel_pct(v / mean) if mean > 0 else "undefined"
+
+        rows.append(
+            {
+                "period": r["period"],
+                "mean": tco2e(r["ner_mean"]),
+                "mean_mcse": tco2e(r["ner_mean_mcse"]),
+                "low": tco2e(r["ner_ci_low"]),
+                "low_mcse": tco2e(r["ner_ci_low_mcse"]),
+                "low_rel": rel(r["ner_ci_low_mcse"]),
+                "high": tco2e(r["ner_ci_high"]),
+                "high_mcse": tco2e(r["ner_ci_high_mcse"]),
+                "high_rel": rel(r["ner_ci_high_mcse"]),
+            }
+        )
+    ner = sim["ner"]
+    bound = getattr(ner, "quantile_error_bound", np.zeros_like(ner.mean))
+    return {
+        "rows": rows,
+        "bins": f"{N_BINS:,}",
+        "block": f"{BLOCK_SIZE:,}",
+        "quantile_error": rel_pct(float(bound[-1] / abs(ner.mean[-1]))),
+    }
+
+
+def component_rows(sim: Summary, summary: xr.Dataset) -> list[dict]:
+    """Per period: mean and central interval (the standard's level) of each component."""
+    conf = float(summary.attrs["confidence"])
+    q = [(1 - conf) / 2, (1 + conf) / 2]
+    parts = ("baseline", "project", "leakage")
+    cis = {name: sim[name].quantile(q) for name in parts}
+    rows = []
+    for i, r in enumerate(tables.period_records(summary)):
+        row = {"period": r["period"]}
+        for name in parts:
+            row[name] = tco2e(r[name])
+            row[f"{name}_ci"] = f"{tco2e(cis[name][0][i])} – {tco2e(cis[name][1][i])}"
+        row["ner"] = tco2e(r["ner_mean"])
+        row["ner_ci"] = f"{tco2e(r['ner_ci_low'])} – {tco2e(r['ner_ci_high'])}"
+        rows.append(row)
+    return rows
+
+
+def worked_deduction(std, summary: xr.Dataset) -> dict:
+    """The run standard's deduction for the whole period, as typst math with the numbers in."""
+    tot = {k: float(summary[k].sel(period="total")) for k in summary.data_vars}
+    lo, hi, mean, median = tot["ner_ci_low"], tot["ner_ci_high"], tot["ner_mean"], tot["ner_median"]
+    u, frac, ded = (
+        tot["uncertainty_pct"] / 100,
+        tot["deduction_fraction"],
+        tot["uncertainty_deduction"],
+    )
+    level = f"{100 * std.confidence:.0f}"
+    centre, centre_name = (mean, "mean") if std.relative_to == "mean" else (median, "median")
+    lines = [
+        f'U = ("UCL"_{level} - "LCL"_{level}) / (2 dot "{centre_name}") = '
+        f"({_q(hi)} - {_q(lo)}) / (2 times {_q(centre)}) = {100 * u:.2f} %"
+    ]
+    if std.rule is vcs_deduction_fraction:
+        lines += [
+            f"f = min(1, 1 - U + 15 %) = min(1, 1 - {100 * u:.2f} % + 15 %) = {1 - frac:.4f}",
+            f'"deduction" = "NER" dot (1 - f) = {_q(mean)} times {frac:.4f} = {_q(ded)}',
+        ]
+    elif std.rule is art_trees_deduction_fraction:
+        lines += [
+            f'"UA" = 0.524417 dot U / 1.645006 = 0.524417 times {u:.4f} / 1.645006 = {frac:.6f}',
+            f'"UNC" = ("ER" + "REMV") dot "UA" = {_q(tot["stock_change"])} times {frac:.6f} '
+            f"= {_q(ded)}",
+        ]
+    elif std.rule is fcpf_conservativeness_factor:
+        lines += [
+            f'"set-aside" = {100 * frac:g} % quad ("band of" U = {100 * u:.1f} %)',
+            f'"deduction" = "NER" dot {100 * frac:g} % = {_q(mean)} times {frac:.2f} = {_q(ded)}',
+        ]
+    return {
+        "lines": lines,
+        "adjusted": tco2e(tot["adjusted_ner"]),
+    }
+
+
+def buffer_data(summary: xr.Dataset) -> dict:
+    """Buffer and credits of the whole period as typst math with the numbers in."""
+    tot = {k: float(summary[k].sel(period="total")) for k in summary.data_vars}
+    pct = float(summary.attrs["buffer_pct"])
+    on = summary.attrs["buffer_on"]
+    base, name = (
+        (tot["stock_change"], "(E^b - E^p)")
+        if on == "stock_change"
+        else (tot["adjusted_ner"], '"adjusted NER"')
+    )
+    return {
+        "lines": [
+            f'"buffer" = {pct:g} % dot {name} = {pct / 100:g} times {_q(base)} '
+            f"= {_q(tot['buffer'])}",
+            f'"credits" = "adjusted NER" - "buffer" = {_q(tot["adjusted_ner"])} - '
+            f"{_q(tot['buffer'])} = {_q(tot['credits'])}",
+        ],
+    }
+
+
+def budget_data(budget_ds: xr.Dataset, plots) -> dict:
+    inv = plots.inventory
+    sources, counts = np.unique(inv.wood_density_source, return_counts=True)
+    n = inv.dbh_cm.size
+    hd = plots.height_model
+    return {
+        "rows": [
+            {
+                "stratum": str(s),
+                **{
+                    k: f"{float(budget_ds[f'{k}_pct'].sel(stratum=s)):.1f}"
+                    for k in tables.BUDGET_SOURCES
+                },
+                "rsd": f"{float(budget_ds.relative_sd_pct.sel(stratum=s)):.1f}%",
+            }
+            for s in budget_ds.stratum.values
+        ],
+        "n_trees": f"{n:,}",
+        "n_plots": str(inv.n_plots),
+        "heights_measured": pct(100 * np.mean(np.isfinite(inv.height_m))),
+        "wood_density": ", ".join(
+            f"{s} {c:,} ({100 * c / n:.0f}%)" for s, c in zip(sources, counts, strict=True)
+        ),
+        "height_model": f"{hd.form.replace('_', '-')} (RSE {hd.rse:.2f} m; "
+        + ", ".join(f"{k.replace('_', '-')} {v:.2f}" for k, v in hd.rse_by_form.items())
+        + f"; n = {hd.n:,})",
+        "n_mc": f"{plots.draws.shape[1]:,}",
+    }
+
+
+def stocks_data(data: RunData, posteriors: Posteriors) -> dict:
+    """Stated carbon stocks and their posterior (truncated at zero), for the appendix."""
+    stocks = data.carbon_stocks
+    draws = flat_draws(posteriors.trees["biomass"], "stock")
+    rows = [
+        {
+            "stratum": str(stocks["stratum"][i]),
+            "pool": str(stocks["pool"][i]),
+            "unit": str(stocks["unit"][i]),
+            "stated": f"{stocks['mean'][i]:.4g} ± {stocks['sd'][i]:.3g}",
+            "posterior": f"{draws[:, i].mean():.4g}",
+            "ci": central_range(draws[:, i]),
+        }
+        for i in range(stocks["mean"].size)
+    ]
+    return {"rows": rows}
+
+
+def accuracy_data(data: RunData) -> dict | None:
+    if data.accuracy is None:
+        return None
+    ds = tables.accuracy_dataset(data)
+    rows = []
+    for i, year in enumerate(ds.year.values):
+        r = {k: float(ds[k].values[i]) for k in ds.data_vars}
+        rows.append(
+            {
+                "year": str(year),
+                "mapped": tco2e(r["mapped_loss_ha"]),
+                "loss": tco2e(r["loss_ha"]),
+                "se": tco2e(r["loss_se_ha"]),
+                "ci": f"{tco2e(r['loss_ci_low_ha'])} – {tco2e(r['loss_ci_high_ha'])}",
+                "ua": pm95(r["users_accuracy_loss"], r["users_accuracy_loss_se"]),
+                "pa": pm95(r["producers_accuracy_loss"], r["producers_accuracy_loss_se"]),
+                "oa": f"{100 * r['overall_accuracy']:.2f}%",
+            }
+        )
+    return {"rows": rows, "strata": ", ".join(data.accuracy[0].strata)}
+
+
+def baseline_loss_data(sim: Summary) -> dict:
+    loss = sim["baseline_loss"]
+    lo, hi = loss.quantile([0.05, 0.95])[:, -1]
+    return {"mean": tco2e(loss.mean[-1]), "ci": f"{tco2e(lo)} – {tco2e(hi)}"}
+
+
+def sensitivity_data(result) -> dict:
+    ind, notes = result.indices, result.notes
+
+    def ci(v, c):
+        return f"{v:.3f} ± {c:.3f}"
+
+    groups = [
+        {
+            "label": str(ind.label.values[i]),
+            "s1": ci(float(ind.s1[i]), float(ind.s1_conf[i])),
+            "st": ci(float(ind.st[i]), float(ind.st_conf[i])),
+            "u_only": pct(float(ind.u_only_pct[i])),
+            "u_fixed": pct(float(ind.u_fixed_pct[i])),
+        }
+        for i in range(ind.sizes["group"])
+    ]
+    plan = [
+        {
+            "lever": r["lever"].replace("_", " "),
+            "added": str(r["added"]) if r["added"] != "inf" else "unlimited",
+            "u": f"{r['uncertainty_pct']:.1f}% ± {r['uncertainty_pct_mcse']:.1f}",
+            "fraction": pct(100 * r["deduction_fraction"]),
+            "deduction": tco2e(r["uncertainty_deduction"]),
+            "credits": tco2e(r["credits"]),
+            "gained": tco2e(r["credits_gained"]),
+        }
+        for r in result.planning
+    ]
+    searches = []
+    for lever, s in result.searches.items():
+        if s["smallest"] is not None:
+            text = f"{s['smallest']} more {s['unit']} remove the deduction"
+        elif s["reachable"]:
+            text = f"more than {s['k_max']} {s['unit']} would be needed"
+        else:
+            text = (
+                f"not reachable by {lever.replace('_', ' ')} alone: even unlimited "
+                f"{s['unit']} leave a deduction"
+            )
+        searches.append({"lever": lever.replace("_", " "), "text": text})
+    dep = notes["dependence"]
+    return {
+        "groups": groups,
+        "planning": plan,
+        "searches": searches,
+        "standard": notes["standard"],
+        "level": pct(100 * notes["confidence"], 0),
+        "index_level": pct(100 * notes["index_confidence"], 0),
+        "n_base": f"{notes['n_base']:,}",
+        "n_evaluations": f"{notes['n_evaluations']:,}",
+        "inner_draws": f"{notes['inner_draws']:,}",
+        "u_all": pct(notes["u_all_pct"]),
+        "map_share": pct(100 * notes["rate_map_share"]),
+        "allometry_share": ", ".join(
+            f"{k} {100 * v:.1f}%" for k, v in notes["allometry_share"].items()
+        ),
+        "plots": ", ".join(f"{k} {v}" for k, v in notes["n_plots"].items()),
+        "rho": f"{dep['rho']:.3f}",
+        "rho_pair": " and ".join(dep["pair"]),
+    }

@@ -1,0 +1,101 @@
+"""Figures of the simulated distribution: fan charts, total NER, MC convergence, waterfall."""
+
+from __future__ import annotations
+
+import matplotlib
+import matplotlib.pyplot as plt
+import xarray as xr
+
+from simulator.engine.streaming import Summary
+from simulator.report.figures.style import save, styled
+
+__all__ = ["fig_fan", "fig_total", "fig_convergence", "fig_waterfall"]
+
+
+@styled
+def fig_fan(path, fan: xr.Dataset, *, color: str, ylabel: str, title: str) -> None:
+    """Per-year median, 50% and 90% intervals and mean of a simulated quantity."""
+    years = fan["year"].values
+    fig, ax = plt.subplots(figsize=(8, 3.2))
+    ax.fill_between(years, fan.q05, fan.q95, color=color, alpha=0.2, lw=0, label="90% interval")
+    ax.fill_between(years, fan.q25, fan.q75, color=color, alpha=0.4, lw=0, label="50% interval")
+    ax.plot(years, fan.q50, color=color, label="median")
+    ax.plot(years, fan["mean"], color="k", ls="--", lw=1, label="mean")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    ax.legend(frameon=False, fontsize=7, ncols=4, loc="lower center")
+    ax.set_ylim(bottom=0)
+    save(fig, path)
+
+
+@styled
+def fig_total(path, sim: Summary, summary: xr.Dataset) -> None:
+    edges, counts, outside = sim["ner"].histogram(period=-1, bins=120)
+    tot = summary.sel(period="total")
+    fig, ax = plt.subplots(figsize=(8, 3.0))
+    ax.stairs(counts, edges / 1e6, fill=True, color="C2", alpha=0.7)
+    for v, style, label in (
+        (tot.ner_mean, "-", "mean"),
+        (tot.ner_ci_low, "--", "90% CI"),
+        (tot.ner_ci_high, "--", None),
+    ):
+        ax.axvline(float(v) / 1e6, color="k", ls=style, lw=1, label=label)
+    ax.set_xlabel("total NER over the crediting period (MtCO2e)")
+    ax.set_yticks([])
+    beyond = f"; {outside:,} beyond the axis" if outside else ""
+    ax.set_title(f"Total NER: {sim.n_draws:,} simulated futures{beyond}")
+    ax.legend(frameon=False, fontsize=7)
+    save(fig, path)
+
+
+@styled
+def fig_convergence(path, sim: Summary) -> None:
+    """Total NER's mean and 90% bounds over the first n draws, relative to the final ones."""
+    conv = sim.convergence
+    n = conv["n"]
+    final_mean = conv["mean"][-1]
+    fig, ax = plt.subplots(figsize=(8, 3.0))
+    ax.axhspan(-0.1, 0.1, color="0.85", lw=0, label="±0.1% of the mean")
+    for key, color, label in (
+        ("ci_low", "C0", "5th percentile"),
+        ("mean", "k", "mean"),
+        ("ci_high", "C3", "95th percentile"),
+    ):
+        ax.plot(
+            n,
+            100 * (conv[key] - conv[key][-1]) / abs(final_mean),
+            "o-",
+            ms=3,
+            color=color,
+            label=label,
+        )
+    ax.set_xscale("log")
+    ax.set_xlabel("draws")
+    ax.set_ylabel("difference from final (% of mean)")
+    ax.set_title(f"Monte Carlo convergence of total NER ({sim.n_draws:,} draws)")
+    ax.legend(frameon=False, fontsize=7, ncols=4)
+    save(fig, path)
+
+
+@styled
+def fig_waterfall(path, summary: xr.Dataset) -> None:
+    tot = summary.sel(period="total")
+    steps = [
+        ("baseline", float(tot.baseline)),
+        ("project", -float(tot.project)),
+        ("leakage", -float(tot.leakage)),
+        ("uncertainty\ndeduction", -float(tot.uncertainty_deduction)),
+        ("buffer", -float(tot.buffer)),
+    ]
+    fig, ax = plt.subplots(figsize=(8, 3.2))
+    level = 0.0
+    for i, (_, delta) in enumerate(steps):
+        colour = "C0" if delta >= 0 else "C3"
+        ax.bar(i, delta / 1e6, bottom=level / 1e6, color=colour)
+        level += delta
+    ax.bar(len(steps), level / 1e6, color="C2")
+    ax.set_xticks(range(len(steps) + 1), [s[0] for s in steps] + ["credits"])
+    ax.set_ylabel("MtCO2e over the period")
+    ax.set_title("From baseline emissions to issuable credits (means)")
+    save(fig, path)

@@ -1,0 +1,132 @@
+"""A run's ``manifest.json``: its typed schema and the one function that reads it.
+
+The manifest is what makes a run reproducible and auditable: the validated
+configuration and its SHA-256, the SHA-256 of every data file, the seed and the
+number of draws, the RNG, package versions, diagnostics, gates and timings.
+:func:`read_manifest` is how every reader (``reddsim verify``, ``reddsim runs``,
+``reddsim report``, a batch's resume) gets it: the file is parsed, checked against
+:class:`Manifest` and returned typed, or refused with one line naming the file
+and the field. :func:`write_manifest` writes it atomically.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+
+from models.sampling import Diagnostics
+from simulator.config.messages import describe_errors, dotted_location
+from simulator.errors import OutputError
+from simulator.files import write_text
+
+__all__ = [
+    "MANIFEST_NAME",
+    "Diagnosis",
+    "MonteCarloGateRecord",
+    "GatesRecord",
+    "Manifest",
+    "read_manifest",
+    "write_manifest",
+]
+
+MANIFEST_NAME = "manifest.json"
+
+
+class _Record(BaseModel):
+    # Readers accept keys they do not know (a newer reddsim may add some), but every key
+    # they use must be present and of its type.
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+#: One model's sampler diagnostics: the fields of :class:`models.sampling.Diagnostics`
+#: (one definition of them) and whether they pass.
+Diagnosis = create_model(
+    "Diagnosis",
+    __base__=_Record,
+    **{name: (kind, ...) for name, kind in get_type_hints(Diagnostics).items()},
+    passed=(bool, ...),
+)
+
+
+class MonteCarloGateRecord(_Record):
+    """The Monte Carlo gate (:class:`simulator.orchestration.gates.MonteCarloGate`)."""
+
+    n_draws: int
+    mean: float | None
+    mcse_low: float | None
+    mcse_high: float | None
+    limit: float
+    relative_low: float | None
+    relative_high: float | None
+    passed: bool
+    required_draws: int | None
+
+
+class GatesRecord(_Record):
+    """Both gates' outcome and who overrode them (``None``: nobody)."""
+
+    passed: bool
+    sampler_passed: bool
+    monte_carlo: MonteCarloGateRecord
+    override: str | None
+
+
+class Manifest(_Record):
+    """The typed content of ``manifest.json`` (keys as written by :func:`simulator.run`)."""
+
+    run_id: str
+    created_utc: str
+    config_path: str
+    config_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    config: dict[str, Any]
+    data_sha256: dict[str, str]
+    seed: int
+    n_draws: int
+    rng: str
+    summaries: str
+    numba_threads: int
+    versions: dict[str, str]
+    git_commit: str | None
+    diagnostics: list[Diagnosis]
+    diagnostics_override: bool
+    gates: GatesRecord
+    timings_s: dict[str, float]
+
+    @property
+    def sampler_overridden(self) -> bool:
+        """Whether a failing sampler gate was overridden (the run is shown as such)."""
+        return not self.gates.sampler_passed and self.gates.override is not None
+
+
+def read_manifest(run_dir: str | Path) -> Manifest:
+    """Read and validate ``run_dir/manifest.json``.
+
+    Raises
+    ------
+    OutputError
+        If the file is missing, not JSON, or does not hold a reddsim manifest (one
+        line naming the file and the first fields that are wrong).
+    """
+    path = Path(run_dir) / MANIFEST_NAME
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as err:
+        raise OutputError(f"{path}: no manifest; not a finished reddsim run directory") from err
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as err:
+        raise OutputError(f"{path}: not readable JSON ({type(err).__name__})") from err
+    if not isinstance(raw, dict):
+        raise OutputError(f"{path}: not a reddsim run manifest (a JSON {type(raw).__name__})")
+    try:
+        return Manifest.model_validate(raw)
+    except ValidationError as err:
+        detail = describe_errors(err, Manifest, dotted_location)
+        raise OutputError(f"{path}: not a reddsim run manifest: {detail}") from err
+
+
+def write_manifest(run_dir: str | Path, manifest: dict) -> None:
+    """Write ``manifest.json`` (after checking it against :class:`Manifest`), atomically."""
+    Manifest.model_validate(manifest)
+    write_text(Path(run_dir) / MANIFEST_NAME, json.dumps(manifest, indent=2) + "\n")
