@@ -33,10 +33,10 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from models.allometry import CO2_PER_C
 from simulator.data.tables import SCHEMAS, read_table
 from simulator.errors import DataError
 from simulator.files import install_directory
-from models.allometry import CO2_PER_C
 
 __all__ = ["REQUIRED", "ImportResult", "read_workbook", "import_mocaredd"]
 
