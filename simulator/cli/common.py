@@ -28,6 +28,7 @@ __all__ = [
     "quiet_libraries",
     "Stages",
     "interrupt",
+    "stop_if_interrupted",
     "finite",
 ]
 
@@ -109,6 +110,7 @@ class Stages:
             self.progress.stop_task(self.task)
 
     def __call__(self, stage: str) -> None:
+        stop_if_interrupted()
         if self.quiet:
             return
         if self.progress is None:
@@ -118,8 +120,21 @@ class Stages:
         self.task = self.progress.add_task(escape(stage), total=None)
 
 
+#: Signals received (SIGINT, SIGTERM): a run stops at the next stage even if a library
+#: swallowed the KeyboardInterrupt that :func:`interrupt` raised.
+_RECEIVED: list[int] = []
+
+
 def interrupt(signum, frame):
+    """Signal handler: unwind the run (its partial output is then removed)."""
+    _RECEIVED.append(signum)
     raise KeyboardInterrupt
+
+
+def stop_if_interrupted() -> None:
+    """Raise ``KeyboardInterrupt`` if a signal arrived (checked at every stage)."""
+    if _RECEIVED:
+        raise KeyboardInterrupt
 
 
 def finite(x):  # json default for numpy scalars

@@ -259,8 +259,8 @@ def run(
             suffix += 1
             final = out_root / f"{run_id}-{suffix}"
     tmp = out_root / f".incomplete-{final.name}-{os.getpid()}"
-    tmp.mkdir()
     chunks = out_root / ".chunks" / cfg.digest()[:16]
+    tmp.mkdir()
     try:
         with _log_to(tmp / "run.log"):
             log.info("run %s of %s (config %s)", run_id, spec.path, cfg.digest())
