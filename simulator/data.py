@@ -31,6 +31,7 @@ class Column:
     check: Callable[[object], bool] = lambda v: True
     rule: str = ""
     optional: bool = False  # an empty cell is allowed (NaN for numbers, "" for text)
+    may_be_absent: bool = False  # the column itself may be left out (all cells empty)
 
 
 # Upper bounds catch unit mistakes (m2 for ha, a pixel count for an area) and overflow:
@@ -67,6 +68,19 @@ SCHEMAS: dict[str, dict[str, Column]] = {
             float, lambda v: 0.1 <= v <= 1.5, "must be 0.1-1.5 g/cm3", optional=True
         ),
         "genus": Column(str, optional=True),
+        "species": Column(str, optional=True, may_be_absent=True),
+        "family": Column(str, optional=True, may_be_absent=True),
+        "wood_density_sd": Column(
+            float,
+            lambda v: 0 <= v <= 0.5,
+            "must be 0-0.5 g/cm3",
+            optional=True,
+            may_be_absent=True,
+        ),
+    },
+    "heights": {
+        "dbh_cm": Column(float, lambda v: 0 < v <= 500, "must be > 0 and <= 500 cm"),
+        "height_m": Column(float, lambda v: 1.3 <= v <= 90, "must be 1.3-90 m"),
     },
     "deforestation": {
         "year": _year,
@@ -137,7 +151,7 @@ def read_table(path: Path, schema: dict[str, Column]) -> dict[str, np.ndarray]:
     if not rows:
         raise DataError(f"{path}: empty file, expected columns {', '.join(schema)}")
     header = [h.strip() for h in rows[0]]
-    missing = [c for c in schema if c not in header]
+    missing = [c for c in schema if c not in header and not schema[c].may_be_absent]
     unknown = [c for c in header if c not in schema]
     if missing or unknown:
         parts = []
@@ -149,7 +163,11 @@ def read_table(path: Path, schema: dict[str, Column]) -> dict[str, np.ndarray]:
     body = [r for r in rows[1:] if any(cell.strip() for cell in r)]
     if not body:
         raise DataError(f"{path}: no data rows")
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    if dupes:
+        raise DataError(f"{path}: column {dupes[0]} appears twice in the header")
     values: dict[str, list] = {c: [] for c in schema}
+    absent = [c for c in schema if c not in header]
     for lineno, row in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in row):
             continue
@@ -157,6 +175,8 @@ def read_table(path: Path, schema: dict[str, Column]) -> dict[str, np.ndarray]:
             raise DataError(f"{path}: row {lineno} has {len(row)} fields, header has {len(header)}")
         for name, raw in zip(header, row, strict=True):
             values[name].append(_parse(path, lineno, name, raw.strip(), schema[name]))
+        for name in absent:
+            values[name].append("" if schema[name].kind is str else float("nan"))
     return {
         name: np.asarray(vals, dtype={str: str, int: np.int64, float: np.float64}[col.kind])
         for (name, vals), col in zip(values.items(), schema.values(), strict=True)

@@ -1009,6 +1009,10 @@ BUDGET_SOURCES = (
     "diameter",
     "wood_density",
     "height",
+    "coefficients",
+    "height_model",
+    "wood_density_mean",
+    "site_bias",
     "sampling",
     "carbon_fraction",
     "root_shoot",
@@ -1019,6 +1023,15 @@ def _budget_dataset(budget: dict[str, np.ndarray], strata: list[str]) -> xr.Data
     """Variance shares (%) per stratum, and the total relative SD (%)."""
     total = budget["total"]
     data = {f"{k}_pct": ("stratum", 100 * budget[k] / total) for k in BUDGET_SOURCES}
+    for k in ("independent", "shared"):
+        if k in budget:
+            data[f"{k}_pct"] = ("stratum", 100 * budget[k] / total)
+    if "height_model_choice" in budget:
+        # model-choice spread across the candidate H-D forms (relative SD, not in the total)
+        data["height_model_choice_rsd_pct"] = (
+            "stratum",
+            100 * np.sqrt(budget["height_model_choice"]),
+        )
     data["relative_sd_pct"] = ("stratum", 100 * np.sqrt(total))
     return xr.Dataset(data, coords={"stratum": strata})
 
@@ -1043,9 +1056,7 @@ def _budget_data(budget_ds: xr.Dataset, plots) -> dict:
         "wood_density": ", ".join(
             f"{s} {c:,} ({100 * c / n:.0f}%)" for s, c in zip(sources, counts, strict=True)
         ),
-        "height_model": f"{hd.form.replace('_', '-')} (RSE {hd.rse:.2f} m; "
-        + ", ".join(f"{k.replace('_', '-')} {v:.2f}" for k, v in hd.rse_by_form.items())
-        + f"; n = {hd.n:,})",
+        "height_model": hd.describe() if hasattr(hd, "describe") else str(hd),
         "n_mc": f"{plots.draws.shape[1]:,}",
     }
 
