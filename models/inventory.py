@@ -81,6 +81,7 @@ __all__ = [
     "plot_agb_deterministic",
     "candidate_agb",
     "stratum_log_variance",
+    "source_log_variances",
     "error_budget",
 ]
 
@@ -458,6 +459,45 @@ def stratum_log_variance(draws: np.ndarray, plot_stratum, strata: list[str]) -> 
     for i, s in enumerate(strata):
         m = draws[plot_stratum == s].mean(axis=0)
         out[i] = np.log(m).var(ddof=1)
+    return out
+
+
+def source_log_variances(
+    inv: Inventory,
+    hd,
+    n: int,
+    seed: int,
+    aggregate,
+    measured_height_sd: float = 0.0,
+    site_bias_sd: float = 0.0,
+    posterior: Eq4Posterior | None = None,
+) -> dict[str, np.ndarray]:
+    """Variance of ``log(aggregate(draws))`` with one source on at a time, per source.
+
+    ``aggregate`` maps plot draws (n_plots, n) to the quantity of interest per
+    iteration, e.g. stratum means (n_strata, n) or the total (n,). Sources are
+    :data:`INDEPENDENT_SOURCES` then :data:`SHARED_SOURCES` (``site_bias`` is 0
+    without a site-bias SD).
+    """
+    posterior = posterior or load_eq4_posterior()
+    out = {}
+    for k, name in enumerate(INDEPENDENT_SOURCES + SHARED_SOURCES):
+        draws = None
+        if name != "site_bias" or site_bias_sd > 0:
+            draws = plot_agb_draws(
+                inv,
+                hd,
+                n,
+                seed + k,
+                ErrorSources.only(name),
+                measured_height_sd,
+                posterior,
+                site_bias_sd,
+            )
+        if draws is None:
+            out[name] = np.zeros(np.shape(aggregate(np.ones((inv.n_plots, 2))))[:-1])
+        else:
+            out[name] = np.log(aggregate(draws)).var(axis=-1, ddof=1)
     return out
 
 

@@ -622,6 +622,12 @@ def _finite(x):  # json default for numpy scalars
     return value if math.isfinite(value) else None
 
 
+# `reddsim biomass` lives in its own module
+from simulator import biomass_cli  # noqa: E402
+
+biomass_cli.register(app)
+
+
 def main() -> None:
     app()
 

@@ -78,6 +78,48 @@ SCHEMAS: dict[str, dict[str, Column]] = {
             may_be_absent=True,
         ),
     },
+    # `reddsim biomass`: a tree table as BIOMASS users keep it (only plot, tree, D required)
+    "biomass_trees": {
+        "plot_id": _name,
+        "tree_id": _name,
+        "dbh_cm": Column(float, lambda v: 0 < v <= 500, "must be > 0 and <= 500 cm"),
+        "stratum": Column(str, optional=True, may_be_absent=True),
+        "height_m": Column(
+            float, lambda v: 1.3 <= v <= 90, "must be 1.3-90 m", optional=True, may_be_absent=True
+        ),
+        "wood_density": Column(
+            float,
+            lambda v: 0.1 <= v <= 1.5,
+            "must be 0.1-1.5 g/cm3",
+            optional=True,
+            may_be_absent=True,
+        ),
+        "wood_density_sd": Column(
+            float,
+            lambda v: 0 <= v <= 0.5,
+            "must be 0-0.5 g/cm3",
+            optional=True,
+            may_be_absent=True,
+        ),
+        "genus": Column(str, optional=True, may_be_absent=True),
+        "species": Column(str, optional=True, may_be_absent=True),
+        "family": Column(str, optional=True, may_be_absent=True),
+    },
+    "biomass_plots": {
+        "plot_id": _name,
+        "area_ha": _plot_area,
+        "stratum": Column(str, optional=True, may_be_absent=True),
+        "subplot_area_ha": Column(
+            float,
+            lambda v: 0 < v <= 1000,
+            "must be > 0 and <= 1000 ha",
+            optional=True,
+            may_be_absent=True,
+        ),
+        "subplot_max_dbh_cm": Column(
+            float, lambda v: 0 <= v <= 500, "must be 0-500 cm", optional=True, may_be_absent=True
+        ),
+    },
     "heights": {
         "dbh_cm": Column(float, lambda v: 0 < v <= 500, "must be > 0 and <= 500 cm"),
         "height_m": Column(float, lambda v: 1.3 <= v <= 90, "must be 1.3-90 m"),

@@ -232,12 +232,14 @@ def inventory_from_tables(
     trees: dict,
     measured_wood_density_sd: float = 0.0,
     lookup_wood_density_sd: float | None = None,
+    palm_model: str = "goodman2013",
 ) -> Inventory:
     """A tree inventory with wood densities assigned (:mod:`models.wood_density`) and palms flagged.
 
     ``trees`` holds the columns of ``trees.csv`` (``species``, ``family`` and
     ``wood_density_sd`` may be all empty); ``lookup_wood_density_sd`` overrides
-    the within-taxon SDs of looked-up densities.
+    the within-taxon SDs of looked-up densities. ``palm_model = "chave2014"`` treats
+    palms as other trees (Eq. 4 with a wood density), as BIOMASS does.
     """
     index = {pid: i for i, pid in enumerate(plots["plot_id"].tolist())}
     tree_plot = np.array([index[p] for p in trees["plot_id"].tolist()], dtype=np.int64)
@@ -250,6 +252,10 @@ def inventory_from_tables(
         [f if f else table.genus_family.get(g, "") for f, g in zip(family, genus, strict=True)]
     )
     palm = fam == PALM_FAMILY
+    if palm_model == "chave2014":
+        palm = np.zeros(n, bool)
+    elif palm_model != "goodman2013":
+        raise ValueError(f"palm model must be goodman2013 or chave2014, got {palm_model!r}")
     wd = assign_wood_density(
         trees["wood_density"],
         genus,
