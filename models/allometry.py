@@ -137,7 +137,11 @@ def goodman2013_palm_agb(dbh_cm, ln_residual=None):
     References
     ----------
     Goodman, R. C. et al. (2013). Amazon palm biomass and allometry. Forest
-    Ecology and Management 310, 994-1004 (family-level equation with D, Table 3).
+    Ecology and Management 310, 994-1004: the family-level AGB equation with
+    diameter only (n = 97-106 palms; the coefficients are those used by
+    published implementations of this equation, e.g. the ForestGEO AGB-flux
+    code, ``exp(-3.3488 + 2.7483 ln D + 0.588^2 / 2)``; the paper's table itself
+    was not available to check them against).
 
     Examples
     --------
