@@ -277,7 +277,7 @@ def inventory_from_tables(
         height_m=trees["height_m"],
         wood_density=wd.mean,
         wood_density_sd=sd,
-        wood_density_source=wd.source,
+        wood_density_source=np.where(palm, "palm", wd.source),  # palms need none
         plot_id=plots["plot_id"],
         plot_stratum=plots["stratum"],
         area_ha=plots["area_ha"],

@@ -63,7 +63,7 @@ def test_json_rows_and_total(inputs, tmp_path):
         "michaelis",
     }
     assert doc["wood_density_sources"]["species"] > 0  # Dipteryx micrantha is in the table
-    assert "palm" not in doc["wood_density_sources"]  # Iriartea is a palm: no wood density
+    assert doc["wood_density_sources"]["palm"] == 60  # Iriartea: a palm, no wood density
     written = sorted(p.name for p in (tmp_path / "o").iterdir())
     assert written == ["biomass.csv", "biomass.json", "error_budget.csv", "hd_candidates.csv"]
     again = invoke(trees, "--plots", plots, "--draws", 100, "--json")
