@@ -5,7 +5,12 @@ Lookup as BIOMASS <= 2.x ``getWoodDensity`` (Réjou-Méchain et al. 2017) with
 its genus mean (mean of the genus's species means), else its family mean (mean of
 the family's genus means), over the records of tropical South America
 (``models/data/gwdd_south_america_tropical.csv``, derived by
-``models/data/build_wood_density.py``); a tree not found at any level takes the
+``models/data/build_wood_density.py``). The region is preferred at each level: a
+genus without a record in the region takes its mean over all regions
+(``models/data/gwdd_world_genera.csv``, source ``genus_world``) before the
+family level is tried (a genus mean predicts better than a family mean, Flores &
+Coomes 2011), and a family without one its all-regions mean (``family_world``).
+A tree not found at any level takes the
 mean of the plot's trees that were (BIOMASS's stand mean), or, in a plot with
 fewer than two such trees, the mean of the whole inventory (BIOMASS's dataset
 mean). A measured density is kept.
@@ -61,6 +66,8 @@ class WoodDensityTable:
     genus: dict[str, float]
     family: dict[str, float]
     genus_family: dict[str, str]
+    world_genus: dict[str, float] | None = None
+    world_family: dict[str, float] | None = None
 
 
 def _rows(name: str) -> list[dict]:
@@ -85,9 +92,15 @@ def load_wood_density_table() -> WoodDensityTable:
     for g, wd in genus.items():
         by_family.setdefault(fam_of[g], []).append(wd)
     family = {f: float(np.mean(v)) for f, v in by_family.items()}
-    genus_family = {r["genus"]: r["family"] for r in _rows("gwdd_genus_family.csv")}
+    world = _rows("gwdd_world_genera.csv")
+    genus_family = {r["genus"]: r["family"] for r in world}
     genus_family.update(fam_of)
-    return WoodDensityTable(species, genus, family, genus_family)
+    world_genus = {r["genus"]: float(r["wood_density"]) for r in world}
+    by_world_family: dict[str, list[float]] = {}
+    for r in world:
+        by_world_family.setdefault(r["family"], []).append(float(r["wood_density"]))
+    world_family = {f: float(np.mean(v)) for f, v in by_world_family.items()}
+    return WoodDensityTable(species, genus, family, genus_family, world_genus, world_family)
 
 
 @dataclass(frozen=True)
@@ -98,7 +111,8 @@ class WoodDensityAssignment:
     ----------
     mean, sd : ndarray over trees (g/cm3)
     source : ndarray of str
-        "measured", "species", "genus", "family", "plot" or "inventory".
+        "measured", "species", "genus", "family", "genus_world", "family_world",
+        "plot" or "inventory".
     family : ndarray of str
         The tree's family (given, else from its genus; "" if unknown).
     fallback_group : ndarray of int
@@ -130,6 +144,9 @@ def assign_wood_density(
     exclude=None,
 ) -> WoodDensityAssignment:
     """Wood density of every tree: measured, else species, genus, family, plot, inventory.
+
+    Order: measured; species, genus of the region; genus of all regions; family of
+    the region; family of all regions; plot mean; inventory mean.
 
     Parameters
     ----------
@@ -184,8 +201,14 @@ def assign_wood_density(
             mean[i], sd[i], source[i] = table.species[g, s], WITHIN_TAXON_SD["species"], "species"
         elif g in table.genus:
             mean[i], sd[i], source[i] = table.genus[g], WITHIN_TAXON_SD["genus"], "genus"
+        elif table.world_genus and g in table.world_genus:
+            mean[i], sd[i] = table.world_genus[g], WITHIN_TAXON_SD["genus"]
+            source[i] = "genus_world"
         elif fam[i] in table.family:
             mean[i], sd[i], source[i] = table.family[fam[i]], WITHIN_TAXON_SD["family"], "family"
+        elif table.world_family and fam[i] in table.world_family:
+            mean[i], sd[i] = table.world_family[fam[i]], WITHIN_TAXON_SD["family"]
+            source[i] = "family_world"
     known = np.isfinite(mean)
     if not np.any(known) and not np.all(skip):
         raise ValueError("no tree has a measured wood density or a taxon in the database")

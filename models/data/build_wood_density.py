@@ -5,8 +5,10 @@ Reads ``gwdd.csv`` (Zanne et al. 2009, Dryad doi:10.5061/dryad.234; Chave et al.
 records of tropical South America (``regionId == SouthAmericaTrop``), the region
 of Madre de Dios, averaged per species (one row per family, genus, species with
 the mean wood density over its records and their number), and
-``gwdd_genus_family.csv``, the family of every genus of the database (all
-regions; it tells, e.g., which stems are palms, Arecaceae). Genus and family means
+``gwdd_world_genera.csv``, every genus of the database (all regions) with its
+family (it tells, e.g., which stems are palms, Arecaceae) and the mean of its
+species means over all regions (the fallback for a genus or family without a
+record in the region). Genus and family means
 are computed from this table at run time (:mod:`models.wood_density`), as BIOMASS
 <= 2.x ``getWoodDensity`` did: a genus mean is the mean of its species means, a
 family mean the mean of its genus means.
@@ -32,10 +34,12 @@ REGION = "SouthAmericaTrop"
 def main() -> None:
     source = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_SOURCE
     records: dict[tuple[str, str, str], list[float]] = defaultdict(list)
+    world: dict[tuple[str, str], list[float]] = defaultdict(list)
     families: dict[str, str] = {}
     with source.open(newline="", encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
             families.setdefault(row["genus"].strip(), row["family"].strip())
+            world[row["genus"].strip(), row["species"].strip()].append(float(row["wd"]))
             if row["regionId"] == REGION:
                 key = (row["family"].strip(), row["genus"].strip(), row["species"].strip())
                 records[key].append(float(row["wd"]))
@@ -51,16 +55,21 @@ def main() -> None:
         w.writerow(["family", "genus", "species", "wood_density", "n_records"])
         for (family, genus, species), vals in sorted(records.items()):
             w.writerow([family, genus, species, f"{sum(vals) / len(vals):.4f}", len(vals)])
-    out_fam = HERE / "gwdd_genus_family.csv"
+    by_genus: dict[str, list[float]] = defaultdict(list)
+    for (genus, _), vals in world.items():
+        by_genus[genus].append(sum(vals) / len(vals))  # species means
+    out_fam = HERE / "gwdd_world_genera.csv"
     with out_fam.open("w", newline="", encoding="utf-8") as fh:
         fh.write(
-            "# Genus -> family of every genus in the Global Wood Density Database (all regions); "
-            f"source sha256 {digest}; written by models/data/build_wood_density.py\n"
+            "# Every genus of the Global Wood Density Database (all regions): family, mean of "
+            f"its species means, number of species; source sha256 {digest}; written by "
+            "models/data/build_wood_density.py\n"
         )
         w = csv.writer(fh, lineterminator="\n")
-        w.writerow(["genus", "family"])
+        w.writerow(["genus", "family", "wood_density", "n_species"])
         for genus, family in sorted(families.items()):
-            w.writerow([genus, family])
+            v = by_genus[genus]
+            w.writerow([genus, family, f"{sum(v) / len(v):.4f}", len(v)])
     print(f"wrote {out_fam}: {len(families)} genera")
     print(f"wrote {out}: {len(records)} species of {REGION} from {source} (sha256 {digest})")
 

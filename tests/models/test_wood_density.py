@@ -58,3 +58,18 @@ def test_palms_are_left_out(table):
         exclude=np.array([True, False, False]),
     )
     assert a.source[0] == "none" and np.isnan(a.mean[0])
+
+
+def test_the_region_is_preferred_other_regions_fill_in(table):
+    # Eucalyptus has no tropical South American record; its genus mean over all regions is used
+    assert "Eucalyptus" not in table.genus and "Eucalyptus" in table.world_genus
+    a = assign_wood_density(
+        np.array([np.nan, np.nan]),
+        np.array(["Eucalyptus", "Inga"]),
+        np.array(["", ""]),
+        np.zeros(2, int),
+        table,
+    )
+    assert a.source.tolist() == ["genus_world", "genus"]
+    assert a.mean[0] == pytest.approx(table.world_genus["Eucalyptus"])
+    assert a.mean[1] == pytest.approx(table.genus["Inga"])  # not the all-regions Inga mean
