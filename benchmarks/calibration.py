@@ -67,8 +67,10 @@ from scipy import stats
 from models import biomass, deforestation, leakage
 from models.sampling import diagnose
 from simulator.accounting import account, net_emission_reductions
+from simulator.accounting.standards import STANDARDS
 from simulator.config import RunSpec, Sampler, load_config
 from simulator.data import RunData, load_data
+from simulator.engine.kernels import KernelInputs, simulate
 from simulator.errors import SimulationError
 from simulator.inference import (
     Posteriors,
@@ -77,8 +79,6 @@ from simulator.inference import (
     plot_biomass,
     relative_risk,
 )
-from simulator.engine.kernels import KernelInputs, simulate
-from simulator.accounting.standards import STANDARDS
 
 __all__ = [
     "SAMPLERS",

@@ -33,6 +33,7 @@ _SUBMODULES = {
     "map_accuracy",
     "sampling",
     "settings",
+    "wood_density",
 }
 _FUNCTIONS = {"biomass_to_co2e": "allometry", "chave2014_agb": "allometry"}
 

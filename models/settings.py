@@ -68,10 +68,21 @@ class Biomass(Section):
         int, Field(ge=50, le=100_000, description="tree-level Monte Carlo iterations per plot")
     ] = 1000
     genus_wood_density_sd: Annotated[
-        float, Field(ge=0, le=0.5, description="SD (g/cm3) of a genus-mean wood density")
-    ] = 0.185
+        float | None,
+        Field(
+            ge=0,
+            le=0.5,
+            description="SD (g/cm3) of a looked-up wood density (default: the database's "
+            "within-taxon SDs)",
+        ),
+    ] = None
     measured_wood_density_sd: Annotated[float, Field(ge=0, le=0.5)] = 0.0
     measured_height_sd_m: Annotated[float, Field(ge=0, le=20)] = 0.0
+    hd_model: Literal["auto", "log1", "log2", "log3", "weibull", "michaelis"] = "auto"
+    hd_weights: Literal["none", "d2h"] = "none"
+    site_bias_sd: Annotated[
+        float, Field(ge=0, le=1, description="SD of a shared log-scale site bias of the allometry")
+    ] = 0.0
 
 
 class Allocation(Section):

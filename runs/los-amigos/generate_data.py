@@ -20,13 +20,14 @@ Files written (next to this script, in ``data/``):
     plots of each stratum) measured every stem >= 10 cm over the whole plot
     (subplot_area_ha = area_ha, subplot_max_dbh_cm 10).
 
-``trees.csv`` -- ``plot_id,tree_id,stratum,dbh_cm,height_m,wood_density,genus``
+``trees.csv`` -- ``plot_id,tree_id,stratum,dbh_cm,height_m,wood_density,genus,species,family``
     One row per stem >= 10 cm DBH inside the measured area. Per plot:
 
     * stand-density multiplier m = exp(0.2 z - 0.02), z ~ N(0, 1) (mean one);
       number of stems over the whole plot ~ Poisson(stems/ha x m x area_ha);
     * genus drawn from the stratum's genus weights (STRATUM_TREES; ~5% of stems
-      unidentified: genus "Indet" or empty);
+      unidentified: genus "Indet" or empty), then a species of that genus with
+      equal probability and its family (GENUS_TAXA: real Madre de Dios names);
     * DBH: dicots D = 10 + Weibull(shape, scale) truncated at a maximum (shape
       1.0: a negative-exponential, reverse-J distribution above 10 cm); the big-
       tree genera Bertholletia, Dipteryx and Ceiba have their own Weibull law
@@ -36,10 +37,12 @@ Files written (next to this script, in ``data/``):
     * true height of a dicot: Feldpausch et al. (2012) western-Amazonia H-D
       model H = 46.263 (1 - exp(-0.0876 D^0.6072)) + N(0, 5.28) m, clipped to
       1.3-90 m, rounded to 0.1 m;
-    * true wood density: genus value of GENUS_WOOD_DENSITY + N(0, 0.05) for the
-      five genera of reddsim's table (models/data/wood_density.csv); for every
-      other genus and for unidentified stems N(0.598, 0.185) truncated at
-      +-2.5 SD (regional mean, Madre de Dios harvest-tree SD of Chave et al. 2014);
+    * true wood density: the species mean of the Global Wood Density Database
+      subset reddsim ships (models/data/gwdd_south_america_tropical.csv) +
+      N(0, 0.0708), or where the species is not in it the genus mean (mean of its
+      species means) + N(0, 0.0941) (the database's within-taxon SDs); for
+      unidentified stems N(0.598, 0.185) truncated at +-2.5 SD (regional mean,
+      Madre de Dios harvest-tree SD of Chave et al. 2014); palms have none;
     * a nested plot keeps a stem below subplot_max_dbh_cm with probability
       subplot_area_ha / area_ha (stems spread at random);
     * height_m written (= true height) with probability min(0.9, 0.16 + 0.008
@@ -49,15 +52,16 @@ Files written (next to this script, in ``data/``):
       no density, ~5% have neither a density nor a genus.
 
     The true plot AGB (Mg/ha) is the sum over its stems of Chave et al. (2014)
-    Eq. 4, 0.0673 (rho D^2 H)^0.976 kg, with TRUE rho and H, times the stem's
+    Eq. 4, 0.0673 (rho D^2 H)^0.976 kg, with TRUE rho and H (palms: Goodman et
+    al. 2013, exp(-3.3488 + 2.7483 ln D + 0.588^2 / 2) kg), times the stem's
     expansion factor (1 / subplot_area_ha below subplot_max_dbh_cm, else
     1 / area_ha), / 1000. Calibration: the stratum's expected stems/ha is solved
     so that E[plot AGB] equals the stratum target (E[AGB per stem] from a
     reference sample of 10^6 stems, fixed calibration stream). The targets make
     the expected concession total exactly Winrock's 79.4 MtCO2 (area x mean AGB
     x 0.47 x 44/12): palm swamp 61.5 MgC/ha / 0.47, floodplain 0.90 and bamboo
-    0.65 x terra firme, terra firme solved. The solved densities (~531, ~490,
-    ~344 and ~159 stems/ha) fall in the regional ranges.
+    0.65 x terra firme, terra firme solved. The solved densities (~490, ~476,
+    ~317 and ~227 stems/ha) fall in the regional ranges.
 
 ``deforestation.csv`` -- ``year,forest_area_ha,loss_ha,loss_se_ha``
     The FORMER activity-data series (superseded by the two files below; written
@@ -129,9 +133,10 @@ Seed policy. Three independent numpy generators (plus a calibration stream):
   tried and the first is kept whose realisation matches the published
   magnitudes: realised AGB total (sum over strata of area x mean plot AGB x 0.47
   x 44/12) within 3% of 79.4 MtCO2, and between-plot CV of plot AGB within
-  15-35% in every stratum (~20-30% typical). Key 8 is the first to pass (keys
-  1-7 fail: totals 76.3, 87.7, 80.1, 76.7, 78.0, 82.4, 75.7 MtCO2, or a CV
-  outside the range); the script prints every rejected key;
+  15-35% in every stratum (~20-30% typical). Key 2 is the first to pass (key
+  1 fails: floodplain between-plot CV 41.1%; earlier versions of the tree
+  generator, with other wood densities and no palm model, passed at key 8);
+  the script prints every rejected key;
 * accuracy stream ``numpy.random.default_rng([20011, 0xACC])``, FIXED (not
   searched: its first realisation passes the 5% check), separate from the
   others so that none of their draws shift. It draws UA for the 20 years, then
@@ -257,18 +262,43 @@ PLOT_PREFIX = {"terra_firme": "TF", "floodplain": "FP", "bamboo": "BB", "palm_sw
 FELD_A, FELD_B, FELD_C = 46.263, 0.0876, 0.6072
 FELD_RSE_M = 5.28
 H_BOUNDS_M = (1.3, 90.0)
-# Genus wood densities (g/cm3), BIOMASS wsg_estimates / Global Wood Density
-# Database (DESIGN §4) -- the genera of reddsim's table models/data/wood_density.csv.
-GENUS_WOOD_DENSITY = {
-    "Bertholletia": 0.612,
-    "Dipteryx": 0.805,
-    "Ceiba": 0.309,
-    "Mauritia": 0.719,
-    "Iriartea": 0.337,
+# Taxonomy of the genera (family; species typical of Madre de Dios forests,
+# drawn with equal probability within the genus; assumption). A species found in
+# the tropical South America subset of the Global Wood Density Database
+# (models/data/gwdd_south_america_tropical.csv) has its true density drawn around
+# its species mean, the others around their genus mean (mean of the species means).
+GENUS_TAXA = {
+    "Pseudolmedia": ("Moraceae", ("laevis", "laevigata", "macrophylla")),
+    "Brosimum": ("Moraceae", ("lactescens", "alicastrum", "guianense")),
+    "Eschweilera": ("Lecythidaceae", ("coriacea", "parvifolia")),
+    "Pouteria": ("Sapotaceae", ("torta", "macrophylla", "caimito")),
+    "Inga": ("Fabaceae", ("alba", "edulis", "thibaudiana")),
+    "Protium": ("Burseraceae", ("nodulosum", "tenuifolium", "puncticulatum")),
+    "Virola": ("Myristicaceae", ("calophylla", "elongata", "sebifera")),
+    "Otoba": ("Myristicaceae", ("parvifolia",)),
+    "Iriartea": ("Arecaceae", ("deltoidea",)),
+    "Euterpe": ("Arecaceae", ("precatoria",)),
+    "Attalea": ("Arecaceae", ("phalerata",)),
+    "Mauritia": ("Arecaceae", ("flexuosa",)),
+    "Bertholletia": ("Lecythidaceae", ("excelsa",)),
+    "Dipteryx": ("Fabaceae", ("micrantha", "odorata")),
+    "Ceiba": ("Malvaceae", ("pentandra",)),
+    "Ficus": ("Moraceae", ("insipida", "maxima")),
+    "Sloanea": ("Elaeocarpaceae", ("guianensis", "obtusifolia")),
+    "Guarea": ("Meliaceae", ("guidonia", "macrophylla", "kunthiana")),
+    "Calycophyllum": ("Rubiaceae", ("spruceanum",)),
+    "Symphonia": ("Clusiaceae", ("globulifera",)),
+    "Tabebuia": ("Bignoniaceae", ("serratifolia", "obscura")),
 }
-# A tree of a listed genus has true density = genus value + N(0, 0.05) g/cm3
-# (within-genus spread ~8% of the mean; assumption).
-WITHIN_GENUS_WD_SD = 0.05
+GWDD_TABLE = (
+    Path(__file__).resolve().parents[2] / "models" / "data" / ("gwdd_south_america_tropical.csv")
+)
+# A tree's true density = its species (else genus) mean + N(0, within-taxon SD):
+# 0.0708 (species) and 0.0941 (genus) g/cm3, the SDs of the database (BIOMASS sd_10).
+WITHIN_SPECIES_WD_SD, WITHIN_GENUS_WD_SD = 0.0708, 0.0941
+# Palms (Arecaceae): true AGB from the family-level model of Goodman et al. (2013),
+# ln AGB = -3.3488 + 2.7483 ln D (RSE 0.588; mean with exp(RSE^2 / 2)); no density.
+GOODMAN_A, GOODMAN_B, GOODMAN_RSE = -3.3488, 2.7483, 0.588
 # Trees of other genera (and unidentified trees): true density drawn tree by tree
 # from N(0.598, 0.185) truncated symmetrically at +-2.5 SD, i.e. 0.136-1.061 g/cm3
 # (symmetric, so the mean stays 0.598): mean over species of BIOMASS
@@ -652,6 +682,28 @@ def chave2014_agb_kg(rho: np.ndarray, d: np.ndarray, h: np.ndarray) -> np.ndarra
     return 0.0673 * (rho * d**2 * h) ** 0.976
 
 
+def true_agb_kg(genus: np.ndarray, rho: np.ndarray, d: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """True stem AGB (kg): Goodman et al. (2013) for palms, Chave Eq. 4 for the others."""
+    palm = np.array([GENUS_TAXA.get(str(x), ("",))[0] == "Arecaceae" for x in genus], dtype=bool)
+    palm_agb = np.exp(GOODMAN_A + GOODMAN_B * np.log(d) + GOODMAN_RSE**2 / 2)
+    return np.where(palm, palm_agb, chave2014_agb_kg(np.where(palm, 1.0, rho), d, h))
+
+
+def gwdd_means() -> tuple[dict, dict]:
+    """Species and genus mean wood density of the committed GWDD subset."""
+    species, by_genus = {}, {}
+    with GWDD_TABLE.open(newline="", encoding="utf-8") as fh:
+        rows = csv.DictReader(line for line in fh if not line.startswith("#"))
+        for r in rows:
+            wd = float(r["wood_density"])
+            species[r["genus"], r["species"]] = wd
+            by_genus.setdefault(r["genus"], []).append(wd)
+    return species, {g: sum(v) / len(v) for g, v in by_genus.items()}
+
+
+GWDD_SPECIES, GWDD_GENUS = gwdd_means()
+
+
 def plot_design() -> list[tuple[str, str, float, float, float]]:
     """(plot_id, stratum, area_ha, subplot_area_ha, subplot_max_dbh_cm), in stratum order."""
     rows = []
@@ -678,7 +730,7 @@ def _genus_table(stratum: str) -> tuple[list[str], np.ndarray]:
 
 
 def draw_stems(rng: np.random.Generator, stratum: str, n: int):
-    """n stems of a stratum: (genus names array, D cm, true H m, true rho g/cm3).
+    """n stems of a stratum: (genus, species, D cm, true H m, true rho g/cm3).
 
     D and H are rounded to 0.1 (the written values are the true ones).
     """
@@ -707,20 +759,47 @@ def draw_stems(rng: np.random.Generator, stratum: str, n: int):
             d[m] = np.round(dlo + (dhi - dlo) * u_d[m], 1)
             h[m] = hlo + (hhi - hlo) * u_h[m]
     h = np.round(h, 1)
-    # Wood density: listed genus -> genus value + within-genus noise; others ->
-    # regional N(0.598, 0.185) truncated symmetrically (redraw outside).
-    listed = np.array([GENUS_WOOD_DENSITY.get(name, np.nan) for name in names])[g]
+    # Species within the genus (equal probability); unidentified stems have none.
+    u_sp = rng.random(n)
+    species = np.array(
+        [
+            GENUS_TAXA[names[gi]][1][int(u * len(GENUS_TAXA[names[gi]][1]))]
+            if names[gi] in GENUS_TAXA
+            else ""
+            for gi, u in zip(g.tolist(), u_sp.tolist(), strict=True)
+        ],
+        dtype=object,
+    )
+    # Wood density: species (else genus) mean of the GWDD subset + within-taxon
+    # noise; unidentified stems -> regional N(0.598, 0.185) truncated
+    # symmetrically (redraw outside). Palms have none (NaN).
+    genus_names = np.array(names, dtype=object)[g]
+    listed = np.array(
+        [
+            GWDD_SPECIES.get((gn, sp), GWDD_GENUS.get(gn, np.nan))
+            for gn, sp in zip(genus_names.tolist(), species.tolist(), strict=True)
+        ]
+    )
+    at_species = np.array(
+        [
+            (gn, sp) in GWDD_SPECIES
+            for gn, sp in zip(genus_names.tolist(), species.tolist(), strict=True)
+        ]
+    )
     known = np.isfinite(listed)
     bad = ~known & (np.abs(z_rho) > WD_TRUNC_SD)
     while np.any(bad):
         z_rho[bad] = rng.standard_normal(int(bad.sum()))
         bad = ~known & (np.abs(z_rho) > WD_TRUNC_SD)
+    within = np.where(at_species, WITHIN_SPECIES_WD_SD, WITHIN_GENUS_WD_SD)
     rho = np.where(
         known,
-        np.clip(listed + WITHIN_GENUS_WD_SD * z_rho, *WD_WRITTEN_BOUNDS),
+        np.clip(listed + within * z_rho, *WD_WRITTEN_BOUNDS),
         REGIONAL_WD_MEAN + REGIONAL_WD_SD * z_rho,
     )
-    return np.array(names, dtype=object)[g], d, h, rho
+    palm = np.array([GENUS_TAXA.get(x, ("",))[0] == "Arecaceae" for x in genus_names.tolist()])
+    rho = np.where(palm, np.nan, rho)
+    return genus_names, species, d, h, rho
 
 
 def calibrate_stem_densities() -> dict[str, tuple[float, float]]:
@@ -734,8 +813,8 @@ def calibrate_stem_densities() -> dict[str, tuple[float, float]]:
     out = {}
     for s_idx, stratum in enumerate(STRATUM_AREA_HA):
         rng = np.random.default_rng([SEED, CALIBRATION_KEY, s_idx])
-        _, d, h, rho = draw_stems(rng, stratum, N_REFERENCE_STEMS)
-        agb = chave2014_agb_kg(rho, d, h) / 1000.0
+        genus, _, d, h, rho = draw_stems(rng, stratum, N_REFERENCE_STEMS)
+        agb = true_agb_kg(genus, rho, d, h) / 1000.0
         mean = float(agb.mean())
         rel_se = float(agb.std() / math.sqrt(agb.size) / mean)
         out[stratum] = (targets[stratum] / mean, rel_se)
@@ -750,7 +829,7 @@ def draw_trees(rng: np.random.Generator, design: list[tuple], stems_per_ha: dict
         s = STRATUM_TREES[stratum]["density_sd"]
         mult = math.exp(s * float(rng.standard_normal()) - 0.5 * s * s)  # mean one
         n = int(rng.poisson(stems_per_ha[stratum] * mult * area))
-        genus, d, h, rho = draw_stems(rng, stratum, n)
+        genus, species, d, h, rho = draw_stems(rng, stratum, n)
         # Nested subplot: a stem below sub_max is in the subplot with probability
         # sub_area / area (stems are spread at random over the plot).
         in_sub = rng.random(n) < sub_area / area
@@ -758,11 +837,11 @@ def draw_trees(rng: np.random.Generator, design: list[tuple], stems_per_ha: dict
         p_h = np.minimum(P_H_MAX, P_H0 + P_H1 * (d - D_MIN_CM))
         h_measured = rng.random(n) < p_h
         identified = np.array([x not in UNIDENTIFIED for x in genus], dtype=bool)
-        wd_measured = identified & (rng.random(n) < P_WD_MEASURED)
+        wd_measured = identified & (rng.random(n) < P_WD_MEASURED) & np.isfinite(rho)
         core = np.clip(rho + WD_CORE_SD * rng.standard_normal(n), *WD_WRITTEN_BOUNDS)
         wd_core = np.round(core, 3)
         ef = np.where(d < sub_max, 1.0 / sub_area, 1.0 / area)
-        agb = chave2014_agb_kg(rho, d, h) * ef / 1000.0
+        agb = true_agb_kg(genus, rho, d, h) * ef / 1000.0
         plot_agb[pid] = float(agb[keep].sum())
         j = 0
         for i in np.flatnonzero(keep):
@@ -776,6 +855,8 @@ def draw_trees(rng: np.random.Generator, design: list[tuple], stems_per_ha: dict
                     float(h[i]) if h_measured[i] else None,
                     float(wd_core[i]) if wd_measured[i] else None,
                     str(genus[i]),
+                    str(species[i]),
+                    GENUS_TAXA[str(genus[i])][0] if str(genus[i]) in GENUS_TAXA else "",
                 )
             )
     return trees, plot_agb
@@ -867,9 +948,19 @@ def main() -> None:
     )
     write_csv(
         out / "trees.csv",
-        ["plot_id", "tree_id", "stratum", "dbh_cm", "height_m", "wood_density", "genus"],
+        [
+            "plot_id",
+            "tree_id",
+            "stratum",
+            "dbh_cm",
+            "height_m",
+            "wood_density",
+            "genus",
+            "species",
+            "family",
+        ],
         sorted(trees, key=lambda r: r[1]),
-        [0, 0, 0, 1, 1, 3, 0],
+        [0, 0, 0, 1, 1, 3, 0, 0, 0],
     )
     write_csv(
         out / "deforestation.csv",
@@ -927,15 +1018,19 @@ def main() -> None:
     no_h = sum(1 for t in trees if t[4] is None)
     no_wd = sum(1 for t in trees if t[5] is None)
     unid = sum(1 for t in trees if t[6] in UNIDENTIFIED)
-    neither = sum(1 for t in trees if t[5] is None and t[6] not in GENUS_WOOD_DENSITY)
-    listed = sum(1 for t in trees if t[5] is None and t[6] in GENUS_WOOD_DENSITY)
+    palms = sum(1 for t in trees if t[8] == "Arecaceae")
+    at_species = sum(1 for t in trees if t[5] is None and (t[6], t[7]) in GWDD_SPECIES)
+    at_genus = sum(
+        1 for t in trees if t[5] is None and (t[6], t[7]) not in GWDD_SPECIES and t[6] in GWDD_GENUS
+    )
     print(
         f"trees: {n}; height missing {100 * no_h / n:.1f}%; wood density missing "
         f"{100 * no_wd / n:.1f}%; unidentified (Indet/empty) {100 * unid / n:.1f}%"
     )
     print(
-        f"  without measured density: genus in the table {100 * listed / n:.1f}%, "
-        f"regional fallback {100 * neither / n:.1f}%"
+        f"  without measured density: species in the GWDD subset {100 * at_species / n:.1f}%, "
+        f"genus {100 * at_genus / n:.1f}%; palms (no density, palm allometry) "
+        f"{100 * palms / n:.1f}%"
     )
     print(
         f"realised AGB total: {agb:.2f} MtCO2 (Winrock 2006: {WINROCK_AGB_MTCO2} MtCO2, "

@@ -409,10 +409,19 @@ def run_response_model(
     """
     strata = [s.name for s in spec.config.project.strata]
     bio = posteriors.trees["biomass"]
-    plot_terms = sum(
-        budget[k] for k in ("allometry", "diameter", "wood_density", "height", "sampling")
+    tree_level = (
+        "allometry",
+        "diameter",
+        "wood_density",
+        "height",
+        "coefficients",
+        "height_model",
+        "wood_density_mean",
+        "site_bias",
     )
-    allometry_share = np.asarray(budget["allometry"], dtype=float) / plot_terms
+    plot_terms = sum(budget[k] for k in tree_level + ("sampling",) if k in budget)
+    allometric = sum(budget[k] for k in ("allometry", "coefficients", "site_bias") if k in budget)
+    allometry_share = np.asarray(allometric, dtype=float) / plot_terms
     allocated = inputs.loss_target is not None
     rd = run_design(spec, data, inputs.rate_sigma)
     w_map = 0.0 if allocated else map_share(rd, data.deforestation["loss_se_ha"])

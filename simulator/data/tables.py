@@ -30,6 +30,7 @@ class Column:
     check: Callable[[object], bool] = lambda v: True
     rule: str = ""
     optional: bool = False  # an empty cell is allowed (NaN for numbers, "" for text)
+    may_be_absent: bool = False  # the column itself may be left out (all cells empty)
 
 
 # Upper bounds catch unit mistakes (m2 for ha, a pixel count for an area) and overflow:
@@ -66,6 +67,61 @@ SCHEMAS: dict[str, dict[str, Column]] = {
             float, lambda v: 0.1 <= v <= 1.5, "must be 0.1-1.5 g/cm3", optional=True
         ),
         "genus": Column(str, optional=True),
+        "species": Column(str, optional=True, may_be_absent=True),
+        "family": Column(str, optional=True, may_be_absent=True),
+        "wood_density_sd": Column(
+            float,
+            lambda v: 0 <= v <= 0.5,
+            "must be 0-0.5 g/cm3",
+            optional=True,
+            may_be_absent=True,
+        ),
+    },
+    # `reddsim biomass`: a tree table as BIOMASS users keep it (only plot, tree, D required)
+    "biomass_trees": {
+        "plot_id": _name,
+        "tree_id": _name,
+        "dbh_cm": Column(float, lambda v: 0 < v <= 500, "must be > 0 and <= 500 cm"),
+        "stratum": Column(str, optional=True, may_be_absent=True),
+        "height_m": Column(
+            float, lambda v: 1.3 <= v <= 90, "must be 1.3-90 m", optional=True, may_be_absent=True
+        ),
+        "wood_density": Column(
+            float,
+            lambda v: 0.1 <= v <= 1.5,
+            "must be 0.1-1.5 g/cm3",
+            optional=True,
+            may_be_absent=True,
+        ),
+        "wood_density_sd": Column(
+            float,
+            lambda v: 0 <= v <= 0.5,
+            "must be 0-0.5 g/cm3",
+            optional=True,
+            may_be_absent=True,
+        ),
+        "genus": Column(str, optional=True, may_be_absent=True),
+        "species": Column(str, optional=True, may_be_absent=True),
+        "family": Column(str, optional=True, may_be_absent=True),
+    },
+    "biomass_plots": {
+        "plot_id": _name,
+        "area_ha": _plot_area,
+        "stratum": Column(str, optional=True, may_be_absent=True),
+        "subplot_area_ha": Column(
+            float,
+            lambda v: 0 < v <= 1000,
+            "must be > 0 and <= 1000 ha",
+            optional=True,
+            may_be_absent=True,
+        ),
+        "subplot_max_dbh_cm": Column(
+            float, lambda v: 0 <= v <= 500, "must be 0-500 cm", optional=True, may_be_absent=True
+        ),
+    },
+    "heights": {
+        "dbh_cm": Column(float, lambda v: 0 < v <= 500, "must be > 0 and <= 500 cm"),
+        "height_m": Column(float, lambda v: 1.3 <= v <= 90, "must be 1.3-90 m"),
     },
     "deforestation": {
         "year": _year,
@@ -136,7 +192,7 @@ def read_table(path: Path, schema: dict[str, Column]) -> dict[str, np.ndarray]:
     if not rows:
         raise DataError(f"{path}: empty file, expected columns {', '.join(schema)}")
     header = [h.strip() for h in rows[0]]
-    missing = [c for c in schema if c not in header]
+    missing = [c for c in schema if c not in header and not schema[c].may_be_absent]
     unknown = [c for c in header if c not in schema]
     if missing or unknown:
         parts = []
@@ -148,6 +204,9 @@ def read_table(path: Path, schema: dict[str, Column]) -> dict[str, np.ndarray]:
     body = [r for r in rows[1:] if any(cell.strip() for cell in r)]
     if not body:
         raise DataError(f"{path}: no data rows")
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    if dupes:
+        raise DataError(f"{path}: column {dupes[0]} appears twice in the header")
     linenos, cells = [], []
     for lineno, row in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in row):
@@ -161,6 +220,8 @@ def read_table(path: Path, schema: dict[str, Column]) -> dict[str, np.ndarray]:
         name: [c.strip() for c in column]
         for name, column in zip(header, zip(*cells, strict=True), strict=True)
     }
+    for name in schema:  # a column that may be left out: all its cells empty
+        columns.setdefault(name, [""] * len(linenos))
     return {n: _parse_column(path, linenos, n, columns[n], schema[n]) for n in schema}
 
 

@@ -9,15 +9,21 @@ from simulator.inference.fit import MODELS, Posteriors, fit_models, gated_parame
 from simulator.inference.inputs import crediting_years, kernel_inputs, relative_risk
 from simulator.inference.inventory import (
     PlotBiomass,
+    apply_shared_factor,
     biomass_error_budget,
     build_inventory,
+    inventory_from_tables,
     plot_biomass,
+    tree_monte_carlo,
 )
 
 __all__ = [
     "MODELS",
     "PlotBiomass",
     "Posteriors",
+    "apply_shared_factor",
+    "inventory_from_tables",
+    "tree_monte_carlo",
     "biomass_error_budget",
     "build_inventory",
     "crediting_years",

@@ -21,7 +21,7 @@ from models.sampling import Diagnostics, diagnose
 from simulator.config import RunConfig, RunSpec
 from simulator.data import RunData
 from simulator.engine import rng
-from simulator.inference.inventory import PlotBiomass, plot_biomass
+from simulator.inference.inventory import PlotBiomass, apply_shared_factor, plot_biomass
 
 __all__ = ["MODELS", "Posteriors", "gated_parameters", "model_seed", "fit_models"]
 
@@ -121,6 +121,12 @@ def fit_models(
                 cfg.sampler,
                 model_seed(seed, "biomass"),
             )
+
+        fit_independent = fit_biomass
+
+        def fit_biomass():
+            # the shared tree-level factors reach the stratum means as common factors
+            return apply_shared_factor(fit_independent(), plots.shared_ratio(strata))
 
     fits = {
         "biomass": fit_biomass,

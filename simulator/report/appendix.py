@@ -506,9 +506,7 @@ def budget_data(budget_ds: xr.Dataset, plots) -> dict:
         "wood_density": ", ".join(
             f"{s} {c:,} ({100 * c / n:.0f}%)" for s, c in zip(sources, counts, strict=True)
         ),
-        "height_model": f"{hd.form.replace('_', '-')} (RSE {hd.rse:.2f} m; "
-        + ", ".join(f"{k.replace('_', '-')} {v:.2f}" for k, v in hd.rse_by_form.items())
-        + f"; n = {hd.n:,})",
+        "height_model": hd.describe() if hasattr(hd, "describe") else str(hd),
         "n_mc": f"{plots.draws.shape[1]:,}",
     }
 

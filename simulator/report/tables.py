@@ -121,6 +121,10 @@ BUDGET_SOURCES = (
     "diameter",
     "wood_density",
     "height",
+    "coefficients",
+    "height_model",
+    "wood_density_mean",
+    "site_bias",
     "sampling",
     "carbon_fraction",
     "root_shoot",
@@ -154,6 +158,15 @@ def budget_dataset(budget: dict[str, np.ndarray], strata: list[str]) -> xr.Datas
     """Variance shares (%) per stratum, and the total relative SD (%)."""
     total = budget["total"]
     data = {f"{k}_pct": ("stratum", 100 * budget[k] / total) for k in BUDGET_SOURCES}
+    for k in ("independent", "shared"):
+        if k in budget:
+            data[f"{k}_pct"] = ("stratum", 100 * budget[k] / total)
+    if "height_model_choice" in budget:
+        # model-choice spread across the candidate H-D forms (relative SD, not in the total)
+        data["height_model_choice_rsd_pct"] = (
+            "stratum",
+            100 * np.sqrt(budget["height_model_choice"]),
+        )
     data["relative_sd_pct"] = ("stratum", 100 * np.sqrt(total))
     return xr.Dataset(data, coords={"stratum": strata})
 
