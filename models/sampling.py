@@ -10,6 +10,7 @@ these figures, and its advice, is :mod:`simulator.orchestration.gates`.
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import asdict, dataclass
 
 import arviz as az
@@ -91,10 +92,16 @@ class Diagnostics:
 
 
 def diagnose(name: str, dt: xr.DataTree, var_names: list[str]) -> Diagnostics:
-    """Summarise convergence of the free parameters ``var_names``."""
-    rhat = az.rhat(dt, var_names=var_names)
-    ess_bulk = az.ess(dt, var_names=var_names, method="bulk")
-    ess_tail = az.ess(dt, var_names=var_names, method="tail")
+    """Summarise convergence of the free parameters ``var_names``.
+
+    A chain that never moves has no defined R-hat or ESS: ArviZ returns NaN (with a
+    RuntimeWarning, silenced here), and NaN fails every threshold of the gate.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        rhat = az.rhat(dt, var_names=var_names)
+        ess_bulk = az.ess(dt, var_names=var_names, method="bulk")
+        ess_tail = az.ess(dt, var_names=var_names, method="tail")
     post = dt.posterior
 
     def worst(tree, fn):
