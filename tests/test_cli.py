@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -368,3 +369,74 @@ def test_monte_carlo_gate_fails_a_converged_run_with_too_few_draws(tmp_path):
     assert "raise [simulation].n_draws (or --draws) to at least ~" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not out.exists() and not any(tmp_path.iterdir())
+
+
+#: typst markup and code; an appendix that evaluated its data would fail on the panic or
+#: put the manifest's contents into the PDF.
+TYPST_PAYLOAD = '#panic("evaluated") $x^2$ *b* _i_ <l> @sec-data #raw(read("manifest.json")) \\ ]'
+
+
+def _copy_out(json_run, dest: Path) -> Path:
+    shutil.copytree(Path(json.loads(json_run[2].stdout)["out_dir"]), dest)
+    return dest
+
+
+def test_appendix_shows_typst_in_its_data_literally(json_run, tmp_path):
+    copy = _copy_out(json_run, tmp_path / "copy")
+
+    def poison(value, key=None):
+        if isinstance(value, dict):
+            return {k: poison(v, k) for k, v in value.items()}
+        if isinstance(value, list):
+            return [poison(v, key) for v in value]
+        # every string but the run's date, which the template parses into the PDF's date
+        return TYPST_PAYLOAD if isinstance(value, str) and key != "created" else value
+
+    doc = json.loads((copy / "appendix.json").read_text())
+    (copy / "appendix.json").write_text(json.dumps(poison(doc)))
+    rebuilt = reddsim("report", copy)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    if shutil.which("pdftotext"):
+        text = subprocess.run(
+            ["pdftotext", str(copy / "appendix.pdf"), "-"], capture_output=True, text=True
+        ).stdout
+        assert '#raw(read("manifest.json"))' in text and "config_sha256" not in text
+
+
+def test_appendix_reads_no_symlink_out_of_the_run(json_run, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("SECRET-CONTENT")
+    copy = _copy_out(json_run, tmp_path / "copy")
+    (copy / "leak.txt").symlink_to(secret)
+    typ = copy / "appendix.typ"
+    typ.write_text(typ.read_text() + '\n#raw(read("leak.txt"))\n')
+    leaked = reddsim("report", copy)
+    assert leaked.returncode == 2 and "typst cannot compile" in leaked.stderr
+    assert len(leaked.stderr.strip().splitlines()) == 1
+    # a file the appendix does use, replaced by a symlink, is refused by name
+    copy2 = _copy_out(json_run, tmp_path / "copy2")
+    figure = copy2 / "figures" / "ner_total.png"
+    figure.unlink()
+    figure.symlink_to(secret)
+    refused = reddsim("report", copy2)
+    assert refused.returncode == 2 and f"error: {figure}: a symlink" in refused.stderr
+
+
+def test_report_never_writes_through_a_planted_path(json_run, tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("untouched")
+    copy = _copy_out(json_run, tmp_path / "copy")
+    for name in (".appendix.pdf.partial", ".appendix.pdf.partial.pdf"):
+        (copy / name).symlink_to(victim)
+    (copy / "appendix.pdf").unlink()
+    (copy / "appendix.pdf").symlink_to(victim)  # replaced by the new file, not written through
+    assert reddsim("report", copy).returncode == 0
+    assert victim.read_text() == "untouched"
+    assert not (copy / "appendix.pdf").is_symlink()
+    assert (copy / "appendix.pdf").read_bytes().startswith(b"%PDF")
+    # a directory in the way is one line, exit 2
+    (copy / "appendix.pdf").unlink()
+    (copy / "appendix.pdf").mkdir()
+    blocked = reddsim("report", copy)
+    assert blocked.returncode == 2 and "a directory is in the way" in blocked.stderr
+
