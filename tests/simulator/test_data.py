@@ -32,7 +32,7 @@ def _edit_csv(run, name, old, new):
             "plots",
             "LA-BB-01,bamboo,1.00",
             "LA-BB-01,bamboo,-1.00",
-            "row 2, column area_ha = '-1.00': must be > 0",
+            "row 2, column area_ha = '-1.00': must be >= 1e-4 (1 m2)",
         ),
         (
             "plots",
