@@ -440,3 +440,60 @@ def test_report_never_writes_through_a_planted_path(json_run, tmp_path):
     blocked = reddsim("report", copy)
     assert blocked.returncode == 2 and "a directory is in the way" in blocked.stderr
 
+
+def _out_with_project(json_run, dest: Path) -> Path:
+    """A copy of the run's project with the run's output at ``<project>/out/<run-id>``."""
+    run_dir, _, result = json_run
+    out = Path(json.loads(result.stdout)["out_dir"])
+    shutil.copytree(run_dir, dest / "run", ignore=shutil.ignore_patterns("out"))
+    shutil.copytree(out, dest / "run" / "out" / out.name)
+    return dest / "run" / "out" / out.name
+
+
+def test_verify_applies_the_run_directory_path_check(json_run, tmp_path):
+    from simulator.config import validate_config
+
+    moved = _out_with_project(json_run, tmp_path)
+    manifest = json.loads((moved / "manifest.json").read_text())
+    manifest["config"]["data"]["leakage_belt"] = "../../../../../../../../etc/passwd"
+    # a consistent forgery: the recorded SHA-256 of the config matches the edited config
+    manifest["config_sha256"] = validate_config(manifest["config"], Path("x")).digest()
+    (moved / "manifest.json").write_text(json.dumps(manifest))
+    result = reddsim("verify", moved, "-q")
+    assert result.returncode == 2, result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "[data].leakage_belt" in lines[0]
+    assert "outside the run directory" in lines[0]
+
+
+def test_verify_refuses_an_edited_config_and_a_manifest_that_is_not_one(json_run, tmp_path):
+    moved = _out_with_project(json_run, tmp_path)
+    path = moved / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["config"]["simulation"]["seed"] += 1
+    path.write_text(json.dumps(manifest))
+    edited = reddsim("verify", moved, "-q")
+    assert edited.returncode == 2 and "config_sha256 does not match" in edited.stderr
+    for text in ("[1, 2]", "[" * 100_000 + "]" * 100_000, '{"run_id": NaN}'):
+        path.write_text(text)
+        bad = reddsim("verify", moved, "-q")
+        assert bad.returncode == 2 and "Traceback" not in bad.stderr, bad.stderr
+        assert len(bad.stderr.strip().splitlines()) == 1 and str(path) in bad.stderr
+
+
+def test_verify_reports_missing_extra_and_changed_files(json_run, tmp_path):
+    moved = _out_with_project(json_run, tmp_path)
+    if "outputs_sha256" not in json.loads((moved / "manifest.json").read_text()):
+        pytest.fail("the manifest records no outputs_sha256")
+    (moved / "tables" / "standards.csv").unlink()
+    (moved / "figures" / "ner_total.png").unlink()
+    doc = moved / "appendix.json"
+    doc.write_text(doc.read_text() + " ")
+    (moved / "tables" / "extra.csv").write_text("a\n1\n")
+    result = reddsim("verify", moved, "-q")
+    assert result.returncode == 1, result.stderr
+    line = result.stdout.strip()
+    assert line.startswith("DIFFERENT: ") and len(line.splitlines()) == 1
+    assert "missing: figures/ner_total.png, tables/standards.csv" in line
+    assert "not in the manifest: tables/extra.csv" in line
+    assert "changed since the run: appendix.json" in line

@@ -14,7 +14,6 @@ moved aside, the new one renamed into place, then the old one deleted.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import logging
 import os
 import platform
@@ -47,7 +46,7 @@ from simulator.errors import OutputError
 from simulator.files import install_directory
 from simulator.inference import biomass_error_budget, crediting_years, fit_models, kernel_inputs
 from simulator.orchestration import gates
-from simulator.report.manifest import write_manifest
+from simulator.report.manifest import output_hashes, write_manifest
 
 __all__ = ["RunOutcome", "run", "new_run_id", "check_output_dir", "TRACKED_PACKAGES"]
 
@@ -95,10 +94,6 @@ def new_run_id(spec: RunSpec, now: dt.datetime | None = None) -> str:
     """``<UTC time>-<first 8 hex of the config digest>``, e.g. ``20261125T142300Z-edba7f9d``."""
     now = now or dt.datetime.now(dt.UTC)
     return f"{now:%Y%m%dT%H%M%SZ}-{spec.config.digest()[:8]}"
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _git_commit(where: Path) -> str | None:
@@ -302,7 +297,7 @@ def run(
                 "config_path": str(spec.path),
                 "config_sha256": cfg.digest(),
                 "config": cfg.model_dump(mode="json"),
-                "data_sha256": {name: _sha256(spec.data_path(name)) for name in cfg.data.files()},
+                "data_sha256": dict(data.sha256),  # hashed as read
                 "seed": cfg.simulation.seed,
                 "n_draws": sim.n_draws,
                 "rng": rng.DESCRIPTION,
@@ -340,6 +335,7 @@ def run(
                     sensitivity=sensitivity,
                 ),
             )
+            manifest["outputs_sha256"] = output_hashes(tmp)
             write_manifest(tmp, manifest)
             log.info("timings (s): %s", timings)
         _install(tmp, final, force)
