@@ -497,3 +497,112 @@ def test_verify_reports_missing_extra_and_changed_files(json_run, tmp_path):
     assert "missing: figures/ner_total.png, tables/standards.csv" in line
     assert "not in the manifest: tables/extra.csv" in line
     assert "changed since the run: appendix.json" in line
+
+
+@pytest.fixture
+def small_fs(tmp_path):
+    """A size-limited tmpfs at ``tmp_path / 'fs'`` (4 MiB); skipped where mounting is refused."""
+    where = tmp_path / "fs"
+    where.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(where)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    yield where
+    subprocess.run(["umount", "-l", str(where)], capture_output=True)
+
+
+def _fill(directory: Path) -> None:
+    """Fill the file system of ``directory`` to the last byte."""
+    with open(directory / "filler", "wb") as fh:
+        try:
+            while True:
+                fh.write(bytes(65536))
+                fh.flush()
+        except OSError:
+            pass
+        try:
+            while True:
+                fh.write(b"\0")
+                fh.flush()
+        except OSError:
+            pass
+
+
+def test_report_on_a_full_disk_is_one_line_and_leaves_nothing(json_run, small_fs):
+    copy = _copy_out(json_run, small_fs / "run")
+    for name in ("appendix.pdf", "posterior.nc", "summary.nc"):
+        (copy / name).unlink()
+    before = sorted(p.name for p in copy.iterdir())
+    _fill(small_fs)
+    result = reddsim("report", copy)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "No space left on device" in lines[0], result.stderr
+    assert sorted(p.name for p in copy.iterdir()) == before  # no partial PDF
+    (small_fs / "filler").unlink()
+    assert reddsim("report", copy).returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("kind", "fragment"),
+    [
+        ("dangling-symlink", "a symlink; --out must name the run directory itself"),
+        ("symlink-to-empty-dir", "a symlink; --out must name the run directory itself"),
+        ("under-a-file", "is not a directory"),
+        ("name-300-chars", "at most 200"),
+        ("read-only-fs", "cannot write in"),
+        ("nul-byte", "NUL byte"),
+    ],
+)
+def test_unusable_out_is_refused_before_sampling(tmp_path, kind, fragment):
+    out = tmp_path / "out"
+    if kind == "dangling-symlink":
+        out.symlink_to(tmp_path / "nowhere")
+    elif kind == "symlink-to-empty-dir":
+        (tmp_path / "empty").mkdir()
+        out.symlink_to(tmp_path / "empty")
+    elif kind == "under-a-file":
+        (tmp_path / "file").write_text("x")
+        out = tmp_path / "file" / "out"
+    elif kind == "name-300-chars":
+        out = tmp_path / ("x" * 300)
+    elif kind == "nul-byte":
+        out = Path(str(tmp_path / "out") + "\0x")
+    else:
+        ro = tmp_path / "ro"
+        ro.mkdir()
+        mounted = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(ro)], capture_output=True
+        )
+        if mounted.returncode != 0:
+            pytest.skip("cannot mount a read-only tmpfs here")
+        out = ro / "out"
+    try:
+        before = sorted(p.name for p in tmp_path.iterdir())
+        result = (
+            subprocess.run(
+                [*REDDSIM, "run", str(LOS_AMIGOS), "--out", os.fsencode(str(out))],
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            if kind != "nul-byte"
+            else None
+        )
+        if result is None:  # a NUL cannot pass through argv: checked in-process
+            from simulator.errors import OutputError
+            from simulator.orchestration.pipeline import check_output_dir
+
+            with pytest.raises(OutputError, match=fragment):
+                check_output_dir(out)
+            return
+        assert result.returncode == 2, result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and fragment in lines[0], result.stderr
+        assert "sampling" not in result.stderr
+        assert sorted(p.name for p in tmp_path.iterdir()) == before
+    finally:
+        if kind == "read-only-fs":
+            subprocess.run(["umount", "-l", str(tmp_path / "ro")], capture_output=True)

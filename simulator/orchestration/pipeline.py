@@ -19,6 +19,7 @@ import os
 import platform
 import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -42,7 +43,7 @@ from simulator.engine.streaming import (
     serial_runner,
     stream,
 )
-from simulator.errors import OutputError
+from simulator.errors import OutputError, describe_os_error
 from simulator.files import install_directory
 from simulator.inference import biomass_error_budget, crediting_years, fit_models, kernel_inputs
 from simulator.orchestration import gates
@@ -136,11 +137,20 @@ def _log_to(path: Path):
         handler.close()
 
 
+#: The longest ``--out`` name: the run is written beside it as
+#: ``.incomplete-<name>-<pid>``, which must fit in a file name (255 bytes).
+MAX_OUT_NAME = 200
+
+
 def check_output_dir(path: Path, force: bool = False) -> None:
     """Check that a run may be written to ``path`` (the run directory itself).
 
     ``path`` may be absent or an empty directory; a complete run directory (one with
-    ``manifest.json``) only with ``force``; anything else never.
+    ``manifest.json``) only with ``force``; anything else never. ``path`` itself must
+    not be a symlink (its parents may be); its name must fit the file system with the
+    temporary name beside it (:data:`MAX_OUT_NAME`); its nearest existing parent must
+    be a directory where a file can be created (probed, so a read-only file system or
+    a full quota is found before any sampling).
 
     Raises
     ------
@@ -148,6 +158,18 @@ def check_output_dir(path: Path, force: bool = False) -> None:
         One line saying what is in the way and what to do.
     """
     path = Path(path)
+    if "\x00" in str(path):
+        raise OutputError(f"{path}: a NUL byte in the output path")
+    if len(os.fsencode(path.name)) > MAX_OUT_NAME:
+        raise OutputError(
+            f"{path}: the name is {len(os.fsencode(path.name))} bytes; at most {MAX_OUT_NAME}"
+        )
+    if path.is_symlink():
+        raise OutputError(
+            f"{path}: a symlink; --out must name the run directory itself, not a link "
+            "(give the link's target or a new path)"
+        )
+    _check_writable(path)
     if not path.exists():
         return
     if not path.is_dir():
@@ -165,6 +187,22 @@ def check_output_dir(path: Path, force: bool = False) -> None:
         f"{path}: exists and is not a reddsim run directory (no manifest.json); --out names "
         "the new run directory itself: give a new or empty directory"
     )
+
+
+def _check_writable(path: Path) -> None:
+    """Probe that the directory to hold ``path`` (or its nearest existing parent) is writable."""
+    parent = path.absolute().parent
+    while not parent.exists() and not parent.is_symlink() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise OutputError(f"{path}: {parent} is not a directory; give a path under a directory")
+    try:
+        probe = tempfile.mkdtemp(prefix=".reddsim-probe-", dir=parent)
+        os.rmdir(probe)
+    except OSError as err:
+        raise OutputError(
+            f"{path}: cannot write in {parent} ({err.strerror or type(err).__name__})"
+        ) from err
 
 
 def _install(tmp: Path, final: Path, force: bool) -> None:
@@ -232,6 +270,10 @@ def run(
         check_output_dir(out_dir, force)
         out_root = out_dir.parent
     out_root = Path(out_root) if out_root is not None else spec.run_dir / "out"
+    if out_dir is None:  # the run goes to out_root/<run-id>: out_root must take it
+        if out_root.exists() and not out_root.is_dir():
+            raise OutputError(f"{out_root}: exists and is not a directory")
+        _check_writable(out_root / "run")
     timings: dict[str, float] = {}
 
     def timed(stage: str, fn):
@@ -244,7 +286,10 @@ def run(
     data = timed("data", lambda: load_data(spec))
     run_id = new_run_id(spec)
     created_root = not out_root.exists()
-    out_root.mkdir(parents=True, exist_ok=True)
+    try:
+        out_root.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OutputError(f"{out_root}: cannot create it ({describe_os_error(err)})") from err
     if out_dir is not None:
         final = out_dir
     else:
@@ -254,7 +299,10 @@ def run(
             suffix += 1
             final = out_root / f"{run_id}-{suffix}"
     tmp = out_root / f".incomplete-{final.name}-{os.getpid()}"
-    tmp.mkdir()
+    try:
+        tmp.mkdir()
+    except OSError as err:
+        raise OutputError(f"{tmp}: cannot create it ({describe_os_error(err)})") from err
     chunks = out_root / ".chunks" / cfg.digest()[:16]
     try:
         with _log_to(tmp / "run.log"):
@@ -342,10 +390,14 @@ def run(
         shutil.rmtree(chunks, ignore_errors=True)
         if chunks.parent.exists() and not any(chunks.parent.iterdir()):
             chunks.parent.rmdir()
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         if created_root and out_root.exists() and not any(out_root.iterdir()):
             out_root.rmdir()
+        if isinstance(exc, OSError):  # a full disk, a read-only file system, a quota
+            raise OutputError(
+                f"{final}: cannot write the run ({describe_os_error(exc)}); nothing was written"
+            ) from exc
         raise
     return RunOutcome(final, accounts, manifest)
 

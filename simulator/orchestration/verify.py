@@ -132,6 +132,9 @@ def verify(run_dir: str | Path, progress=None) -> Verification:
         differing = [
             t
             for t in tables
-            if t not in missing and (run_dir / t).read_bytes() != (again / t).read_bytes()
+            if t not in missing
+            and (
+                not (again / t).is_file() or (run_dir / t).read_bytes() != (again / t).read_bytes()
+            )
         ]
     return Verification(run_dir, tables, differing, missing, extra, changed, n_files)
