@@ -501,11 +501,11 @@ def test_verify_reports_missing_extra_and_changed_files(json_run, tmp_path):
 
 @pytest.fixture
 def small_fs(tmp_path):
-    """A size-limited tmpfs at ``tmp_path / 'fs'`` (4 MiB); skipped where mounting is refused."""
+    """A size-limited tmpfs at ``tmp_path / 'fs'`` (8 MiB); skipped where mounting is refused."""
     where = tmp_path / "fs"
     where.mkdir()
     mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(where)], capture_output=True
+        ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(where)], capture_output=True
     )
     if mounted.returncode != 0:
         pytest.skip("cannot mount a tmpfs here")
@@ -515,19 +515,16 @@ def small_fs(tmp_path):
 
 def _fill(directory: Path) -> None:
     """Fill the file system of ``directory`` to the last byte."""
-    with open(directory / "filler", "wb") as fh:
-        try:
-            while True:
-                fh.write(bytes(65536))
-                fh.flush()
-        except OSError:
-            pass
-        try:
-            while True:
-                fh.write(b"\0")
-                fh.flush()
-        except OSError:
-            pass
+    fd = os.open(directory / "filler", os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+    try:
+        for size in (65536, 1):
+            try:
+                while os.write(fd, bytes(size)):
+                    pass
+            except OSError:
+                pass
+    finally:
+        os.close(fd)
 
 
 def test_report_on_a_full_disk_is_one_line_and_leaves_nothing(json_run, small_fs):
@@ -606,3 +603,48 @@ def test_unusable_out_is_refused_before_sampling(tmp_path, kind, fragment):
     finally:
         if kind == "read-only-fs":
             subprocess.run(["umount", "-l", str(tmp_path / "ro")], capture_output=True)
+
+
+@pytest.mark.slow
+def test_a_run_that_fills_the_disk_leaves_nothing_and_resumes(small_run, small_fs):
+    """A real ENOSPC (a 2 MiB tmpfs, smaller than a run's outputs), then --resume."""
+    if subprocess.run(["mount", "-o", "remount,size=2m", str(small_fs)]).returncode != 0:
+        pytest.skip("cannot shrink the tmpfs")
+    out = small_fs / "run"
+    full = reddsim("run", small_run, "--out", out, "--resume", "-q")
+    assert full.returncode == 2, full.stderr
+    lines = full.stderr.strip().splitlines()
+    assert len(lines) == 1 and "No space left on device" in lines[0], full.stderr
+    assert "Traceback" not in full.stderr
+    left = sorted(p.name for p in small_fs.iterdir())
+    assert not out.exists() and not any(n.startswith(".incomplete-") for n in left), left
+    grown = subprocess.run(["mount", "-o", "remount,size=64m", str(small_fs)], capture_output=True)
+    if grown.returncode != 0:
+        pytest.skip("cannot grow the tmpfs")
+    again = reddsim("run", small_run, "--out", out, "--resume", "-q", "--json")
+    assert again.returncode == 0, again.stderr
+    assert (out / "manifest.json").is_file() and not (small_fs / ".chunks").exists()
+
+
+def test_verify_takes_the_recorded_config_path_only_if_it_is_a_run_configuration(
+    json_run, tmp_path
+):
+    import hashlib
+
+    from simulator.config import validate_config
+
+    secret_dir = tmp_path / "elsewhere"
+    secret_dir.mkdir()
+    (secret_dir / "notes.txt").write_text("not a run configuration\n")
+    secret = secret_dir / "secret.csv"
+    secret.write_text("year,avoided_ha\nSECRET-ROW,1\n")
+    lone = _copy_out(json_run, tmp_path / "lone" / "out" / "run")  # no project beside it
+    manifest = json.loads((lone / "manifest.json").read_text())
+    manifest["config_path"] = str(secret_dir / "notes.txt")
+    manifest["config"]["data"]["leakage_belt"] = "secret.csv"
+    manifest["data_sha256"]["leakage_belt"] = hashlib.sha256(secret.read_bytes()).hexdigest()
+    manifest["config_sha256"] = validate_config(manifest["config"], Path("x")).digest()
+    (lone / "manifest.json").write_text(json.dumps(manifest))
+    result = reddsim("verify", lone, "-q")
+    assert result.returncode == 2 and "no run configuration" in result.stderr, result.stderr
+    assert "SECRET" not in result.stderr + result.stdout

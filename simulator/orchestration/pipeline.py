@@ -142,7 +142,7 @@ def _log_to(path: Path):
 MAX_OUT_NAME = 200
 
 
-def check_output_dir(path: Path, force: bool = False) -> None:
+def check_output_dir(path: Path, force: bool = False, *, probe: bool = True) -> None:
     """Check that a run may be written to ``path`` (the run directory itself).
 
     ``path`` may be absent or an empty directory; a complete run directory (one with
@@ -150,7 +150,7 @@ def check_output_dir(path: Path, force: bool = False) -> None:
     not be a symlink (its parents may be); its name must fit the file system with the
     temporary name beside it (:data:`MAX_OUT_NAME`); its nearest existing parent must
     be a directory where a file can be created (probed, so a read-only file system or
-    a full quota is found before any sampling).
+    a full quota is found before any sampling; ``probe=False`` skips that).
 
     Raises
     ------
@@ -169,7 +169,8 @@ def check_output_dir(path: Path, force: bool = False) -> None:
             f"{path}: a symlink; --out must name the run directory itself, not a link "
             "(give the link's target or a new path)"
         )
-    _check_writable(path)
+    if probe:
+        _check_writable(path)
     if not path.exists():
         return
     if not path.is_dir():
@@ -207,7 +208,8 @@ def _check_writable(path: Path) -> None:
 
 def _install(tmp: Path, final: Path, force: bool) -> None:
     """Rename the complete ``tmp`` to ``final``, replacing an old run only with ``force``."""
-    check_output_dir(final, force)  # again: something may have appeared while we ran
+    # again: something may have appeared while we ran (no probe: the run is already written)
+    check_output_dir(final, force, probe=False)
     install_directory(tmp, final, replace=True)
 
 

@@ -19,7 +19,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from simulator.config import RunSpec, check_data_paths, validate_config
+from simulator.config import RunSpec, check_data_paths, load_config, validate_config
 from simulator.errors import ReddsimError
 from simulator.report.manifest import MANIFEST_NAME, output_hashes, read_manifest
 
@@ -78,14 +78,22 @@ def verify(run_dir: str | Path, progress=None) -> Verification:
     # A run whose gates were overridden on the command line is re-run the same way.
     overridden = bool(manifest.gates.override)
     # The recorded path, else the usual layout <run>/out/<run-id>/ beside <run>/run.toml
-    # (an auditor's copy of the project need not sit at the same absolute path).
+    # (an auditor's copy of the project need not sit at the same absolute path). The
+    # recorded path is only a hint from the manifest: it is used only if it is a run
+    # configuration itself, so the data paths cannot be made relative to any directory.
     for candidate in (config_path, run_dir.resolve().parent.parent / "run.toml"):
         try:
-            if candidate.is_file():
+            if candidate.suffix == ".toml" and candidate.is_file():
+                load_config(candidate)
                 config_path = candidate
                 break
-        except (OSError, ValueError):
+        except (OSError, ValueError, ReddsimError):
             continue
+    else:
+        raise ReddsimError(
+            f"{manifest_path}: no run configuration at config_path = {str(config_path)!r} "
+            "nor at ../../run.toml; verify needs the run's project directory"
+        )
     config = validate_config(raw_config, manifest_path, "recorded config")
     if config.digest() != manifest.config_sha256:
         raise ReddsimError(
