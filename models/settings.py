@@ -122,7 +122,8 @@ class Leakage(Section):
 
 class Sampler(Section):
     chains: Annotated[int, Field(ge=1, le=64)] = 4
-    draws: Annotated[int, Field(ge=50)] = 1000
-    tune: Annotated[int, Field(ge=50)] = 1000
+    # bounded before anything is allocated: chains x draws x parameters are held in memory
+    draws: Annotated[int, Field(ge=50, le=100_000)] = 1000
+    tune: Annotated[int, Field(ge=50, le=100_000)] = 1000
     target_accept: Annotated[float, Field(gt=0.5, lt=1)] = 0.9
     allow_failed_diagnostics: bool = False

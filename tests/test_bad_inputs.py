@@ -39,7 +39,7 @@ def apply(run: Path, case: dict) -> Path:
 
 def test_corpus_is_large_and_unique():
     ids = [c["id"] for c in CASES]
-    assert len(ids) >= 30 and len(set(ids)) == len(ids)
+    assert len(ids) >= 70 and len(set(ids)) == len(ids)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
@@ -55,7 +55,11 @@ def test_bad_input_gives_one_line_naming_the_file(tmp_path, case):
 
 
 CSV_FILES = ["plots.csv", "trees.csv", "map_areas.csv", "accuracy_sample.csv", "leakage_belt.csv"]
-junk = st.sampled_from(["", "-1", "0", "nan", "inf", "1e308", "abc", "2001.5", " ", "é", "-0"])
+junk = st.sampled_from(
+    ["", "-1", "0", "nan", "inf", "1e308", "abc", "2001.5", " ", "é", "-0"]
+    # hostile: a denormal, an overflow, control characters, a quoted newline, markup
+    + ["5e-324", "1e309", "\x00", "\x1b[31m", '"a\nerror: x"', "#panic()", "\u202e"]
+)
 
 
 @settings(
@@ -73,7 +77,7 @@ def test_random_cell_edits_never_escape_as_tracebacks(tmp_path_factory, file, ro
     try:
         data = load_data(load_config(run))
     except ReddsimError as err:
-        assert "\n" not in str(err) and str(run) in str(err)
+        assert str(err).isprintable() and str(run) in str(err)
     else:  # accepted edits keep every number finite
         for table in (data.plots, data.trees, data.leakage_belt, data.deforestation):
             for values in table.values():
@@ -83,3 +87,43 @@ def test_random_cell_edits_never_escape_as_tracebacks(tmp_path_factory, file, ro
 
 def test_los_amigos_itself_is_good():
     load_data(load_config(LOS_AMIGOS))
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(file=st.sampled_from(CSV_FILES), col=st.integers(0, 6), value=junk, copy=st.booleans())
+def test_random_header_edits_never_escape_as_tracebacks(tmp_path_factory, file, col, value, copy):
+    """A header cell replaced by junk or by another column's name (a duplicated column)."""
+    run = copy_run(tmp_path_factory.mktemp("prop") / "run")
+    path = run / "data" / file
+    lines = path.read_text().splitlines()
+    header = lines[0].split(",")
+    header[col % len(header)] = header[(col + 1) % len(header)] if copy else value
+    lines[0] = ",".join(header)
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ReddsimError) as info:
+        load_data(load_config(run))
+    assert str(info.value).isprintable() and str(path) in str(info.value)
+
+
+@pytest.mark.parametrize("kind", ["toml-nested-100000-deep", "symlink-loop", "fifo", "huge-toml"])
+def test_hostile_files_give_one_line(tmp_path, kind):
+    import os
+
+    run = copy_run(tmp_path / "run")
+    belt = run / "data" / "leakage_belt.csv"
+    if kind == "toml-nested-100000-deep":
+        (run / "run.toml").write_text("x = " + "[" * 100_000 + "]" * 100_000 + "\n")
+    elif kind == "huge-toml":
+        (run / "run.toml").write_text("# " + "x" * (2 * 2**20) + "\n")
+    elif kind == "symlink-loop":
+        belt.unlink()
+        belt.symlink_to(belt)
+    else:
+        belt.unlink()
+        os.mkfifo(belt)  # reading it would block forever
+    with pytest.raises(ReddsimError) as info:
+        load_data(load_config(run))
+    message = str(info.value)
+    assert message.isprintable() and (str(belt) in message or str(run / "run.toml") in message)

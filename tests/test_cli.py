@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -368,3 +369,282 @@ def test_monte_carlo_gate_fails_a_converged_run_with_too_few_draws(tmp_path):
     assert "raise [simulation].n_draws (or --draws) to at least ~" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not out.exists() and not any(tmp_path.iterdir())
+
+
+#: typst markup and code; an appendix that evaluated its data would fail on the panic or
+#: put the manifest's contents into the PDF.
+TYPST_PAYLOAD = '#panic("evaluated") $x^2$ *b* _i_ <l> @sec-data #raw(read("manifest.json")) \\ ]'
+
+
+def _copy_out(json_run, dest: Path) -> Path:
+    shutil.copytree(Path(json.loads(json_run[2].stdout)["out_dir"]), dest)
+    return dest
+
+
+def test_appendix_shows_typst_in_its_data_literally(json_run, tmp_path):
+    copy = _copy_out(json_run, tmp_path / "copy")
+
+    def poison(value, key=None):
+        if isinstance(value, dict):
+            return {k: poison(v, k) for k, v in value.items()}
+        if isinstance(value, list):
+            return [poison(v, key) for v in value]
+        # every string but the run's date, which the template parses into the PDF's date
+        return TYPST_PAYLOAD if isinstance(value, str) and key != "created" else value
+
+    doc = json.loads((copy / "appendix.json").read_text())
+    (copy / "appendix.json").write_text(json.dumps(poison(doc)))
+    rebuilt = reddsim("report", copy)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    if shutil.which("pdftotext"):
+        text = subprocess.run(
+            ["pdftotext", str(copy / "appendix.pdf"), "-"], capture_output=True, text=True
+        ).stdout
+        assert '#raw(read("manifest.json"))' in text and "config_sha256" not in text
+
+
+def test_appendix_reads_no_symlink_out_of_the_run(json_run, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("SECRET-CONTENT")
+    copy = _copy_out(json_run, tmp_path / "copy")
+    (copy / "leak.txt").symlink_to(secret)
+    typ = copy / "appendix.typ"
+    typ.write_text(typ.read_text() + '\n#raw(read("leak.txt"))\n')
+    leaked = reddsim("report", copy)
+    assert leaked.returncode == 2 and "typst cannot compile" in leaked.stderr
+    assert len(leaked.stderr.strip().splitlines()) == 1
+    # a file the appendix does use, replaced by a symlink, is refused by name
+    copy2 = _copy_out(json_run, tmp_path / "copy2")
+    figure = copy2 / "figures" / "ner_total.png"
+    figure.unlink()
+    figure.symlink_to(secret)
+    refused = reddsim("report", copy2)
+    assert refused.returncode == 2 and f"error: {figure}: a symlink" in refused.stderr
+
+
+def test_report_never_writes_through_a_planted_path(json_run, tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("untouched")
+    copy = _copy_out(json_run, tmp_path / "copy")
+    for name in (".appendix.pdf.partial", ".appendix.pdf.partial.pdf"):
+        (copy / name).symlink_to(victim)
+    (copy / "appendix.pdf").unlink()
+    (copy / "appendix.pdf").symlink_to(victim)  # replaced by the new file, not written through
+    assert reddsim("report", copy).returncode == 0
+    assert victim.read_text() == "untouched"
+    assert not (copy / "appendix.pdf").is_symlink()
+    assert (copy / "appendix.pdf").read_bytes().startswith(b"%PDF")
+    # a directory in the way is one line, exit 2
+    (copy / "appendix.pdf").unlink()
+    (copy / "appendix.pdf").mkdir()
+    blocked = reddsim("report", copy)
+    assert blocked.returncode == 2 and "a directory is in the way" in blocked.stderr
+
+
+def _out_with_project(json_run, dest: Path) -> Path:
+    """A copy of the run's project with the run's output at ``<project>/out/<run-id>``."""
+    run_dir, _, result = json_run
+    out = Path(json.loads(result.stdout)["out_dir"])
+    shutil.copytree(run_dir, dest / "run", ignore=shutil.ignore_patterns("out"))
+    shutil.copytree(out, dest / "run" / "out" / out.name)
+    return dest / "run" / "out" / out.name
+
+
+def test_verify_applies_the_run_directory_path_check(json_run, tmp_path):
+    from simulator.config import validate_config
+
+    moved = _out_with_project(json_run, tmp_path)
+    manifest = json.loads((moved / "manifest.json").read_text())
+    manifest["config"]["data"]["leakage_belt"] = "../../../../../../../../etc/passwd"
+    # a consistent forgery: the recorded SHA-256 of the config matches the edited config
+    manifest["config_sha256"] = validate_config(manifest["config"], Path("x")).digest()
+    (moved / "manifest.json").write_text(json.dumps(manifest))
+    result = reddsim("verify", moved, "-q")
+    assert result.returncode == 2, result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "[data].leakage_belt" in lines[0]
+    assert "outside the run directory" in lines[0]
+
+
+def test_verify_refuses_an_edited_config_and_a_manifest_that_is_not_one(json_run, tmp_path):
+    moved = _out_with_project(json_run, tmp_path)
+    path = moved / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["config"]["simulation"]["seed"] += 1
+    path.write_text(json.dumps(manifest))
+    edited = reddsim("verify", moved, "-q")
+    assert edited.returncode == 2 and "config_sha256 does not match" in edited.stderr
+    for text in ("[1, 2]", "[" * 100_000 + "]" * 100_000, '{"run_id": NaN}'):
+        path.write_text(text)
+        bad = reddsim("verify", moved, "-q")
+        assert bad.returncode == 2 and "Traceback" not in bad.stderr, bad.stderr
+        assert len(bad.stderr.strip().splitlines()) == 1 and str(path) in bad.stderr
+
+
+def test_verify_reports_missing_extra_and_changed_files(json_run, tmp_path):
+    moved = _out_with_project(json_run, tmp_path)
+    if "outputs_sha256" not in json.loads((moved / "manifest.json").read_text()):
+        pytest.fail("the manifest records no outputs_sha256")
+    (moved / "tables" / "standards.csv").unlink()
+    (moved / "figures" / "ner_total.png").unlink()
+    doc = moved / "appendix.json"
+    doc.write_text(doc.read_text() + " ")
+    (moved / "tables" / "extra.csv").write_text("a\n1\n")
+    result = reddsim("verify", moved, "-q")
+    assert result.returncode == 1, result.stderr
+    line = result.stdout.strip()
+    assert line.startswith("DIFFERENT: ") and len(line.splitlines()) == 1
+    assert "missing: figures/ner_total.png, tables/standards.csv" in line
+    assert "not in the manifest: tables/extra.csv" in line
+    assert "changed since the run: appendix.json" in line
+
+
+@pytest.fixture
+def small_fs(tmp_path):
+    """A size-limited tmpfs at ``tmp_path / 'fs'`` (8 MiB); skipped where mounting is refused."""
+    where = tmp_path / "fs"
+    where.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(where)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    yield where
+    subprocess.run(["umount", "-l", str(where)], capture_output=True)
+
+
+def _fill(directory: Path) -> None:
+    """Fill the file system of ``directory`` to the last byte."""
+    fd = os.open(directory / "filler", os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+    try:
+        for size in (65536, 1):
+            try:
+                while os.write(fd, bytes(size)):
+                    pass
+            except OSError:
+                pass
+    finally:
+        os.close(fd)
+
+
+def test_report_on_a_full_disk_is_one_line_and_leaves_nothing(json_run, small_fs):
+    copy = _copy_out(json_run, small_fs / "run")
+    for name in ("appendix.pdf", "posterior.nc", "summary.nc"):
+        (copy / name).unlink()
+    before = sorted(p.name for p in copy.iterdir())
+    _fill(small_fs)
+    result = reddsim("report", copy)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "No space left on device" in lines[0], result.stderr
+    assert sorted(p.name for p in copy.iterdir()) == before  # no partial PDF
+    (small_fs / "filler").unlink()
+    assert reddsim("report", copy).returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("kind", "fragment"),
+    [
+        ("dangling-symlink", "a symlink; --out must name the run directory itself"),
+        ("symlink-to-empty-dir", "a symlink; --out must name the run directory itself"),
+        ("under-a-file", "is not a directory"),
+        ("name-300-chars", "at most 200"),
+        ("read-only-fs", "cannot write in"),
+        ("nul-byte", "NUL byte"),
+    ],
+)
+def test_unusable_out_is_refused_before_sampling(tmp_path, kind, fragment):
+    out = tmp_path / "out"
+    if kind == "dangling-symlink":
+        out.symlink_to(tmp_path / "nowhere")
+    elif kind == "symlink-to-empty-dir":
+        (tmp_path / "empty").mkdir()
+        out.symlink_to(tmp_path / "empty")
+    elif kind == "under-a-file":
+        (tmp_path / "file").write_text("x")
+        out = tmp_path / "file" / "out"
+    elif kind == "name-300-chars":
+        out = tmp_path / ("x" * 300)
+    elif kind == "nul-byte":
+        out = Path(str(tmp_path / "out") + "\0x")
+    else:
+        ro = tmp_path / "ro"
+        ro.mkdir()
+        mounted = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(ro)], capture_output=True
+        )
+        if mounted.returncode != 0:
+            pytest.skip("cannot mount a read-only tmpfs here")
+        out = ro / "out"
+    try:
+        before = sorted(p.name for p in tmp_path.iterdir())
+        result = (
+            subprocess.run(
+                [*REDDSIM, "run", str(LOS_AMIGOS), "--out", os.fsencode(str(out))],
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            if kind != "nul-byte"
+            else None
+        )
+        if result is None:  # a NUL cannot pass through argv: checked in-process
+            from simulator.errors import OutputError
+            from simulator.orchestration.pipeline import check_output_dir
+
+            with pytest.raises(OutputError, match=fragment):
+                check_output_dir(out)
+            return
+        assert result.returncode == 2, result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and fragment in lines[0], result.stderr
+        assert "sampling" not in result.stderr
+        assert sorted(p.name for p in tmp_path.iterdir()) == before
+    finally:
+        if kind == "read-only-fs":
+            subprocess.run(["umount", "-l", str(tmp_path / "ro")], capture_output=True)
+
+
+@pytest.mark.slow
+def test_a_run_that_fills_the_disk_leaves_nothing_and_resumes(small_run, small_fs):
+    """A real ENOSPC (a 2 MiB tmpfs, smaller than a run's outputs), then --resume."""
+    if subprocess.run(["mount", "-o", "remount,size=2m", str(small_fs)]).returncode != 0:
+        pytest.skip("cannot shrink the tmpfs")
+    out = small_fs / "run"
+    full = reddsim("run", small_run, "--out", out, "--resume", "-q")
+    assert full.returncode == 2, full.stderr
+    lines = full.stderr.strip().splitlines()
+    assert len(lines) == 1 and "No space left on device" in lines[0], full.stderr
+    assert "Traceback" not in full.stderr
+    left = sorted(p.name for p in small_fs.iterdir())
+    assert not out.exists() and not any(n.startswith(".incomplete-") for n in left), left
+    grown = subprocess.run(["mount", "-o", "remount,size=64m", str(small_fs)], capture_output=True)
+    if grown.returncode != 0:
+        pytest.skip("cannot grow the tmpfs")
+    again = reddsim("run", small_run, "--out", out, "--resume", "-q", "--json")
+    assert again.returncode == 0, again.stderr
+    assert (out / "manifest.json").is_file() and not (small_fs / ".chunks").exists()
+
+
+def test_verify_takes_the_recorded_config_path_only_if_it_is_a_run_configuration(
+    json_run, tmp_path
+):
+    import hashlib
+
+    from simulator.config import validate_config
+
+    secret_dir = tmp_path / "elsewhere"
+    secret_dir.mkdir()
+    (secret_dir / "notes.txt").write_text("not a run configuration\n")
+    secret = secret_dir / "secret.csv"
+    secret.write_text("year,avoided_ha\nSECRET-ROW,1\n")
+    lone = _copy_out(json_run, tmp_path / "lone" / "out" / "run")  # no project beside it
+    manifest = json.loads((lone / "manifest.json").read_text())
+    manifest["config_path"] = str(secret_dir / "notes.txt")
+    manifest["config"]["data"]["leakage_belt"] = "secret.csv"
+    manifest["data_sha256"]["leakage_belt"] = hashlib.sha256(secret.read_bytes()).hexdigest()
+    manifest["config_sha256"] = validate_config(manifest["config"], Path("x")).digest()
+    (lone / "manifest.json").write_text(json.dumps(manifest))
+    result = reddsim("verify", lone, "-q")
+    assert result.returncode == 2 and "no run configuration" in result.stderr, result.stderr
+    assert "SECRET" not in result.stderr + result.stdout

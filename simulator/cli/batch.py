@@ -13,6 +13,7 @@ from rich.progress import Progress, TimeElapsedColumn
 from rich.table import Table
 
 from simulator.cli.common import (
+    USER_ERRORS,
     app,
     configure_logging,
     err,
@@ -21,7 +22,6 @@ from simulator.cli.common import (
     out,
     quiet_libraries,
 )
-from simulator.errors import ReddsimError
 
 __all__ = ["batch"]
 
@@ -66,7 +66,7 @@ def batch(
     configure_logging(verbose, quiet)
     try:
         spec = load_batch(spec_file)
-    except ReddsimError as e:
+    except USER_ERRORS as e:
         fail(e)
     out_dir = out_dir or spec.path.parent / "out" / f"batch-{spec.name}"
     import simulator.orchestration.pipeline  # noqa: F401  (PyMC sets its log level on import)
@@ -78,7 +78,7 @@ def batch(
         with open_client(scheduler, workers) as client, _batch_progress(quiet, spec) as hooks:
             threads = None if scheduler else local_numba_threads(workers)
             result = run_batch(spec, out_dir, client, resume=resume, numba_threads=threads, **hooks)
-    except ReddsimError as e:
+    except USER_ERRORS as e:
         fail(e)
     except KeyboardInterrupt:
         cleanup_interrupted(spec, out_dir)

@@ -18,11 +18,14 @@ from rich.logging import RichHandler
 from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from simulator.errors import ReddsimError, describe_os_error, one_line
+
 __all__ = [
     "app",
     "err",
     "out",
     "RunArg",
+    "USER_ERRORS",
     "fail",
     "configure_logging",
     "quiet_libraries",
@@ -49,8 +52,15 @@ RunArg = Annotated[
 ]
 
 
+#: What a command turns into one line and exit 2: reddsim's own errors and the operating
+#: system's (a full disk, a read-only file system, a path that cannot be created).
+USER_ERRORS = (ReddsimError, OSError)
+
+
 def fail(error: Exception) -> None:
-    err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
+    """Print ``error`` as one line on stderr (control characters escaped) and exit 2."""
+    text = describe_os_error(error) if isinstance(error, OSError) else str(error)
+    err.print(f"[bold red]error:[/] {escape(one_line(text))}", highlight=False, soft_wrap=True)
     raise typer.Exit(code=2)
 
 

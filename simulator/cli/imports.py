@@ -9,13 +9,13 @@ import typer
 from rich.markup import escape
 
 from simulator.cli.common import (
+    USER_ERRORS,
     app,
     err,
     fail,
     out,
 )
 from simulator.config import load_config
-from simulator.errors import ReddsimError
 
 __all__ = ["import_app", "import_mocaredd"]
 
@@ -77,7 +77,7 @@ def import_mocaredd(
             workbook, out_dir, areas, leakage_belt, buffer_pct, standard, start_year, years, seed
         )
         load_config(result.run_dir)  # the run.toml it wrote is valid
-    except ReddsimError as e:
+    except USER_ERRORS as e:
         fail(e)
     out.print(
         f"imported: {result.run_dir} ({len(result.strata)} strata: {', '.join(result.strata)})",

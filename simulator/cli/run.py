@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from simulator.cli.common import (
+    USER_ERRORS,
     RunArg,
     Stages,
     app,
@@ -25,7 +26,7 @@ from simulator.cli.common import (
     quiet_libraries,
 )
 from simulator.config import load_config
-from simulator.errors import ReddsimError
+from simulator.errors import one_line
 
 __all__ = ["check", "run", "report", "verify"]
 
@@ -38,7 +39,7 @@ def check(run: RunArg) -> None:
     try:
         spec = load_config(run)
         data = load_data(spec)
-    except ReddsimError as e:
+    except USER_ERRORS as e:
         fail(e)
     years = data.deforestation["year"]
     biomass = (
@@ -171,7 +172,7 @@ def run(
             from simulator.orchestration.pipeline import check_output_dir
 
             check_output_dir(out_dir, force)  # before minutes of sampling
-    except ReddsimError as e:
+    except USER_ERRORS as e:
         fail(e)
     from simulator.orchestration.pipeline import run as execute
 
@@ -190,7 +191,7 @@ def run(
                 allow_unconverged=allow_unconverged,
                 resume=resume,
             )
-    except ReddsimError as e:
+    except USER_ERRORS as e:
         fail(e)
     except KeyboardInterrupt:
         err.print("[bold red]interrupted:[/] no output written", highlight=False)
@@ -224,7 +225,7 @@ def report(
 
     try:
         pdf = rebuild_appendix(run_dir)
-    except ReddsimError as e:
+    except USER_ERRORS as e:
         fail(e)
     out.print(f"appendix: {pdf}", highlight=False, soft_wrap=True)
 
@@ -234,7 +235,7 @@ def verify(
     run_dir: Annotated[Path, typer.Argument(help="A run's output directory (with manifest.json).")],
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
 ) -> None:
-    """Re-run a finished run from its manifest and check every table is identical."""
+    """Re-run a finished run from its manifest; check every table and recorded file."""
     configure_logging(False, quiet)
     import simulator.orchestration.pipeline  # noqa: F401  (PyMC sets its log level on import)
     from simulator.orchestration.verify import verify as reproduce
@@ -247,16 +248,23 @@ def verify(
             else (lambda stage: err.print(f"[dim]▸ {escape(stage)}[/]", highlight=False))
         )
         result = reproduce(run_dir, progress=progress)
-    except ReddsimError as e:
+    except USER_ERRORS as e:
         fail(e)
     if result.identical:
         out.print(
-            f"identical: {len(result.compared)} tables of {run_dir} reproduced bit for bit",
+            f"identical: {len(result.compared)} tables of {run_dir} reproduced bit for bit"
+            + (
+                f", its {result.files_checked} recorded files unchanged"
+                if result.files_checked
+                else ""
+            ),
             highlight=False,
             soft_wrap=True,
         )
         return
     out.print(
-        f"DIFFERENT: {', '.join(result.differing)} of {run_dir}", highlight=False, soft_wrap=True
+        escape(one_line(f"DIFFERENT: {run_dir}: {'; '.join(result.problems())}")),
+        highlight=False,
+        soft_wrap=True,
     )
     raise typer.Exit(code=1)

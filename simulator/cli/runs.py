@@ -17,8 +17,14 @@ from simulator.cli.common import (
     finite,
     out,
 )
+from simulator.errors import one_line
 
 __all__ = ["list_runs"]
+
+
+def _text(value: str) -> str:
+    """A value from a run directory, shown as itself: no markup, no control characters."""
+    return escape(one_line(value))
 
 
 @app.command("runs")
@@ -57,16 +63,16 @@ def list_runs(
         for r in listing.runs:
             level = f"{100 * r.confidence:.0f}% " if r.confidence is not None else ""
             table.add_row(
-                r.run_id,
-                r.created_utc.replace("T", " ").removesuffix("+00:00"),
-                r.standard,
+                _text(r.run_id),
+                _text(r.created_utc.replace("T", " ").removesuffix("+00:00")),
+                _text(r.standard),
                 f"{r.n_draws:,}",
                 str(r.seed),
                 f"{r.ner_mean:,.0f}",
                 f"{level}{r.ner_ci_low:,.0f} – {r.ner_ci_high:,.0f}",
                 f"{r.uncertainty_pct:.1f}%",
                 f"{r.credits:,.0f}",
-                r.gate,
+                _text(r.gate),
             )
         out.width = max(out.width, 160)
         out.print(table)
@@ -77,4 +83,4 @@ def list_runs(
             highlight=False,
         )
     for where, why in listing.unreadable.items():
-        err.print(f"[dim]unreadable:[/] {escape(where)}: {escape(why)}", highlight=False)
+        err.print(f"[dim]unreadable:[/] {_text(where)}: {_text(why)}", highlight=False)

@@ -17,17 +17,31 @@ from simulator.config.messages import describe_errors
 from simulator.config.schema import CONFIG_NAME, RunConfig, RunSpec
 from simulator.errors import ConfigError
 
-__all__ = ["read_toml", "load_config", "validate_config"]
+__all__ = ["MAX_TOML_BYTES", "read_toml", "load_config", "check_data_paths", "validate_config"]
+
+#: A run configuration is a few kilobytes; anything past this is not one.
+MAX_TOML_BYTES = 1 * 2**20
 
 
 def read_toml(path: Path, what: str) -> dict:
     """Parse a TOML file; a missing or malformed file is a one-line :class:`ConfigError`."""
-    if not path.is_file():
-        raise ConfigError(f"{path}: no such {what}")
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        if not path.is_file():
+            raise ConfigError(f"{path}: no such {what}")
+        size = path.stat().st_size
+        if size > MAX_TOML_BYTES:
+            raise ConfigError(f"{path}: {size:,} bytes; a {what} is at most {MAX_TOML_BYTES:,}")
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not valid TOML: not UTF-8 text") from err
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read the {what} ({err.strerror})") from err
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: not valid TOML: {err}") from err
+    except RecursionError as err:
+        raise ConfigError(f"{path}: not valid TOML: nested too deeply") from err
 
 
 def load_config(path: str | Path) -> RunSpec:
@@ -51,20 +65,48 @@ def load_config(path: str | Path) -> RunSpec:
     if path.is_dir():
         path = path / CONFIG_NAME
     spec = RunSpec(validate_config(read_toml(path, "run configuration"), path), path)
+    check_data_paths(spec, str(path))
+    return spec
+
+
+def check_data_paths(spec: RunSpec, where: str) -> None:
+    """Check every ``[data]`` path: inside the run directory (unless allowed), a regular file.
+
+    Every reader of a run's data paths calls this (``reddsim check``/``run`` through
+    :func:`load_config`, ``reddsim verify`` on the manifest's recorded configuration),
+    so a path that escapes the run directory is refused wherever it comes from.
+
+    Raises
+    ------
+    ConfigError
+        ``where: [data].<name> = '<value>': <reason>`` for every bad path.
+    """
     problems = []
     root = spec.run_dir.resolve()
     for name, value in spec.config.data.files().items():
+        shown = f"[data].{name} = {str(value)!r}"
+        if any(ch == "\x00" or not ch.isprintable() for ch in str(value)):
+            problems.append(f"{shown}: a control character in a path")
+            continue
         target = spec.data_path(name)
-        if not spec.config.data.allow_outside_run_dir and not target.resolve().is_relative_to(root):
+        try:
+            resolved = target.resolve()
+            inside = resolved.is_relative_to(root)
+            regular = target.is_file()
+        except (OSError, RuntimeError, ValueError):  # a symlink loop, a name too long
+            problems.append(f"{shown}: cannot be resolved (a symlink loop or an invalid name)")
+            continue
+        if not spec.config.data.allow_outside_run_dir and not inside:
             problems.append(
-                f"[data].{name} = {str(value)!r}: outside the run directory "
+                f"{shown}: outside the run directory "
                 "(set [data].allow_outside_run_dir = true to allow it)"
             )
-        elif not target.is_file():
-            problems.append(f"[data].{name} = {str(value)!r}: file not found")
+        elif not regular:
+            problems.append(
+                f"{shown}: {'not a regular file' if target.exists() else 'file not found'}"
+            )
     if problems:
-        raise ConfigError(f"{path}: " + "; ".join(problems))
-    return spec
+        raise ConfigError(f"{where}: " + "; ".join(problems))
 
 
 def validate_config(raw: dict, path: Path, origin: str | None = None) -> RunConfig:

@@ -62,12 +62,14 @@ STANDARD_KEYS = ("VM0007-1.8", "VM0007-1.6", "ART-TREES-2.0", "FCPF-CF")
 class Stratum(_Section):
     name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_\-]+$")]
     area_ha: Annotated[
-        float, Field(gt=0, le=1e9, description="forest area at the project start (ha)")
+        float, Field(ge=0.01, le=1e9, description="forest area at the project start (ha)")
     ]
+    # bounded so the area-weighted rescaling cannot overflow or round a stratum to zero
     relative_risk: Annotated[
         float,
         Field(
-            gt=0,
+            ge=1e-3,
+            le=1e3,
             description="relative deforestation risk; rescaled to an area-weighted mean of 1",
         ),
     ] = 1.0
@@ -151,7 +153,8 @@ class Simulation(_Section):
 
     n_draws: Annotated[int, Field(ge=100, le=10**10)]
     seed: Annotated[int, Field(ge=0, lt=2**63)]
-    chunk_size: Annotated[int, Field(ge=1)] = 1_048_576
+    # a chunk's arrays are allocated at once: 2**24 draws x the years is ~1.3 GB at most
+    chunk_size: Annotated[int, Field(ge=1, le=2**24)] = 1_048_576
     mc_tolerance: Annotated[float | None, Field(gt=0, lt=1)] = None
     max_draws: Annotated[int | None, Field(ge=100, le=10**10)] = None
 

@@ -9,14 +9,15 @@ row, column and value. Nothing is clipped, dropped or filled in.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from models.map_accuracy import LOSS_CLASSES, AreaEstimate, annual_loss_estimates
 from simulator.config import RunSpec
-from simulator.data.tables import SCHEMAS, read_table
+from simulator.data.tables import SCHEMAS, read_bytes, read_table
 from simulator.errors import DataError
 
 __all__ = ["RunData", "load_data"]
@@ -33,13 +34,18 @@ class RunData:
     carbon_stocks: dict[str, np.ndarray] | None = None  # ... carbon stocks per stratum and pool
     accuracy: list[AreaEstimate] | None = None  # per year, when estimated from a map
     project_monitoring: dict[str, np.ndarray] | None = None
+    #: SHA-256 of each file's bytes as read (by ``[data]`` name).
+    sha256: dict[str, str] = field(default_factory=dict)
 
 
 def load_data(spec: RunSpec) -> RunData:
     """Read and cross-check all data files of a run against its configuration."""
-    tables = {
-        name: read_table(spec.data_path(name), SCHEMAS[name]) for name in spec.config.data.files()
-    }
+    tables, sha256 = {}, {}
+    for name in spec.config.data.files():
+        # hashed as read: the manifest records the content the run used
+        content = read_bytes(spec.data_path(name))
+        sha256[name] = hashlib.sha256(content).hexdigest()
+        tables[name] = read_table(spec.data_path(name), SCHEMAS[name], content)
     accuracy = None
     if "map_areas" in tables:
         tables["deforestation"], accuracy = _loss_from_map(
@@ -56,7 +62,7 @@ def load_data(spec: RunSpec) -> RunData:
     if "project_monitoring" in tables:
         _check_years(spec.data_path("project_monitoring"), tables["project_monitoring"]["year"])
     _check_reference_period(spec, tables["deforestation"]["year"])
-    return RunData(**tables, accuracy=accuracy)
+    return RunData(**tables, accuracy=accuracy, sha256=sha256)
 
 
 def _check_plots(spec: RunSpec, plots: dict[str, np.ndarray]) -> None:

@@ -26,19 +26,34 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import math
 import os
 import re
 import shutil
+import tomllib
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import tomli_w
+
 from models.allometry import CO2_PER_C
-from simulator.data.tables import SCHEMAS, read_table
-from simulator.errors import DataError
+from simulator.config.load import validate_config
+from simulator.data.tables import SCHEMAS, read_bytes, read_table
+from simulator.errors import DataError, describe_os_error, one_line
 from simulator.files import install_directory
 
-__all__ = ["REQUIRED", "ImportResult", "read_workbook", "import_mocaredd"]
+__all__ = [
+    "REQUIRED",
+    "MAX_WORKBOOK_BYTES",
+    "MAX_ROWS",
+    "MAX_COLUMNS",
+    "MAX_CELL_CHARS",
+    "ImportResult",
+    "read_workbook",
+    "import_mocaredd",
+]
 
 #: Sheets and the columns reddsim reads from each (other columns are labels).
 REQUIRED = {
@@ -71,6 +86,13 @@ REQUIRED = {
 ELEMENTS = ("AGB", "BGB", "RS", "DW", "LI", "SOC", "ALL", "DG_ratio")
 
 _NAME = re.compile(r"^[A-Za-z0-9_\-]+$")
+
+#: Bounds of what is read from a workbook, checked before the sheets are parsed: a
+#: mocaredd workbook is a few hundred rows of a few dozen columns, a few kilobytes each.
+MAX_WORKBOOK_BYTES = 64 * 2**20  # uncompressed size of every part of the .xlsx together
+MAX_ROWS = 100_000
+MAX_COLUMNS = 200
+MAX_CELL_CHARS = 10_000
 
 
 @dataclass
@@ -130,52 +152,106 @@ class Cell:
 Row = dict[str, Cell]
 
 
+def _check_archive(path: Path) -> None:
+    """Refuse an .xlsx whose parts would decompress beyond :data:`MAX_WORKBOOK_BYTES`."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            total = sum(info.file_size for info in archive.infolist())
+    except (OSError, zipfile.BadZipFile, ValueError) as err:
+        raise DataError(f"{path}: not a readable .xlsx workbook ({type(err).__name__})") from err
+    if total > MAX_WORKBOOK_BYTES:
+        raise DataError(
+            f"{path}: its parts decompress to {total:,} bytes; a mocaredd workbook is at "
+            f"most {MAX_WORKBOOK_BYTES:,}"
+        )
+
+
 def read_workbook(path: Path) -> dict[str, list[Row]]:
     """The four mocaredd sheets as rows of :class:`Cell` (header in row 1, blank rows skipped).
+
+    The archive's decompressed size, each sheet's declared range and each cell's
+    length are bounded (:data:`MAX_WORKBOOK_BYTES`, :data:`MAX_ROWS`,
+    :data:`MAX_COLUMNS`, :data:`MAX_CELL_CHARS`); the XML is parsed by defusedxml
+    (openpyxl uses it when installed), which refuses entity declarations.
 
     Raises
     ------
     DataError
-        Unreadable file, missing sheet or missing column.
+        Unreadable file, missing sheet or missing column, a bound exceeded, XML that
+        declares entities.
     """
     import openpyxl  # the spreadsheet reader only when importing
 
     path = Path(path)
+    _check_archive(path)
+    # The file is opened here and closed here: an error in the middle of a sheet (the
+    # sheets are parsed lazily) must not leave the archive open.
+    with open(path, "rb") as fh:
+        try:
+            # read_only + data_only: cached values only; formulas and macros are never run.
+            wb = openpyxl.load_workbook(fh, read_only=True, data_only=True)
+        except Exception as err:  # openpyxl raises many types for a bad file
+            raise DataError(f"{path}: not a readable .xlsx workbook ({_reason(err)})") from err
+        try:
+            return {n: _read_sheet(path, wb, n, columns) for n, columns in REQUIRED.items()}
+        except DataError:
+            raise
+        except Exception as err:  # the sheets are parsed while iterating
+            raise DataError(f"{path}: not a readable .xlsx workbook ({_reason(err)})") from err
+        finally:
+            wb.close()
+
+
+def _reason(err: Exception) -> str:
+    text = str(err).strip().splitlines()[0][:200] if str(err).strip() else ""
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__
+
+
+def _read_sheet(path: Path, wb, name: str, columns) -> list[Row]:
+    if name not in wb.sheetnames:
+        raise DataError(
+            f"{path}: missing sheet {name!r} (a mocaredd workbook has "
+            f"{', '.join(REQUIRED)}; found {', '.join(map(repr, wb.sheetnames))})"
+        )
+    ws = wb[name]
+    if (ws.max_row or 0) > MAX_ROWS or (ws.max_column or 0) > MAX_COLUMNS:
+        raise DataError(
+            f"{path}: sheet {name} declares {ws.max_row:,} rows x {ws.max_column:,} columns; "
+            f"at most {MAX_ROWS:,} x {MAX_COLUMNS} are read"
+        )
+    rows = []
+    cells = ws.iter_rows(values_only=True)
     try:
-        # read_only + data_only: cached values only; formulas and macros are never run.
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as err:  # openpyxl raises many types for a bad file
-        raise DataError(f"{path}: not a readable .xlsx workbook ({err})") from err
-    try:
-        sheets = {}
-        for name, columns in REQUIRED.items():
-            if name not in wb.sheetnames:
+        for r, values in enumerate(cells, start=1):
+            if r > MAX_ROWS or len(values) > MAX_COLUMNS:
                 raise DataError(
-                    f"{path}: missing sheet {name!r} (a mocaredd workbook has "
-                    f"{', '.join(REQUIRED)}; found {', '.join(wb.sheetnames)})"
+                    f"{path}: sheet {name}: more than {MAX_ROWS:,} rows or {MAX_COLUMNS} columns"
                 )
-            rows = list(wb[name].iter_rows(values_only=True))
-            header = [str(h).strip() if h is not None else "" for h in (rows[0] if rows else [])]
-            missing = [c for c in columns if c not in header]
-            if missing:
-                raise DataError(
-                    f"{path}: sheet {name}, row 1: missing column(s) {', '.join(missing)}"
-                )
-            out = []
-            for r, values in enumerate(rows[1:], start=2):
-                if all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
-                    continue
-                row = {}
-                for j, col in enumerate(header):
-                    if col:
-                        value = values[j] if j < len(values) else None
-                        where = f"{path}: sheet {name}, cell {_letter(j)}{r} ({col})"
-                        row[col] = Cell(value, where)
-                out.append(row)
-            sheets[name] = out
+            for j, v in enumerate(values):
+                if isinstance(v, str) and len(v) > MAX_CELL_CHARS:
+                    raise DataError(
+                        f"{path}: sheet {name}, cell {_letter(j)}{r}: {len(v):,} characters; "
+                        f"a cell holds at most {MAX_CELL_CHARS:,}"
+                    )
+            rows.append(values)
     finally:
-        wb.close()
-    return sheets
+        cells.close()  # an early error must not leave the archive member open
+    header = [str(h).strip() if h is not None else "" for h in (rows[0] if rows else [])]
+    missing = [c for c in columns if c not in header]
+    if missing:
+        raise DataError(f"{path}: sheet {name}, row 1: missing column(s) {', '.join(missing)}")
+    out = []
+    for r, values in enumerate(rows[1:], start=2):
+        if all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
+            continue
+        row = {}
+        for j, col in enumerate(header):
+            if col:
+                value = values[j] if j < len(values) else None
+                where = f"{path}: sheet {name}, cell {_letter(j)}{r} ({col})"
+                row[col] = Cell(value, where)
+        out.append(row)
+    return out
 
 
 def _letter(j: int) -> str:
@@ -326,25 +402,37 @@ def import_mocaredd(
     monitoring = _monitoring(periods, df, series, usr["ad_annual"], notes)
     last_year = max(p.last for p in periods.values())
     start = start_year if start_year is not None else last_year + 1
-    read_table(Path(leakage_belt), SCHEMAS["leakage_belt"])  # validate before copying
+
+    # Everything is built and validated in memory; the directory is written only then.
+    files = {
+        "data/carbon_stocks.csv": _csv_bytes(SCHEMAS["carbon_stocks"], stock_rows),
+        "data/deforestation.csv": _csv_bytes(SCHEMAS["deforestation"], series),
+        "data/leakage_belt.csv": read_bytes(Path(leakage_belt)),
+    }
+    if monitoring:
+        files["data/monitoring.csv"] = _csv_bytes(SCHEMAS["project_monitoring"], monitoring)
+    toml = _run_toml(
+        workbook, strata, areas, usr, post, start, years, standard, buffer_pct, monitoring
+    )
+    files["run.toml"] = toml.encode("utf-8")
+    files["IMPORT.md"] = _notes_md(workbook, notes).encode("utf-8")
+    config = validate_config(tomllib.loads(toml), out / "run.toml", "as imported")
+    for name, rel in config.data.files().items():
+        read_table(out / rel, SCHEMAS[name], files[rel.as_posix()])
 
     tmp = out.parent / f".{out.name}.incomplete-{os.getpid()}"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp.mkdir()
     try:
-        data = tmp / "data"
-        data.mkdir()
-        _write_csv(data / "carbon_stocks.csv", SCHEMAS["carbon_stocks"], stock_rows)
-        _write_csv(data / "deforestation.csv", SCHEMAS["deforestation"], series)
-        if monitoring:
-            _write_csv(data / "monitoring.csv", SCHEMAS["project_monitoring"], monitoring)
-        shutil.copyfile(leakage_belt, data / "leakage_belt.csv")
-        toml = _run_toml(
-            workbook, strata, areas, usr, post, start, years, standard, buffer_pct, monitoring
-        )
-        (tmp / "run.toml").write_text(toml, encoding="utf-8")
-        (tmp / "IMPORT.md").write_text(_notes_md(workbook, notes), encoding="utf-8")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp.mkdir()
+        (tmp / "data").mkdir()
+        for rel, content in files.items():
+            (tmp / rel).write_bytes(content)
         install_directory(tmp, out)
+    except OSError as err:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise DataError(
+            f"{out}: cannot write the run directory ({describe_os_error(err)})"
+        ) from err
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -642,12 +730,18 @@ def _monitoring(periods, df, series, ad_annual, notes) -> list[dict]:
 # --------------------------------------------------------------------------- writing
 
 
-def _write_csv(path: Path, schema: dict, rows: list[dict]) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(list(schema))
-        for row in rows:
-            writer.writerow([_fmt(row[c]) for c in schema])
+def _csv_bytes(schema: dict, rows: list[dict]) -> bytes:
+    buf = io.StringIO(newline="")
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(list(schema))
+    for row in rows:
+        writer.writerow([_fmt(row[c]) for c in schema])
+    return buf.getvalue().encode("utf-8")
+
+
+def _toml(value) -> str:
+    """``value`` as a TOML value, written by tomli-w (strings quoted and escaped)."""
+    return tomli_w.dumps({"v": value})[len("v = ") :].rstrip("\n")
 
 
 def _fmt(v) -> str:
@@ -660,21 +754,22 @@ def _run_toml(
     workbook, strata, areas, usr, post, start, years, standard, buffer_pct, monitoring
 ) -> str:
     lines = [
-        f"# Imported from the mocaredd workbook {workbook.name} by `reddsim import mocaredd`.",
+        "# Imported from a mocaredd workbook by `reddsim import mocaredd` (IMPORT.md names it).",
         "# IMPORT.md lists what was mapped, approximated and ignored. Lines marked REVIEW are",
         "# not in the workbook: reddsim's defaults or command-line options.",
         "schema_version = 1",
         "",
         "[project]",
-        f'name = "{workbook.stem}"',
-        f'description = "imported from mocaredd workbook {workbook.name}"',
+        f"name = {_toml(workbook.stem)}",
+        f"description = {_toml(f'imported from mocaredd workbook {workbook.name}')}",
         "",
     ]
     for s in strata:
         lines += [
             "[[project.strata]]",
-            f'name = "{s}"',
-            f"area_ha = {areas[s]!r}  # REVIEW: --area (forest area at the crediting start)",
+            f"name = {_toml(s)}",
+            f"area_ha = {_toml(float(areas[s]))}"
+            "  # REVIEW: --area (forest area at the crediting start)",
             "relative_risk = 1.0  # REVIEW: not in the workbook",
             "",
         ]
@@ -715,8 +810,8 @@ def _run_toml(
         f"seed = {usr['seed']}  # user_inputs.ran_seed",
         "",
         "[accounting]",
-        f'standard = "{standard}"  # REVIEW',
-        f"buffer_pct = {buffer_pct!r}  # REVIEW: --buffer-pct",
+        f"standard = {_toml(standard)}  # REVIEW",
+        f"buffer_pct = {_toml(float(buffer_pct))}  # REVIEW: --buffer-pct",
         "",
     ]
     return "\n".join(lines)
@@ -724,9 +819,9 @@ def _run_toml(
 
 def _notes_md(workbook: Path, notes: list[str]) -> str:
     sha = hashlib.sha256(Path(workbook).read_bytes()).hexdigest()
-    body = "\n".join(f"- {n}" for n in notes)
+    body = "\n".join(f"- {one_line(n)}" for n in notes)
     return (
-        f"# Imported from mocaredd\n\nSource: `{workbook.name}` (SHA-256 `{sha}`).\n"
+        f"# Imported from mocaredd\n\nSource: `{one_line(workbook.name)}` (SHA-256 `{sha}`).\n"
         "Mapping of every sheet and column: docs/mocaredd.md in the reddsim repository.\n\n"
         f"## Ignored or approximated\n\n{body}\n"
     )

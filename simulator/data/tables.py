@@ -9,7 +9,10 @@ Nothing is clipped, dropped or filled in.
 from __future__ import annotations
 
 import csv
+import io
 import math
+import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +22,35 @@ import numpy as np
 from models.map_accuracy import LOSS_CLASSES
 from simulator.errors import DataError
 
-__all__ = ["Column", "POOLS", "STOCK_UNITS", "SCHEMAS", "read_table"]
+__all__ = ["Column", "POOLS", "STOCK_UNITS", "SCHEMAS", "MAX_CSV_BYTES", "read_bytes", "read_table"]
+
+#: Largest data file read (a national inventory of a million trees is ~100 MB).
+MAX_CSV_BYTES = 2**30
+
+
+def read_bytes(path: Path) -> bytes:
+    """A data file's bytes, refusing what is not a regular file or larger than MAX_CSV_BYTES.
+
+    Raises
+    ------
+    DataError
+        Naming the file and the reason (missing, a directory or device, a symlink loop,
+        too large).
+    """
+    try:
+        with open(path, "rb") as fh:
+            info = os.fstat(fh.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise DataError(f"{path}: not a regular file")
+            if info.st_size > MAX_CSV_BYTES:
+                raise DataError(
+                    f"{path}: {info.st_size:,} bytes; a data file is at most {MAX_CSV_BYTES:,}"
+                )
+            return fh.read()
+    except OSError as err:
+        raise DataError(f"{path}: cannot read: {err.strerror or type(err).__name__}") from err
+    except ValueError as err:  # an embedded NUL in the name
+        raise DataError(f"{path}: cannot read: {err}") from err
 
 
 @dataclass(frozen=True)
@@ -34,10 +65,11 @@ class Column:
 
 
 # Upper bounds catch unit mistakes (m2 for ha, a pixel count for an area) and overflow:
-# 1e9 ha is about the land area of a continent; a plot is at most 1000 ha.
+# 1e9 ha is about the land area of a continent; a plot is 1 m2 to 1000 ha.
 _positive = Column(float, lambda v: 0 < v <= 1e9, "must be > 0 and <= 1e9")
 _non_negative = Column(float, lambda v: 0 <= v <= 1e9, "must be >= 0 and <= 1e9")
-_plot_area = Column(float, lambda v: 0 < v <= 1000, "must be > 0 and <= 1000 ha")
+# at least 1 m2: a smaller plot (5e-324 ha) would make its per-hectare biomass overflow
+_plot_area = Column(float, lambda v: 1e-4 <= v <= 1000, "must be >= 1e-4 (1 m2) and <= 1000 ha")
 _year = Column(int, lambda v: 1900 <= v <= 2100, "must be a year between 1900 and 2100")
 
 _name = Column(str, lambda v: v != "", "must not be empty")
@@ -165,8 +197,19 @@ SCHEMAS: dict[str, dict[str, Column]] = {
 }
 
 
-def read_table(path: Path, schema: dict[str, Column]) -> dict[str, np.ndarray]:
+def read_table(
+    path: Path, schema: dict[str, Column], content: bytes | None = None
+) -> dict[str, np.ndarray]:
     """Read a CSV whose header is exactly the schema's columns (in any order).
+
+    Parameters
+    ----------
+    path : Path
+        The file (named in every message).
+    schema : dict of str to Column
+    content : bytes, optional
+        The file's bytes, if already read (:func:`read_bytes`), so that what is
+        parsed is exactly what was hashed.
 
     Returns
     -------
@@ -178,20 +221,31 @@ def read_table(path: Path, schema: dict[str, Column]) -> dict[str, np.ndarray]:
     DataError
         Naming the file, row (1-based, header is row 1), column and value.
     """
+    if content is None:
+        content = read_bytes(path)
     try:
         # utf-8-sig: spreadsheets often save UTF-8 with a byte-order mark
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            rows = list(csv.reader(fh))
+        text = content.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         raise DataError(
             f"{path}: not UTF-8 text (byte {err.object[err.start]:#04x} at position {err.start}); "
             "save it as UTF-8 CSV"
         ) from err
-    except (OSError, csv.Error) as err:
+    if "\x00" in text:
+        raise DataError(f"{path}: holds a NUL byte at position {text.index(chr(0))}; not a CSV")
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as err:
         raise DataError(f"{path}: cannot read: {err}") from err
     if not rows:
         raise DataError(f"{path}: empty file, expected columns {', '.join(schema)}")
     header = [h.strip() for h in rows[0]]
+    duplicated = sorted({h for h in header if header.count(h) > 1})
+    if duplicated:
+        raise DataError(
+            f"{path}: column(s) {', '.join(map(repr, duplicated))} appear more than once "
+            "in the header"
+        )
     missing = [c for c in schema if c not in header and not schema[c].may_be_absent]
     unknown = [c for c in header if c not in schema]
     if missing or unknown:
@@ -204,9 +258,6 @@ def read_table(path: Path, schema: dict[str, Column]) -> dict[str, np.ndarray]:
     body = [r for r in rows[1:] if any(cell.strip() for cell in r)]
     if not body:
         raise DataError(f"{path}: no data rows")
-    dupes = sorted({h for h in header if header.count(h) > 1})
-    if dupes:
-        raise DataError(f"{path}: column {dupes[0]} appears twice in the header")
     linenos, cells = [], []
     for lineno, row in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in row):
@@ -236,6 +287,8 @@ def _parse_column(path: Path, linenos: list[int], name: str, raws: list[str], co
         if col.kind is str:
             values = [v for v in raws]
             todo = [v for v in values if v != ""] if col.optional else values
+            if not all(map(str.isprintable, todo)):
+                raise ValueError("a control character")
         else:
             missing = float("nan")
             if col.optional:
@@ -259,6 +312,8 @@ def _parse(path: Path, lineno: int, name: str, raw: str, col: Column):
         return "" if col.kind is str else float("nan")
     if col.kind is str:
         value = raw
+        if not raw.isprintable():
+            raise DataError(f"{where}: holds a control character")
     else:
         try:
             value = col.kind(raw)

@@ -14,12 +14,12 @@ moved aside, the new one renamed into place, then the old one deleted.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import logging
 import os
 import platform
 import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -43,11 +43,11 @@ from simulator.engine.streaming import (
     serial_runner,
     stream,
 )
-from simulator.errors import OutputError
+from simulator.errors import OutputError, describe_os_error
 from simulator.files import install_directory
 from simulator.inference import biomass_error_budget, crediting_years, fit_models, kernel_inputs
 from simulator.orchestration import gates
-from simulator.report.manifest import write_manifest
+from simulator.report.manifest import output_hashes, write_manifest
 
 __all__ = ["RunOutcome", "run", "new_run_id", "check_output_dir", "TRACKED_PACKAGES"]
 
@@ -97,10 +97,6 @@ def new_run_id(spec: RunSpec, now: dt.datetime | None = None) -> str:
     return f"{now:%Y%m%dT%H%M%SZ}-{spec.config.digest()[:8]}"
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _git_commit(where: Path) -> str | None:
     try:
         out = subprocess.run(
@@ -141,11 +137,20 @@ def _log_to(path: Path):
         handler.close()
 
 
-def check_output_dir(path: Path, force: bool = False) -> None:
+#: The longest ``--out`` name: the run is written beside it as
+#: ``.incomplete-<name>-<pid>``, which must fit in a file name (255 bytes).
+MAX_OUT_NAME = 200
+
+
+def check_output_dir(path: Path, force: bool = False, *, probe: bool = True) -> None:
     """Check that a run may be written to ``path`` (the run directory itself).
 
     ``path`` may be absent or an empty directory; a complete run directory (one with
-    ``manifest.json``) only with ``force``; anything else never.
+    ``manifest.json``) only with ``force``; anything else never. ``path`` itself must
+    not be a symlink (its parents may be); its name must fit the file system with the
+    temporary name beside it (:data:`MAX_OUT_NAME`); its nearest existing parent must
+    be a directory where a file can be created (probed, so a read-only file system or
+    a full quota is found before any sampling; ``probe=False`` skips that).
 
     Raises
     ------
@@ -153,6 +158,19 @@ def check_output_dir(path: Path, force: bool = False) -> None:
         One line saying what is in the way and what to do.
     """
     path = Path(path)
+    if "\x00" in str(path):
+        raise OutputError(f"{path}: a NUL byte in the output path")
+    if len(os.fsencode(path.name)) > MAX_OUT_NAME:
+        raise OutputError(
+            f"{path}: the name is {len(os.fsencode(path.name))} bytes; at most {MAX_OUT_NAME}"
+        )
+    if path.is_symlink():
+        raise OutputError(
+            f"{path}: a symlink; --out must name the run directory itself, not a link "
+            "(give the link's target or a new path)"
+        )
+    if probe:
+        _check_writable(path)
     if not path.exists():
         return
     if not path.is_dir():
@@ -172,9 +190,26 @@ def check_output_dir(path: Path, force: bool = False) -> None:
     )
 
 
+def _check_writable(path: Path) -> None:
+    """Probe that the directory to hold ``path`` (or its nearest existing parent) is writable."""
+    parent = path.absolute().parent
+    while not parent.exists() and not parent.is_symlink() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise OutputError(f"{path}: {parent} is not a directory; give a path under a directory")
+    try:
+        probe = tempfile.mkdtemp(prefix=".reddsim-probe-", dir=parent)
+        os.rmdir(probe)
+    except OSError as err:
+        raise OutputError(
+            f"{path}: cannot write in {parent} ({err.strerror or type(err).__name__})"
+        ) from err
+
+
 def _install(tmp: Path, final: Path, force: bool) -> None:
     """Rename the complete ``tmp`` to ``final``, replacing an old run only with ``force``."""
-    check_output_dir(final, force)  # again: something may have appeared while we ran
+    # again: something may have appeared while we ran (no probe: the run is already written)
+    check_output_dir(final, force, probe=False)
     install_directory(tmp, final, replace=True)
 
 
@@ -237,6 +272,10 @@ def run(
         check_output_dir(out_dir, force)
         out_root = out_dir.parent
     out_root = Path(out_root) if out_root is not None else spec.run_dir / "out"
+    if out_dir is None:  # the run goes to out_root/<run-id>: out_root must take it
+        if out_root.exists() and not out_root.is_dir():
+            raise OutputError(f"{out_root}: exists and is not a directory")
+        _check_writable(out_root / "run")
     timings: dict[str, float] = {}
 
     def timed(stage: str, fn):
@@ -249,7 +288,10 @@ def run(
     data = timed("data", lambda: load_data(spec))
     run_id = new_run_id(spec)
     created_root = not out_root.exists()
-    out_root.mkdir(parents=True, exist_ok=True)
+    try:
+        out_root.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OutputError(f"{out_root}: cannot create it ({describe_os_error(err)})") from err
     if out_dir is not None:
         final = out_dir
     else:
@@ -260,7 +302,10 @@ def run(
             final = out_root / f"{run_id}-{suffix}"
     tmp = out_root / f".incomplete-{final.name}-{os.getpid()}"
     chunks = out_root / ".chunks" / cfg.digest()[:16]
-    tmp.mkdir()
+    try:
+        tmp.mkdir()
+    except OSError as err:
+        raise OutputError(f"{tmp}: cannot create it ({describe_os_error(err)})") from err
     try:
         with _log_to(tmp / "run.log"):
             log.info("run %s of %s (config %s)", run_id, spec.path, cfg.digest())
@@ -302,7 +347,7 @@ def run(
                 "config_path": str(spec.path),
                 "config_sha256": cfg.digest(),
                 "config": cfg.model_dump(mode="json"),
-                "data_sha256": {name: _sha256(spec.data_path(name)) for name in cfg.data.files()},
+                "data_sha256": dict(data.sha256),  # hashed as read
                 "seed": cfg.simulation.seed,
                 "n_draws": sim.n_draws,
                 "rng": rng.DESCRIPTION,
@@ -340,16 +385,21 @@ def run(
                     sensitivity=sensitivity,
                 ),
             )
+            manifest["outputs_sha256"] = output_hashes(tmp)
             write_manifest(tmp, manifest)
             log.info("timings (s): %s", timings)
         _install(tmp, final, force)
         shutil.rmtree(chunks, ignore_errors=True)
         if chunks.parent.exists() and not any(chunks.parent.iterdir()):
             chunks.parent.rmdir()
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         if created_root and out_root.exists() and not any(out_root.iterdir()):
             out_root.rmdir()
+        if isinstance(exc, OSError):  # a full disk, a read-only file system, a quota
+            raise OutputError(
+                f"{final}: cannot write the run ({describe_os_error(exc)}); nothing was written"
+            ) from exc
         raise
     return RunOutcome(final, accounts, manifest)
 

@@ -9,11 +9,12 @@ directories whose manifest or summary cannot be read.
 from __future__ import annotations
 
 import csv
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from simulator.accounting.standards import STANDARDS
-from simulator.errors import ReddsimError
+from simulator.errors import ReddsimError, one_line
 from simulator.report.manifest import Manifest, read_manifest
 
 __all__ = ["RunRecord", "RunListing", "find_run_dirs", "gate_label", "list_runs"]
@@ -66,9 +67,16 @@ def find_run_dirs(root: Path) -> list[Path]:
     if (root / "manifest.json").is_file():
         return [root]
     found: list[Path] = []
-    for parent in (root, root / "out", *sorted(root.glob("*/out"))):
-        if parent.is_dir():
-            found += [p for p in sorted(parent.iterdir()) if p.is_dir() and p.name != "out"]
+    try:
+        parents = (root, root / "out", *sorted(root.glob("*/out")))
+    except OSError:
+        parents = (root, root / "out")
+    for parent in parents:
+        try:
+            if parent.is_dir():
+                found += [p for p in sorted(parent.iterdir()) if p.is_dir() and p.name != "out"]
+        except OSError:  # an unreadable directory holds no run we can list
+            continue
     # a directory counts if it is, or is becoming, a run output
     return [p for p in found if p.name.startswith(".incomplete-") or (p / "manifest.json").exists()]
 
@@ -82,8 +90,8 @@ def list_runs(root: Path) -> RunListing:
             continue
         try:
             listing.runs.append(_read(path))
-        except (OSError, ValueError, KeyError, TypeError, ReddsimError) as err:
-            listing.unreadable[str(path)] = f"{type(err).__name__}: {err}"
+        except (OSError, ValueError, KeyError, TypeError, csv.Error, ReddsimError) as err:
+            listing.unreadable[str(path)] = one_line(f"{type(err).__name__}: {err}")
     listing.runs.sort(key=lambda r: (r.created_utc, r.run_id), reverse=True)
     return listing
 
@@ -105,21 +113,25 @@ def _read(path: Path) -> RunRecord:
         total = next((row for row in csv.DictReader(fh) if row["period"] == "total"), None)
     if total is None:
         raise ValueError("tables/summary.csv has no total row")
+    numbers = {k: float(total[k]) for k in ("ner_mean", "ner_ci_low", "ner_ci_high")}
+    numbers |= {k: float(total[k]) for k in ("uncertainty_pct", "credits")}
+    bad = [k for k, v in numbers.items() if not math.isfinite(v)]
+    if bad:
+        raise ValueError(f"tables/summary.csv: total {', '.join(bad)} not finite")
     config = manifest.config
-    standard = STANDARDS.get(config["accounting"]["standard"])
+    name, key = config["project"]["name"], config["accounting"]["standard"]
+    if not isinstance(name, str) or not isinstance(key, str):
+        raise TypeError("manifest config: project.name and accounting.standard must be text")
+    standard = STANDARDS.get(key)
     return RunRecord(
         run_id=manifest.run_id,
         created_utc=manifest.created_utc,
         path=str(path),
-        project=config["project"]["name"],
-        standard=config["accounting"]["standard"],
+        project=name,
+        standard=key,
         n_draws=manifest.n_draws,
         seed=manifest.seed,
         confidence=standard.confidence if standard is not None else None,
-        ner_mean=float(total["ner_mean"]),
-        ner_ci_low=float(total["ner_ci_low"]),
-        ner_ci_high=float(total["ner_ci_high"]),
-        uncertainty_pct=float(total["uncertainty_pct"]),
-        credits=float(total["credits"]),
+        **numbers,
         gate=gate_label(manifest),
     )

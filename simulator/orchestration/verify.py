@@ -1,45 +1,72 @@
-"""Re-run a finished run from its manifest and confirm it reproduces every table.
+"""Re-run a finished run from its manifest and confirm it reproduces every file.
 
-An auditor's check: the manifest records the validated configuration, the SHA-256
-of every data file and the seed. :func:`verify` checks the data files are
-unchanged, runs the pipeline again from the recorded configuration into a
-temporary directory, and compares every CSV table byte for byte.
+An auditor's check: the manifest records the validated configuration and its
+SHA-256, the SHA-256 of every data file and of every output file, and the seed.
+:func:`verify` refuses a manifest that is not one (:func:`read_manifest`), checks
+the recorded data paths as ``reddsim run`` does
+(:func:`simulator.config.check_data_paths`: nothing outside the run directory is
+read), checks the data files are unchanged, compares the run directory with the
+recorded list of outputs (missing, extra and changed files; if any, the
+directory is not the recorded run and nothing is re-run), runs the pipeline
+again from the recorded configuration into a temporary directory, and compares
+every CSV table byte for byte.
 """
 
 from __future__ import annotations
 
 import hashlib
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from simulator.config import RunSpec, validate_config
+from simulator.config import RunSpec, check_data_paths, load_config, validate_config
 from simulator.errors import ReddsimError
-from simulator.report.manifest import MANIFEST_NAME, read_manifest
+from simulator.report.manifest import MANIFEST_NAME, output_hashes, read_manifest
 
 __all__ = ["Verification", "verify"]
 
 
 @dataclass(frozen=True)
 class Verification:
-    """Outcome of :func:`verify`: tables compared and those that differ."""
+    """Outcome of :func:`verify`.
+
+    ``compared`` are the tables re-run and ``differing`` those whose re-run differs;
+    ``missing``, ``extra`` and ``changed`` compare the run directory with the files
+    (and SHA-256) the manifest records.
+    """
 
     run_dir: Path
     compared: list[str]
     differing: list[str]
+    missing: list[str] = field(default_factory=list)
+    extra: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    files_checked: int = 0  # files compared with the manifest's SHA-256 (0: none recorded)
 
     @property
     def identical(self) -> bool:
-        return not self.differing
+        return not (self.differing or self.missing or self.extra or self.changed)
+
+    def problems(self) -> list[str]:
+        """What differs, one phrase per kind (empty if :attr:`identical`)."""
+        kinds = [
+            ("re-run differs", self.differing),
+            ("missing", self.missing),
+            ("not in the manifest", self.extra),
+            ("changed since the run", self.changed),
+        ]
+        return [f"{what}: {', '.join(names)}" for what, names in kinds if names]
 
 
 def verify(run_dir: str | Path, progress=None) -> Verification:
-    """Re-run ``run_dir`` from its ``manifest.json`` and compare its tables.
+    """Re-run ``run_dir`` from its ``manifest.json`` and compare its files.
 
     Raises
     ------
     ReddsimError
-        If the manifest is missing or unreadable, or a data file changed since the run.
+        If the manifest is missing, unreadable or not a manifest, its configuration
+        does not match its recorded SHA-256, a data path escapes the run directory,
+        or a data file changed since the run.
     """
     from simulator.orchestration.pipeline import run
 
@@ -51,27 +78,71 @@ def verify(run_dir: str | Path, progress=None) -> Verification:
     # A run whose gates were overridden on the command line is re-run the same way.
     overridden = bool(manifest.gates.override)
     # The recorded path, else the usual layout <run>/out/<run-id>/ beside <run>/run.toml
-    # (an auditor's copy of the project need not sit at the same absolute path).
+    # (an auditor's copy of the project need not sit at the same absolute path). The
+    # recorded path is only a hint from the manifest: it is used only if it is a run
+    # configuration itself, so the data paths cannot be made relative to any directory.
     for candidate in (config_path, run_dir.resolve().parent.parent / "run.toml"):
-        if candidate.is_file():
-            config_path = candidate
-            break
-    spec = RunSpec(validate_config(raw_config, manifest_path, "recorded config"), config_path)
+        try:
+            if candidate.suffix == ".toml" and candidate.is_file():
+                load_config(candidate)
+                config_path = candidate
+                break
+        except (OSError, ValueError, ReddsimError):
+            continue
+    else:
+        raise ReddsimError(
+            f"{manifest_path}: no run configuration at config_path = {str(config_path)!r} "
+            "nor at ../../run.toml; verify needs the run's project directory"
+        )
+    config = validate_config(raw_config, manifest_path, "recorded config")
+    if config.digest() != manifest.config_sha256:
+        raise ReddsimError(
+            f"{manifest_path}: config_sha256 does not match the recorded config "
+            "(the manifest was edited); the run cannot be verified from it"
+        )
+    spec = RunSpec(config, config_path)
+    check_data_paths(spec, f"{manifest_path} (recorded config)")
+    unknown = sorted(set(hashes) - set(config.data.files()))
+    if unknown:
+        raise ReddsimError(
+            f"{manifest_path}: data_sha256 names files the config has not: {unknown}"
+        )
     for name, expected in hashes.items():
         path = spec.data_path(name)
         try:
             actual = hashlib.sha256(path.read_bytes()).hexdigest()
         except OSError as err:
-            raise ReddsimError(f"{path}: cannot read the data file of this run ({err})") from err
+            raise ReddsimError(
+                f"{path}: cannot read the data file of this run ({err.strerror})"
+            ) from err
         if actual != expected:
             raise ReddsimError(
                 f"{path}: changed since the run (SHA-256 {actual[:12]}…, "
                 f"manifest {expected[:12]}…); the run cannot be reproduced from it"
             )
-    tables = sorted(p.relative_to(run_dir) for p in (run_dir / "tables").glob("*.csv"))
+    missing, extra, changed = [], [], []
+    recorded = manifest.outputs_sha256
+    if recorded is not None:
+        present = output_hashes(run_dir)
+        missing = sorted(set(recorded) - set(present))
+        extra = sorted(set(present) - set(recorded))
+        changed = sorted(n for n in set(recorded) & set(present) if recorded[n] != present[n])
+        tables = sorted(n for n in recorded if n.startswith("tables/") and n.endswith(".csv"))
+    else:
+        tables = sorted(
+            p.relative_to(run_dir).as_posix() for p in (run_dir / "tables").glob("*.csv")
+        )
+    n_files = len(recorded) if recorded is not None else 0
+    if missing or extra or changed:  # the directory is not the recorded run: nothing to re-run
+        return Verification(run_dir, [], [], missing, extra, changed, n_files)
     with tempfile.TemporaryDirectory(prefix="reddsim-verify-") as tmp:
         again = run(spec, Path(tmp), progress=progress, allow_unconverged=overridden).out_dir
         differing = [
-            str(t) for t in tables if (run_dir / t).read_bytes() != (again / t).read_bytes()
+            t
+            for t in tables
+            if t not in missing
+            and (
+                not (again / t).is_file() or (run_dir / t).read_bytes() != (again / t).read_bytes()
+            )
         ]
-    return Verification(run_dir, [str(t) for t in tables], differing)
+    return Verification(run_dir, tables, differing, missing, extra, changed, n_files)

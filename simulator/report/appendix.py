@@ -427,7 +427,11 @@ def component_rows(sim: Summary, summary: xr.Dataset) -> list[dict]:
 
 
 def worked_deduction(std, summary: xr.Dataset) -> dict:
-    """The run standard's deduction for the whole period, as typst math with the numbers in."""
+    """The run standard's deduction for the whole period: which rule, and its numbers as text.
+
+    The template writes each rule's formula itself and inserts these strings as
+    text; nothing here is typst source (the appendix never evaluates its data).
+    """
     tot = {k: float(summary[k].sel(period="total")) for k in summary.data_vars}
     lo, hi, mean, median = tot["ner_ci_low"], tot["ner_ci_high"], tot["ner_mean"], tot["ner_median"]
     u, frac, ded = (
@@ -435,51 +439,48 @@ def worked_deduction(std, summary: xr.Dataset) -> dict:
         tot["deduction_fraction"],
         tot["uncertainty_deduction"],
     )
-    level = f"{100 * std.confidence:.0f}"
     centre, centre_name = (mean, "mean") if std.relative_to == "mean" else (median, "median")
-    lines = [
-        f'U = ("UCL"_{level} - "LCL"_{level}) / (2 dot "{centre_name}") = '
-        f"({_q(hi)} - {_q(lo)}) / (2 times {_q(centre)}) = {100 * u:.2f} %"
-    ]
-    if std.rule is vcs_deduction_fraction:
-        lines += [
-            f"f = min(1, 1 - U + 15 %) = min(1, 1 - {100 * u:.2f} % + 15 %) = {1 - frac:.4f}",
-            f'"deduction" = "NER" dot (1 - f) = {_q(mean)} times {frac:.4f} = {_q(ded)}',
-        ]
-    elif std.rule is art_trees_deduction_fraction:
-        lines += [
-            f'"UA" = 0.524417 dot U / 1.645006 = 0.524417 times {u:.4f} / 1.645006 = {frac:.6f}',
-            f'"UNC" = ("ER" + "REMV") dot "UA" = {_q(tot["stock_change"])} times {frac:.6f} '
-            f"= {_q(ded)}",
-        ]
-    elif std.rule is fcpf_conservativeness_factor:
-        lines += [
-            f'"set-aside" = {100 * frac:g} % quad ("band of" U = {100 * u:.1f} %)',
-            f'"deduction" = "NER" dot {100 * frac:g} % = {_q(mean)} times {frac:.2f} = {_q(ded)}',
-        ]
+    rule = {
+        vcs_deduction_fraction: "vcs",
+        art_trees_deduction_fraction: "art",
+        fcpf_conservativeness_factor: "fcpf",
+    }.get(std.rule, "")
     return {
-        "lines": lines,
+        "rule": rule,
+        "level": f"{100 * std.confidence:.0f}",
+        "centre_name": centre_name,
+        "ucl": _q(hi),
+        "lcl": _q(lo),
+        "centre": _q(centre),
+        "mean": _q(mean),
+        "u_pct": f"{100 * u:.2f} %",
+        "u_pct1": f"{100 * u:.1f} %",
+        "u": f"{u:.4f}",
+        "f": f"{1 - frac:.4f}",
+        "frac": f"{frac:.4f}",
+        "frac2": f"{frac:.2f}",
+        "frac6": f"{frac:.6f}",
+        "frac_pct": f"{100 * frac:g} %",
+        "stock_change": _q(tot["stock_change"]),
+        "deduction": _q(ded),
         "adjusted": tco2e(tot["adjusted_ner"]),
     }
 
 
 def buffer_data(summary: xr.Dataset) -> dict:
-    """Buffer and credits of the whole period as typst math with the numbers in."""
+    """Buffer and credits of the whole period: the buffer's base and the numbers as text."""
     tot = {k: float(summary[k].sel(period="total")) for k in summary.data_vars}
     pct = float(summary.attrs["buffer_pct"])
     on = summary.attrs["buffer_on"]
-    base, name = (
-        (tot["stock_change"], "(E^b - E^p)")
-        if on == "stock_change"
-        else (tot["adjusted_ner"], '"adjusted NER"')
-    )
+    base = tot["stock_change"] if on == "stock_change" else tot["adjusted_ner"]
     return {
-        "lines": [
-            f'"buffer" = {pct:g} % dot {name} = {pct / 100:g} times {_q(base)} '
-            f"= {_q(tot['buffer'])}",
-            f'"credits" = "adjusted NER" - "buffer" = {_q(tot["adjusted_ner"])} - '
-            f"{_q(tot['buffer'])} = {_q(tot['credits'])}",
-        ],
+        "on": "stock_change" if on == "stock_change" else "adjusted_ner",
+        "pct": f"{pct:g} %",
+        "fraction": f"{pct / 100:g}",
+        "base": _q(base),
+        "buffer": _q(tot["buffer"]),
+        "adjusted": _q(tot["adjusted_ner"]),
+        "credits": _q(tot["credits"]),
     }
 
 

@@ -36,8 +36,8 @@ def rel_pct(x: float) -> str:
 
 
 def math_number(x: float) -> str:
-    """A number inside typst math, quoted so that its thousands separators stay tight."""
-    return f'"{x:,.0f}"'
+    """A whole number with thousands separators, shown as text inside a formula."""
+    return f"{x:,.0f}"
 
 
 def pm95(estimate: float, se: float) -> str:

@@ -11,7 +11,9 @@ and the field. :func:`write_manifest` writes it atomically.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any, get_type_hints
 
@@ -28,11 +30,17 @@ __all__ = [
     "MonteCarloGateRecord",
     "GatesRecord",
     "Manifest",
+    "UNRECORDED",
+    "output_hashes",
     "read_manifest",
     "write_manifest",
 ]
 
 MANIFEST_NAME = "manifest.json"
+
+#: Files of a run directory that are not in ``outputs_sha256``: the manifest itself and
+#: the log (it holds timings, and is written until the run ends).
+UNRECORDED = (MANIFEST_NAME, "run.log")
 
 
 class _Record(BaseModel):
@@ -94,11 +102,32 @@ class Manifest(_Record):
     diagnostics_override: bool
     gates: GatesRecord
     timings_s: dict[str, float]
+    #: SHA-256 of every file of the run directory but :data:`UNRECORDED`, by relative
+    #: path (``tables/summary.csv``); ``None`` in manifests written before it was kept.
+    outputs_sha256: dict[str, str] | None = None
 
     @property
     def sampler_overridden(self) -> bool:
         """Whether a failing sampler gate was overridden (the run is shown as such)."""
         return not self.gates.sampler_passed and self.gates.override is not None
+
+
+def output_hashes(run_dir: str | Path) -> dict[str, str]:
+    """SHA-256 of every file under ``run_dir`` but :data:`UNRECORDED`, by relative path.
+
+    A symlink is recorded as one (``symlink:<target>``), never followed.
+    """
+    run_dir = Path(run_dir)
+    hashes = {}
+    for path in sorted(run_dir.rglob("*")):
+        rel = path.relative_to(run_dir).as_posix()
+        if rel in UNRECORDED or (path.is_dir() and not path.is_symlink()):
+            continue
+        if path.is_symlink():
+            hashes[rel] = f"symlink:{os.readlink(path)}"
+        else:
+            hashes[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return hashes
 
 
 def read_manifest(run_dir: str | Path) -> Manifest:

@@ -1,17 +1,69 @@
-"""Compiling the appendix with typst, and rebuilding it from a finished run."""
+"""Compiling the appendix with typst, and rebuilding it from a finished run.
+
+typst confines a document's file reads to its root by path name only, so a
+symlink inside the root would be read through. The appendix is therefore
+compiled in a fresh directory holding copies of exactly the files it uses
+(``appendix.typ``, ``appendix.json`` and ``figures/*.png``), each opened without
+following symlinks and required to be a regular file; nothing else of the run
+directory, or of anywhere else, can be read by the document.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import stat
+import tempfile
 from pathlib import Path
 
 import typst
 
-from simulator.errors import OutputError
+from simulator.errors import OutputError, describe_os_error
 from simulator.files import atomic_path
 from simulator.report.manifest import read_manifest
 
-__all__ = ["compile_appendix", "rebuild_appendix"]
+__all__ = ["MAX_SOURCE_BYTES", "compile_appendix", "rebuild_appendix"]
+
+#: Largest ``appendix.typ``/``appendix.json``/figure a run writes is well under this.
+MAX_SOURCE_BYTES = 64 * 2**20
+
+
+def _read_regular(path: Path) -> bytes:
+    """The bytes of ``path``, which must be a regular file and not a symlink."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError as err:
+        if path.is_symlink():
+            raise OutputError(
+                f"{path}: a symlink; the appendix reads only the run's own files"
+            ) from err
+        raise OutputError(f"{path}: cannot read it ({err.strerror})") from err
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fh.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise OutputError(
+                f"{path}: not a regular file; the appendix reads only the run's own files"
+            )
+        if info.st_size > MAX_SOURCE_BYTES:
+            raise OutputError(f"{path}: {info.st_size:,} bytes, more than a run writes")
+        return fh.read()
+
+
+def _stage(out: Path, root: Path) -> None:
+    """Copy the files the appendix uses from ``out`` into the empty ``root``."""
+    for name in ("appendix.typ", "appendix.json"):
+        (root / name).write_bytes(_read_regular(out / name))
+    figures = out / "figures"
+    if figures.is_symlink() or (figures.exists() and not figures.is_dir()):
+        raise OutputError(
+            f"{figures}: not a directory of the run; the appendix reads only the run's own files"
+        )
+    (root / "figures").mkdir()
+    if figures.is_dir():
+        for entry in sorted(figures.iterdir()):
+            if entry.suffix == ".png":
+                (root / "figures" / entry.name).write_bytes(_read_regular(entry))
 
 
 def compile_appendix(out: Path) -> Path:
@@ -26,12 +78,21 @@ def compile_appendix(out: Path) -> Path:
         If typst cannot compile the source (e.g. a file it reads is missing).
     """
     pdf = out / "appendix.pdf"
+    if pdf.is_dir() and not pdf.is_symlink():
+        raise OutputError(f"{pdf}: a directory is in the way of the PDF; remove it")
+    root = tempfile.mkdtemp(prefix="reddsim-typst-")
     try:
+        _stage(out, Path(root))
         with atomic_path(pdf) as partial:
-            typst.compile(str(out / "appendix.typ"), output=str(partial), root=str(out))
+            typst.compile(str(Path(root) / "appendix.typ"), output=str(partial), root=root)
     except typst.TypstError as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        first = first.replace(root, str(out))  # name the run's file, not the staged copy
         raise OutputError(f"{out / 'appendix.typ'}: typst cannot compile it: {first}") from err
+    except OSError as err:
+        raise OutputError(f"{pdf}: cannot write the appendix ({describe_os_error(err)})") from err
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
     return pdf
 
 
@@ -73,9 +134,11 @@ def rebuild_appendix(run_dir: str | Path) -> Path:
                 "(`reddsim verify` re-runs it from its manifest)"
             )
     try:
-        doc = json.loads((run_dir / "appendix.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise OutputError(f"{run_dir / 'appendix.json'}: not readable JSON ({err})") from err
+        doc = json.loads(_read_regular(run_dir / "appendix.json").decode("utf-8"))
+    except (ValueError, RecursionError) as err:
+        raise OutputError(
+            f"{run_dir / 'appendix.json'}: not readable JSON ({type(err).__name__})"
+        ) from err
     gate = doc.get("gates") if isinstance(doc, dict) else None
     if isinstance(gate, dict) and not gate.get("passed", True) and not gate.get("override"):
         raise OutputError(

@@ -29,7 +29,7 @@ def test_toml_file_and_directory_are_equivalent():
         ),
         (
             {"area_ha = 7285": "area_ha = -5"},
-            "[project.strata[3]].area_ha = -5: Input should be greater than 0",
+            "[project.strata[3]].area_ha = -5: Input should be greater than or equal to 0.01",
         ),
         (
             {'plots = "data/plots.csv"': 'plots = "data/nope.csv"'},

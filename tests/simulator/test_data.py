@@ -32,7 +32,7 @@ def _edit_csv(run, name, old, new):
             "plots",
             "LA-BB-01,bamboo,1.00",
             "LA-BB-01,bamboo,-1.00",
-            "row 2, column area_ha = '-1.00': must be > 0",
+            "row 2, column area_ha = '-1.00': must be >= 1e-4 (1 m2)",
         ),
         (
             "plots",
@@ -221,3 +221,17 @@ def test_project_monitoring_file_is_read_and_checked(tmp_path):
     path.write_text("year,expected_loss_ha,observed_loss_ha,observed_se_ha\n2021,400,120,0\n")
     with pytest.raises(DataError, match="column observed_se_ha = '0': must be > 0"):
         load_data(load_config(run))
+
+
+def test_data_files_are_hashed_as_read(tmp_path):
+    """The recorded SHA-256 is of the bytes parsed, not of the file later (edited mid-run)."""
+    import hashlib
+
+    run = copy_run(tmp_path / "run")
+    belt = run / "data" / "leakage_belt.csv"
+    original = hashlib.sha256(belt.read_bytes()).hexdigest()
+    data = load_data(load_config(run))
+    belt.write_text(belt.read_text().replace("2013,551.8", "2013,999.9", 1))
+    assert data.sha256["leakage_belt"] == original
+    assert float(data.leakage_belt["avoided_ha"][0]) == 551.8
+    assert set(data.sha256) == set(load_config(run).config.data.files())

@@ -251,3 +251,83 @@ def test_carbon_stocks_csv_errors_name_row_column_value(tmp_path, line, message)
     with pytest.raises(DataError, match="carbon_stocks.csv: ") as info:
         load_data(load_config(run))
     assert message in str(info.value)
+
+
+# --------------------------------------------------------------------------- hostile workbooks
+
+
+def _rewrite(tmp_path: Path, member: str, edit) -> Path:
+    """A copy of the example with one part of the .xlsx archive edited (or added)."""
+    import zipfile
+
+    path = tmp_path / "hostile.xlsx"
+    with zipfile.ZipFile(WORKBOOK) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
+        names = [info.filename for info in src.infolist()]
+        for name in names:
+            data = src.read(name)
+            dst.writestr(name, edit(data) if name == member else data)
+        if member not in names:
+            dst.writestr(member, edit(b""))
+    return path
+
+
+_BILLION_LAUGHS = (
+    b'<?xml version="1.0"?><!DOCTYPE worksheet [<!ENTITY a "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa">'
+    + b"".join(
+        f'<!ENTITY {chr(98 + i)} "{("&" + chr(97 + i) + ";") * 10}">'.encode() for i in range(8)
+    )
+    + b"]>"
+)
+
+
+@pytest.mark.parametrize(
+    ("member", "edit", "message"),
+    [
+        (
+            "xl/worksheets/sheet1.xml",
+            lambda x: _BILLION_LAUGHS + x.replace(b"<t>trunc_pdf</t>", b"<t>&i;</t>"),
+            "not a readable .xlsx workbook",
+        ),
+        (
+            "xl/worksheets/sheet1.xml",
+            lambda x: x.replace(b'<dimension ref="A1:K2" />', b'<dimension ref="A1:XFD1048576" />'),
+            "declares 1,048,576 rows x 16,384 columns",
+        ),
+        (
+            "xl/worksheets/sheet1.xml",
+            lambda x: x.replace(b"<t>trunc_pdf</t>", b"<t>" + b"x" * 20_000 + b"</t>"),
+            "20,000 characters",
+        ),
+        ("xl/padding.bin", lambda x: bytes(70 * 2**20), "decompress to"),
+    ],
+    ids=["entity-expansion", "declared-range", "huge-cell", "decompression-bomb"],
+)
+def test_hostile_workbooks_are_refused_in_one_line(tmp_path, member, edit, message):
+    path = _rewrite(tmp_path, member, edit)
+    with pytest.raises(DataError) as info:
+        _import(tmp_path, path)
+    text = str(info.value)
+    assert message in text and "\n" not in text and str(path) in text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hostile.xlsx"]
+
+
+def test_workbook_name_is_written_into_run_toml_as_data(tmp_path):
+    import shutil
+    import tomllib
+
+    odd = tmp_path / 'a "quoted" \\ name\nerror: x = 1.xlsx'
+    shutil.copyfile(WORKBOOK, odd)
+    run = _import(tmp_path, odd).run_dir
+    doc = tomllib.loads((run / "run.toml").read_text())
+    assert doc["project"]["name"] == odd.stem
+    assert "error" not in doc  # no line was injected
+    load_config(run)
+
+
+def test_a_failed_import_leaves_nothing_and_the_next_one_works(tmp_path):
+    from simulator.errors import ReddsimError
+
+    with pytest.raises(ReddsimError, match="standard"):
+        _import(tmp_path, standard="no-such-standard")
+    assert not (tmp_path / "run").exists() and not list(tmp_path.iterdir())
+    assert _import(tmp_path).run_dir == tmp_path / "run"

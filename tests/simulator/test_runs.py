@@ -93,3 +93,39 @@ def test_cli_table_and_json(tmp_path):
     doc = json.loads(subprocess.run([*cli, "--json"], capture_output=True, text=True).stdout)
     assert doc["runs"][0]["ner_mean"] == 123456.0 and doc["runs"][0]["n_draws"] == 4000
     assert doc["skipped"]["incomplete"] == [str(out / ".incomplete-x")]
+
+
+def test_hostile_run_directories_do_not_break_the_listing(tmp_path):
+    out = tmp_path / "runs" / "p" / "out"
+    good = _fake_run(out, "20260101T000000Z-aaaa", "2026-01-01T00:00:00+00:00", 1.0)
+    nan = _fake_run(out, "20260201T000000Z-bbbb", "2026-02-01T00:00:00+00:00", float("nan"))
+    odd = _fake_run(out, "20260301T000000Z-cccc", "2026-03-01T00:00:00+00:00", 3.0)
+    manifest = json.loads((odd / "manifest.json").read_text())
+    manifest["run_id"] = "[bold red]x[/]\x1b[2J\nerror: forged"
+    manifest["config"]["accounting"]["standard"] = ["not", "text"]
+    (odd / "manifest.json").write_text(json.dumps(manifest))
+    deep = _fake_run(out, "20260401T000000Z-dddd", "2026-04-01T00:00:00+00:00", 4.0)
+    (deep / "manifest.json").write_text("[" * 100_000 + "]" * 100_000)
+    listing = list_runs(tmp_path / "runs")
+    assert [r.path for r in listing.runs] == [str(good)]
+    assert set(listing.unreadable) == {str(nan), str(odd), str(deep)}
+    assert "not finite" in listing.unreadable[str(nan)]
+    for args in (["--json"], []):
+        result = subprocess.run(
+            [sys.executable, "-m", "simulator", "runs", str(tmp_path / "runs"), *args],
+            capture_output=True,
+            text=True,
+        )
+        assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+        assert "\x1b[2J" not in result.stdout + result.stderr
+        assert not any(line.startswith("error:") for line in result.stderr.splitlines())
+    assert (
+        json.loads(
+            subprocess.run(
+                [sys.executable, "-m", "simulator", "runs", str(tmp_path / "runs"), "--json"],
+                capture_output=True,
+                text=True,
+            ).stdout
+        )["runs"][0]["run_id"]
+        == "20260101T000000Z-aaaa"
+    )
