@@ -94,10 +94,16 @@ def build_model(
     with pm.Model(coords=coords) as model:
         s_idx = pm.Data("stratum_index", index, dims="plot")
         meas_sd = pm.Data("log_measurement_sd", m, dims="plot")
-        mu_0 = pm.Normal("mu_0", *HYPERPRIORS["mu_0"])
-        sigma_stratum = pm.HalfNormal("sigma_stratum", HYPERPRIORS["sigma_stratum"])
-        # Centred: each stratum has enough plots that the data dominate its mean.
-        mu = pm.Normal("mu_stratum", mu_0, sigma_stratum, dims="stratum")
+        if len(strata) > 1:
+            mu_0 = pm.Normal("mu_0", *HYPERPRIORS["mu_0"])
+            sigma_stratum = pm.HalfNormal("sigma_stratum", HYPERPRIORS["sigma_stratum"])
+            # Centred: each stratum has enough plots that the data dominate its mean.
+            mu = pm.Normal("mu_stratum", mu_0, sigma_stratum, dims="stratum")
+        else:
+            # One stratum: nothing to pool across. A grand mean and a between-strata SD
+            # would be unidentified (a funnel for NUTS), so the stratum mean takes the
+            # grand mean's prior directly.
+            mu = pm.Normal("mu_stratum", *HYPERPRIORS["mu_0"], dims="stratum")
         tau = pm.HalfNormal("tau", HYPERPRIORS["tau"], dims="stratum")
         pm.Normal(
             "log_agb",

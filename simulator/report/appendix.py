@@ -256,6 +256,8 @@ def _priors(cfg) -> list[dict]:
             ("σ_s", f"HalfNormal({bh['sigma_stratum']:g})"),
             ("between-plot SD τ_s (log)", f"HalfNormal({bh['tau']:g})"),
         ]
+        if len(cfg.project.strata) == 1:  # nothing to pool: μ_s takes μ_0's prior
+            bio[2:5] = [("log-mean AGB μ (log Mg/ha)", "Normal({:.3f}, {:g})".format(*bh["mu_0"]))]
     defo = [
         ("log-rate intercept a", "Normal({:.3f}, {:g})".format(*dh["a"])),
         ("trend b", "Normal({:g}, {:g})".format(*dh["b"])),

@@ -181,3 +181,14 @@ def test_project_monitoring_updates_effectiveness(rng):
     )
     mean, sd = _assert_recovers(tree, "effectiveness", 0.6)
     assert sd < 0.03  # the data, not the Beta(14, 5) prior, decide
+
+
+def test_a_one_stratum_project_samples_without_divergences(rng):
+    """With one stratum there is nothing to pool: no grand mean or between-strata SD."""
+    agb = np.exp(rng.normal(np.log(300.0), 0.2, 12))
+    sd = 0.1 * agb
+    tree = biomass.fit_plots(["only"], np.array(["only"] * 12), agb, sd, Biomass(), SAMPLER, 11)
+    assert "mu_0" not in tree.posterior and "sigma_stratum" not in tree.posterior
+    assert int(tree.sample_stats["diverging"].sum()) == 0
+    lo, hi = np.quantile(flat_draws(tree, "agb_mg_ha")[:, 0], [0.005, 0.995])
+    assert lo < 300.0 * np.exp(0.02) < hi
