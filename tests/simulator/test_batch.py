@@ -25,7 +25,7 @@ from simulator.orchestration.batch import (
     run_batch,
 )
 from simulator.report.tables import TABLE_COLUMNS
-from tests.conftest import SMALL_SAMPLER, copy_run, make_inputs
+from tests.conftest import SMALL_SAMPLER, copy_run, fake_manifest, make_inputs
 
 PS = [0.025, 0.05, 0.25, 0.5, 0.75, 0.95, 0.975]
 
@@ -231,7 +231,8 @@ def _fake_complete_run(member_root: Path, digest: str, run_id: str, ner: float) 
     """A run directory as the pipeline leaves it, reduced to what a batch reads."""
     run = member_root / run_id
     (run / "tables").mkdir(parents=True)
-    (run / "manifest.json").write_text(json.dumps({"config_sha256": digest, "n_draws": 4000}))
+    manifest = fake_manifest(run_id) | {"config_sha256": digest, "n_draws": 4000}
+    (run / "manifest.json").write_text(json.dumps(manifest))
     rows = ["period," + ",".join(TABLE_COLUMNS)]
     rows.append("total," + ",".join(repr(ner + i) for i in range(len(TABLE_COLUMNS))))
     (run / "tables" / "summary.csv").write_text("\n".join(rows) + "\n")
