@@ -27,13 +27,15 @@ from scipy import stats  # noqa: E402
 
 from models import biomass, deforestation, leakage  # noqa: E402
 from models.sampling import ESS_MIN, RHAT_MAX, flat_draws  # noqa: E402
-from simulator import outputs, rng  # noqa: E402
+from simulator import outputs  # noqa: E402
 from simulator.accounting import SIDE_BY_SIDE, Accounts  # noqa: E402
 from simulator.config import RunSpec  # noqa: E402
 from simulator.data import RunData  # noqa: E402
 from simulator.errors import OutputError  # noqa: E402
+from simulator.hazard import loss_fraction  # noqa: E402
 from simulator.inference import Posteriors, relative_risk  # noqa: E402
 from simulator.kernels import KernelInputs  # noqa: E402
+from simulator.reference import log_hazard_paths  # noqa: E402
 from simulator.standards import (  # noqa: E402
     NOT_AVAILABLE,
     STANDARDS,
@@ -390,9 +392,8 @@ def _fig_rates(path, spec, data, tree, inputs: KernelInputs, years) -> None:
     obs = 100 * d["loss_ha"] / d["forest_area_ha"]
     se = 100 * d["loss_se_ha"] / d["forest_area_ha"]
     fitted = flat_draws(tree, "rate_pct")
-    draws = np.arange(inputs.log_rate_mean.shape[0], dtype=np.uint64)
-    z = rng.normal_array(0, draws[:, None], np.arange(len(years))[None, :], 0, rng.STREAM_RATE)
-    projected = 100 * np.exp(inputs.log_rate_mean + inputs.rate_sigma[:, None] * z)
+    k = np.arange(inputs.log_rate_mean.shape[0])
+    projected = 100 * loss_fraction(log_hazard_paths(inputs, 0, k.astype(np.uint64), k))
     fig, ax = plt.subplots(figsize=(8, 3.2))
     for x, series, colour, label in (
         (d["year"], fitted, "C0", "fitted rate"),
@@ -452,12 +453,17 @@ def _fig_parameters(path, spec, posteriors: Posteriors) -> None:
     defo, leak = posteriors.trees["deforestation"], posteriors.trees["leakage"]
     eff, disp = cfg.deforestation.effectiveness, cfg.leakage.displacement
     panels = [
-        (defo, "effectiveness", "project effectiveness e", stats.beta(eff.alpha, eff.beta)),
+        (
+            defo,
+            "effectiveness",
+            "project effectiveness e",
+            stats.beta(eff.alpha, eff.beta, loc=eff.lower, scale=1.0 - eff.lower),
+        ),
         (leak, "displacement", "leakage displacement λ", stats.beta(disp.alpha, disp.beta)),
         (defo, "post_conversion_tco2e_ha", "post-conversion carbon (tCO2e/ha)", None),
-        (defo, "sigma", "process noise σ of log rate", None),
-        (defo, "c", "highway effect c (log rate)", None),
-        (defo, "b", "trend b (log rate per year)", None),
+        (defo, "sigma", "process noise σ of log hazard", None),
+        (defo, "c", "highway effect c (log hazard)", None),
+        (defo, "b", "trend b (log hazard per year)", None),
     ]
     fig, axes = plt.subplots(2, 3, figsize=(8, 4.2))
     for ax, (tree, var, label, prior) in zip(axes.flat, panels, strict=True):
@@ -733,8 +739,17 @@ def _appendix_data(spec, data, posteriors, post_tables, summary, manifest) -> di
             "allocated: the jurisdiction's projected loss J times the project's risk share s, "
             "spread over strata by risk-weighted remaining forest (the VM0048 shape)"
             if cfg.deforestation.baseline == "allocated"
-            else "reference region: the projected rate applied to the project's remaining forest"
+            else "reference region: the projected hazard applied to the project's remaining forest"
         ),
+        "noise": (
+            "AR(1), $u_t = phi u_(t-1) + sigma sqrt(1 - phi^2) epsilon_t$"
+            if cfg.deforestation.noise == "ar1"
+            else "independent between years"
+        ),
+        "gap_years": str(
+            deforestation.gap_years(data.deforestation["year"], cfg.crediting.start_year)
+        ),
+        "belt_cv": f"{cfg.leakage.belt_baseline_cv:g}",
     }
 
 
@@ -759,26 +774,42 @@ def _priors(cfg) -> list[dict]:
                 f"Normal({b.carbon_fraction.mean:g}, {b.carbon_fraction.sd:g}) on [0, 1]",
             ),
         ]
-    rows += [
-        ("log-rate intercept a", "Normal({:.3f}, {:g})".format(*dh["a"])),
+    tagged = [(name, prior, "biomass") for name, prior in rows]
+    defo = [
+        ("log-hazard intercept a", "Normal({:.3f}, {:g})".format(*dh["a"])),
         ("trend b", "Normal({:g}, {:g})".format(*dh["b"])),
         ("highway effect c", "Normal({:g}, {:g})".format(*dh["c"])),
-        ("process noise σ", f"HalfNormal({dh['sigma']:g})"),
-        ("effectiveness e", f"Beta({d.effectiveness.alpha:g}, {d.effectiveness.beta:g})"),
+        ("process noise σ (marginal SD)", f"HalfNormal({dh['sigma']:g})"),
+    ]
+    if d.noise == "ar1":
+        defo.append(("AR(1) coefficient φ", "Normal({:g}, {:g}) on (-1, 1)".format(*dh["phi"])))
+    defo += [
+        (
+            "effectiveness e (vs the regional hazard)",
+            f"Beta({d.effectiveness.alpha:g}, {d.effectiveness.beta:g})"
+            + (f" on [{d.effectiveness.lower:g}, 1]" if d.effectiveness.lower else ""),
+        ),
         ("post-conversion carbon (tCO2e/ha)", f"Gamma(mean {post.mean:g}, sd {post.sd:g})"),
-        ("leakage displacement λ", f"Beta({lk.displacement.alpha:g}, {lk.displacement.beta:g})"),
     ]
     if d.allocation is not None:
         j, share = d.allocation.jurisdiction_loss_ha, d.allocation.risk_share
-        rows += [
+        defo += [
             ("jurisdiction loss J (ha/yr)", f"Gamma(mean {j.mean:g}, sd {j.sd:g})"),
             ("project risk share s", f"Beta({share.alpha:g}, {share.beta:g})"),
         ]
-    model = ["biomass"] * 6 + ["deforestation"] * 6 + ["leakage"] + ["deforestation"] * 2
-    return [
-        {"name": name, "prior": prior, "model": m}
-        for (name, prior), m in zip(rows, model, strict=False)
-    ]
+    tagged += [(name, prior, "deforestation") for name, prior in defo]
+    tagged.append(
+        (
+            "leakage displacement λ",
+            f"Beta({lk.displacement.alpha:g}, {lk.displacement.beta:g})",
+            "leakage",
+        )
+    )
+    if lk.belt_baseline_cv > 0:
+        tagged.append(
+            ("belt counterfactual error log κ", f"Normal(0, {lk.belt_baseline_cv:g})", "leakage")
+        )
+    return [{"name": name, "prior": prior, "model": m} for name, prior, m in tagged]
 
 
 def _standards_data(accounts: Accounts, primary: str) -> dict:
