@@ -268,7 +268,6 @@ def problems(spec: RunSpec, data: RunData) -> dict[str, Problem]:
             out |= _components(name, v[name])
         projected = deforestation.log_hazard_mean(v["a"], v["b"], v["c"], trend[0], highway[0])
         out["projected_log_hazard"] = np.asarray(projected)
-        out[f"rate_pct[{int(defo['year'][-1])}]"] = np.asarray(v["rate_pct"])[..., -1]
         return out
 
     def leak_q(v):
@@ -280,7 +279,7 @@ def problems(spec: RunSpec, data: RunData) -> dict[str, Problem]:
     out = {}
     for name, model, observed, q in (
         ("biomass", bio_model, "log_agb", bio_q),
-        ("deforestation", defo_model, "loss_pct", defo_q),
+        ("deforestation", defo_model, "log_hazard_obs", defo_q),
         ("leakage", leak_model, "belt_loss_ha", leak_q),
     ):
         swapped, shared = swappable(model, observed)

@@ -99,7 +99,7 @@ HYPERPRIORS = {
     "b": (0.0, 0.1),  # Normal: trend of the log hazard per year
     "c": (0.0, 1.0),  # Normal: highway effect on the log hazard
     "sigma": 0.5,  # HalfNormal: marginal SD of the process noise of the log hazard
-    "phi": (0.0, 0.5),  # Normal truncated to (-1, 1): AR(1) coefficient
+    "phi": (2.0, 2.0),  # Beta of (phi + 1) / 2: AR(1) coefficient on (-1, 1)
 }
 
 
@@ -276,7 +276,9 @@ def build_model(
         sigma = pm.HalfNormal("sigma", HYPERPRIORS["sigma"])
         mu = log_hazard_mean(a, b, c, trend, highway)
         if settings.noise == "ar1":
-            phi = pm.TruncatedNormal("phi", *HYPERPRIORS["phi"], lower=-1.0, upper=1.0)
+            # (phi + 1) / 2 ~ Beta: mean 0, SD 0.45 for Beta(2, 2), on (-1, 1)
+            phi_share = pm.Beta("phi_share", *HYPERPRIORS["phi"])
+            phi = pm.Deterministic("phi", 2.0 * phi_share - 1.0)
             lag = np.abs(np.arange(n)[:, None] - np.arange(n)[None, :])
             cov = sigma**2 * phi**lag + pt.diag(obs_sd**2)
             pm.MvNormal("log_hazard_obs", mu=mu, cov=cov, observed=y, dims="year")

@@ -782,7 +782,7 @@ def _priors(cfg) -> list[dict]:
         ("process noise σ (marginal SD)", f"HalfNormal({dh['sigma']:g})"),
     ]
     if d.noise == "ar1":
-        defo.append(("AR(1) coefficient φ", "Normal({:g}, {:g}) on (-1, 1)".format(*dh["phi"])))
+        defo.append(("AR(1) coefficient φ", "(φ + 1)/2 ~ Beta({:g}, {:g})".format(*dh["phi"])))
     defo += [
         (
             "effectiveness e (vs the regional hazard)",
