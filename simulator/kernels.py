@@ -15,7 +15,7 @@ For draw i, stratum s, crediting year t = 1..T, with forest F^b_s,0 = F^p_s,0 = 
     D^p_st = F^p_s,t-1 r^p_st ;  F^p_st = F^p_s,t-1 - D^p_st  (project forest tracked)
     dC_s   = C_j,s - Cpost_k
     E^b_t  = sum_s D^b_st dC_s ;  E^p_t = sum_s D^p_st dC_s
-    L_t    = lambda_l sum_s (D^b_st - D^p_st) dC_belt        displaced ha x belt stock lost
+    L_t    = max(0, lambda_l sum_s (D^b_st - D^p_st) dC_belt)  displaced ha x belt stock lost
     dC_belt = Cbelt_l - Cpost_k   (Cbelt: the belt's carbon density; by default the
              area-weighted mean density of the project's strata, draw j: the same forests)
 
@@ -25,9 +25,11 @@ samples, picked independently (the models, and within the deforestation model
 the rate, effectiveness and post-conversion carbon, are independent a
 posteriori, so independent picks form joint posterior draws). ``loss_fraction`` is
 :func:`simulator.hazard.loss_fraction`. Emissions are committed in the year of
-deforestation (VM0007 convention). Leakage follows VMD0010 v1.2: the displaced
-deforestation (ha) is converted to emissions with the carbon stock of the forest
-it moves to (the leakage belt), not with the project's.
+deforestation (VM0007 convention). Leakage follows VMD0010 v1.2 §5.1.4.2 (Eq. 1,
+ex post: the belt's project-case emissions less its baseline emissions): the
+displaced deforestation (ha) is converted to emissions with the carbon stock of
+the forest it moves to (the leakage belt), not with the project's, and a negative
+leakage (a project with ``e < 0``) is set to 0 as that clause requires.
 
 :func:`_simulate` is the private kernel (loops and arithmetic into preallocated
 outputs, status flags instead of exceptions); :func:`simulate` validates inputs,
@@ -339,7 +341,8 @@ def _simulate(
             eb[i, t] = eb_t
             ep[i, t] = ep_t
             loss[i, t] = loss_t
-            lk[i, t] = lam * displaced * dc_belt
+            # VMD0010 v1.2 §5.1.4.2: leakage < 0 is set to 0 ("to prevent positive leakage")
+            lk[i, t] = max(lam * displaced * dc_belt, 0.0)
         bad[i] = flag
 
 

@@ -101,6 +101,7 @@ def simulate_reference(
     eb = np.einsum("nts,ns->nt", lost_b, dc)
     ep = np.einsum("nts,ns->nt", lost_p, dc)
     lk = (inputs.leakage_fraction[m] * dc_belt)[:, None] * (lost_b - lost_p).sum(axis=2)
+    lk = np.maximum(lk, 0.0)  # VMD0010 v1.2 §5.1.4.2: negative leakage is set to 0
     return SimulationResult(
         eb,
         ep,
