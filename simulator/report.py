@@ -27,7 +27,7 @@ from scipy import stats  # noqa: E402
 
 from models import biomass, deforestation, leakage  # noqa: E402
 from models.sampling import ESS_MIN, RHAT_MAX, flat_draws  # noqa: E402
-from simulator import outputs  # noqa: E402
+from simulator import outputs, prior_sensitivity  # noqa: E402
 from simulator.accounting import SIDE_BY_SIDE, Accounts  # noqa: E402
 from simulator.config import RunSpec  # noqa: E402
 from simulator.data import RunData  # noqa: E402
@@ -123,6 +123,8 @@ def write_outputs(
     outputs.write_summary(summary, out / "summary.nc")
     outputs.write_csv(summary, "period", outputs.TABLE_COLUMNS, out / "tables" / "summary.csv")
     outputs.write_standards_csv(accounts.side_by_side, out / "tables" / "standards.csv")
+    prior_rows = prior_sensitivity.prior_sensitivity(spec, inputs)
+    _write_rows(out / "tables" / "prior_sensitivity.csv", prior_sensitivity.COLUMNS, prior_rows)
     strata = [st.name for st in cfg.project.strata]
     if posteriors.plots is not None:
         budget_ds = _write_inventory_tables(out, data, posteriors, budget, strata)
@@ -196,6 +198,19 @@ def write_outputs(
     doc["components"] = _component_rows(sim, summary)
     doc["deduction"] = _worked_deduction(STANDARDS[cfg.accounting.standard], summary)
     doc["buffer"] = _buffer_data(summary)
+    doc["prior_sensitivity"] = [
+        {
+            "parameter": r["parameter"],
+            "case": r["case"],
+            "prior": r["prior"],
+            "mean": _t(r["ner_mean"]),
+            "low": _t(r["ner_ci_low"]),
+            "u": f"{r['uncertainty_pct']:.1f}%",
+            "credits": _t(r["credits"]),
+            "change": "" if r["case"] == "run" else f"{r['credits_vs_run_pct']:+.1f}%",
+        }
+        for r in prior_rows
+    ]
     if sensitivity is not None:
         doc["sensitivity"] = write_sensitivity(out, sensitivity)
     (out / "appendix.json").write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
@@ -231,7 +246,37 @@ def _write_inventory_tables(out: Path, data, posteriors, budget, strata) -> xr.D
     )
     plot_ds = _plot_dataset(posteriors.plots)
     outputs.write_csv(plot_ds, "plot_id", list(plot_ds.data_vars), out / "tables" / "plot_agb.csv")
+    # design-based (Cochran) stratum means of the plots' AGB beside the model's posterior
+    design = biomass.design_based_means(strata, inv.plot_stratum, posteriors.plots.mean)
+    agb = flat_draws(posteriors.trees["biomass"], "agb_mg_ha")
+    lo, hi = np.quantile(agb, [0.05, 0.95], axis=0)
+    rows = [
+        {
+            "stratum": name,
+            "n_plots": int(design["n"][i]),
+            "design_mean_mg_ha": float(design["mean"][i]),
+            "design_se_mg_ha": float(design["se"][i]),
+            "posterior_mean_mg_ha": float(agb[:, i].mean()),
+            "posterior_sd_mg_ha": float(agb[:, i].std(ddof=1)),
+            "posterior_q05_mg_ha": float(lo[i]),
+            "posterior_q95_mg_ha": float(hi[i]),
+        }
+        for i, name in enumerate(strata)
+    ]
+    _write_rows(out / "tables" / "biomass_design_based.csv", list(rows[0]), rows)
     return budget_ds
+
+
+def _write_rows(path: Path, columns, rows: list[dict]) -> None:
+    """A CSV of dict rows in ``columns`` order; floats with 17 significant digits."""
+
+    def cell(v):
+        return f"{v:.17g}" if isinstance(v, float) else str(v)
+
+    lines = [",".join(columns)]
+    for r in rows:
+        lines.append(",".join(f'"{c}"' if "," in c else c for c in (cell(r[k]) for k in columns)))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def compile_appendix(out: Path) -> Path:
