@@ -82,7 +82,7 @@ def test_deforestation_predicts_held_out_years():
     """
     gen = np.random.default_rng(404)
     years = np.arange(2001, 2026)
-    fit_years, held = years[:20], years[20:]
+    fit_years = years[:20]
     x_all, h_all = deforestation.covariates(years, fit_years, DEFO)
     covered = total = 0
     for r in range(REPLICATES):
