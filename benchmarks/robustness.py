@@ -122,7 +122,9 @@ def spread(rows: list[dict]) -> dict:
         values = np.array([r[f"ner_ci_{bound}"] for r in rows])
         sd = float(values.std(ddof=1))
         rms = {
-            part or "total": float(np.sqrt(np.mean([r[f"{bound}_mcse{part}"] ** 2 for r in rows])))
+            (part.lstrip("_") or "total"): float(
+                np.sqrt(np.mean([r[f"{bound}_mcse{part}"] ** 2 for r in rows]))
+            )
             for part in ("", "_futures", "_posterior")
         }
         out[bound] = {
