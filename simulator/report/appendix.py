@@ -20,6 +20,7 @@ from simulator.accounting.standards import (
     art_trees_deduction_fraction,
     fcpf_conservativeness_factor,
     vcs_deduction_fraction,
+    vcs_mr44_discount_factor,
 )
 from simulator.data import RunData
 from simulator.engine.streaming import BLOCK_SIZE, N_BINS, Summary
@@ -301,7 +302,8 @@ def standards_data(accounts: Accounts, primary: str) -> dict:
                     "deduction": tco2e(r["uncertainty_deduction"]),
                     "buffer": tco2e(r["buffer"]),
                     "credits": tco2e(r["credits"]),
-                    "citation": std.citation,
+                    "citation": std.citation
+                    + (f". Illustrative: {std.illustrative}" if std.illustrative else ""),
                     "buffer_on": {
                         "stock_change": "unadjusted stock change (leakage excluded)",
                         "after_deduction": "NER after the uncertainty deduction",
@@ -441,7 +443,14 @@ def worked_deduction(std, summary: xr.Dataset) -> dict:
         f'U = ("UCL"_{level} - "LCL"_{level}) / (2 dot "{centre_name}") = '
         f"({_q(hi)} - {_q(lo)}) / (2 times {_q(centre)}) = {100 * u:.2f} %"
     ]
-    if std.rule is vcs_deduction_fraction:
+    if std.uncertainty_of == "gross":  # ART TREES Eq. 11: the interval of gross reductions
+        lines = [f'U = "HW"_{level}("gross") / "mean"("gross") = {100 * u:.2f} %']
+    if std.rule is vcs_mr44_discount_factor:
+        lines += [
+            f'"discount" = U / 1.6449 dot 0.4307 = {u:.4f} / 1.6449 times 0.4307 = {frac:.4f}',
+            f'"deduction" = "NER" dot "discount" = {_q(mean)} times {frac:.4f} = {_q(ded)}',
+        ]
+    elif std.rule is vcs_deduction_fraction:
         lines += [
             f"f = min(1, 1 - U + 15 %) = min(1, 1 - {100 * u:.2f} % + 15 %) = {1 - frac:.4f}",
             f'"deduction" = "NER" dot (1 - f) = {_q(mean)} times {frac:.4f} = {_q(ded)}',
