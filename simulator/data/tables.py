@@ -255,17 +255,16 @@ def read_table(
         if unknown:
             parts.append(f"unknown column(s) {', '.join(unknown)}")
         raise DataError(f"{path}: {'; '.join(parts)} (expected {', '.join(schema)})")
-    body = [r for r in rows[1:] if any(cell.strip() for cell in r)]
-    if not body:
-        raise DataError(f"{path}: no data rows")
     linenos, cells = [], []
     for lineno, row in enumerate(rows[1:], start=2):
-        if not any(cell.strip() for cell in row):
+        if not "".join(row).strip():  # a blank line
             continue
         if len(row) != len(header):
             raise DataError(f"{path}: row {lineno} has {len(row)} fields, header has {len(header)}")
         linenos.append(lineno)
         cells.append(row)
+    if not cells:
+        raise DataError(f"{path}: no data rows")
     # every row has len(header) fields (checked above), so the transposition is exact
     columns = {
         name: [c.strip() for c in column]
