@@ -53,6 +53,7 @@ import xarray as xr
 from scipy import special, stats
 
 from models.allometry import biomass_to_co2e
+from models.inventory import INDEPENDENT_SOURCES, SHARED_SOURCES
 from models.sampling import flat_draws
 from simulator.accounting import net_emission_reductions
 from simulator.accounting.standards import relative_half_width
@@ -409,16 +410,7 @@ def run_response_model(
     """
     strata = [s.name for s in spec.config.project.strata]
     bio = posteriors.trees["biomass"]
-    tree_level = (
-        "allometry",
-        "diameter",
-        "wood_density",
-        "height",
-        "coefficients",
-        "height_model",
-        "wood_density_mean",
-        "site_bias",
-    )
+    tree_level = INDEPENDENT_SOURCES + SHARED_SOURCES
     plot_terms = sum(budget[k] for k in tree_level + ("sampling",) if k in budget)
     allometric = sum(budget[k] for k in ("allometry", "coefficients", "site_bias") if k in budget)
     allometry_share = np.asarray(allometric, dtype=float) / plot_terms

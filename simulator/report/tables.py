@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from models.inventory import INDEPENDENT_SOURCES, SHARED_SOURCES
 from simulator.data import RunData
 from simulator.engine.streaming import Distribution
 
@@ -117,14 +118,9 @@ def write_standards_csv(side_by_side: xr.Dataset, path: Path) -> None:
 
 
 BUDGET_SOURCES = (
-    "allometry",
-    "diameter",
-    "wood_density",
-    "height",
-    "coefficients",
-    "height_model",
-    "wood_density_mean",
-    "site_bias",
+    "allometry",  # first, as the table has always listed it
+    *(source for source in INDEPENDENT_SOURCES if source != "allometry"),
+    *SHARED_SOURCES,
     "sampling",
     "carbon_fraction",
     "root_shoot",
