@@ -268,6 +268,48 @@ def test_interrupted_run_leaves_nothing_that_looks_complete(small_run, tmp_path,
     assert not out.exists() and not any(tmp_path.glob(".incomplete-*"))
 
 
+@pytest.mark.slow
+def test_a_killed_run_leaves_only_partial_files_and_resume_finishes_it(small_run, tmp_path):
+    """SIGKILL cannot be caught: what is left must not look complete, and --resume reuses it."""
+    import re
+    import signal
+    import time
+
+    toml = small_run / "run.toml"
+    toml.write_text(toml.read_text().replace("chunk_size = 1500", "chunk_size = 50000"))
+    args = [small_run, "--draws", 2_000_000, "--seed", 3, "-q"]
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [*REDDSIM, "run", *map(str, args), "--out", str(out), "--resume"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    # complete chunks only: one being written is a hidden ".<name>.*.partial.npz"
+    saved = lambda: sorted(tmp_path.glob(".chunks/*/*/[0-9]*.npz"))  # noqa: E731
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and not saved() and proc.poll() is None:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    kept = len(saved())
+    assert kept >= 1, "the run was killed before it saved a chunk"
+    assert not out.exists()  # nothing that looks like a run
+    assert {p.name.split("-")[0] for p in tmp_path.iterdir()} >= {".incomplete", ".chunks"}
+    listing = json.loads(reddsim("runs", tmp_path, "--json").stdout)
+    assert listing["runs"] == [] and len(listing["skipped"]["incomplete"]) == 1
+
+    resumed = reddsim("run", *args, "--out", out, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    log = (out / "run.log").read_text()
+    assert re.search(rf"reusing {kept} of \d+ saved chunks", log), log[-2000:]
+    assert not any(tmp_path.glob(".incomplete-*")) and not (tmp_path / ".chunks").exists()
+
+    fresh = reddsim("run", *args, "--out", tmp_path / "fresh")
+    assert fresh.returncode == 0, fresh.stderr
+    for table in sorted((tmp_path / "fresh" / "tables").glob("*.csv")):
+        assert (out / "tables" / table.name).read_bytes() == table.read_bytes(), table.name
+
+
 def test_report_rebuilds_the_pdf_without_rerunning(json_run, tmp_path):
     import shutil
 
@@ -369,6 +411,21 @@ def test_monte_carlo_gate_fails_a_converged_run_with_too_few_draws(tmp_path):
     assert "raise [simulation].n_draws (or --draws) to at least ~" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not out.exists() and not any(tmp_path.iterdir())
+
+
+@pytest.mark.slow
+def test_a_one_year_crediting_period_passes_both_gates_at_the_default_settings(tmp_path):
+    """The shortest valid crediting period with the default sampler and draws: no override."""
+    run_dir = copy_run(tmp_path / "one-year", {"years = 10": "years = 1"})
+    out = tmp_path / "out"
+    result = reddsim("run", run_dir, "--out", out, "--json")
+    assert result.returncode == 0, result.stderr
+    gates = json.loads((out / "manifest.json").read_text())["gates"]
+    assert gates["passed"] and gates["override"] is None, gates
+    assert gates["monte_carlo"]["n_draws"] == 1_000_000
+    rows = (out / "tables" / "summary.csv").read_text().splitlines()
+    periods = [line.split(",")[0] for line in rows]
+    assert periods[1:] == ["2026", "total"]
 
 
 #: typst markup and code; an appendix that evaluated its data would fail on the panic or

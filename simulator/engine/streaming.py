@@ -36,6 +36,7 @@ quantile estimated by the share of draws within ``sd * N**(-1/5)`` of it.
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -48,6 +49,8 @@ import numpy as np
 from simulator.engine.kernels import KernelInputs, SimulationResult, simulate, simulate_into
 from simulator.errors import SimulationError
 from simulator.files import atomic_path
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "BLOCK_SIZE",
@@ -660,13 +663,14 @@ def checkpointed(runner: Runner, directory: Path) -> Runner:
     def run(inputs, seed, plan, grid):
         where = Path(directory) / _stats_digest(inputs, seed, grid)
         where.mkdir(parents=True, exist_ok=True)
-        todo = []
+        todo = [(start, n) for start, n in plan if not (where / f"{start}-{n}.npz").exists()]
+        if len(todo) < len(plan):
+            reused = len(plan) - len(todo)
+            log.info("reusing %d of %d saved chunks from %s", reused, len(plan), where)
+        missing = set(todo)
         for start, n in plan:
-            path = where / f"{start}-{n}.npz"
-            if path.exists():
-                yield start, _load_stats(path, grid)
-            else:
-                todo.append((start, n))
+            if (start, n) not in missing:
+                yield start, _load_stats(where / f"{start}-{n}.npz", grid)
         for start, stats in runner(inputs, seed, todo, grid):
             _save_stats(where / f"{start}-{stats.n}.npz", stats)
             yield start, stats

@@ -128,13 +128,24 @@ def completed_run(member_root: Path, digest: str) -> Path | None:
     return found[-1] if found else None
 
 
-def _execute_member(spec: RunSpec, out_root: str, numba_threads: int | None) -> tuple[str, str]:
+def _execute_member(
+    spec: RunSpec, out_root: str, digest: str, numba_threads: int | None
+) -> tuple[str, str]:
     """Task on a worker: run the pipeline; ``("done", run_dir)`` or ``("failed: …", "")``.
 
     A :class:`ReddsimError` (e.g. the convergence gate) is the member's outcome, not a
     reason to retry; anything else raises and Dask retries it.
+
+    The task is idempotent: Dask recomputes a finished task whose result lived on a worker
+    that died, and a member whose complete run of the same config digest is already in
+    ``out_root`` returns that run instead of writing a second one (the numbers would be
+    bit-identical, the directory would not).
     """
     from simulator.orchestration.pipeline import run
+
+    found = completed_run(Path(out_root), digest)
+    if found is not None:
+        return "done", str(found)
 
     # PyMC announces every sampler start on the worker's stderr; the run's log has it all
     for name in ("pymc", "pytensor", "arviz"):
@@ -238,6 +249,7 @@ def run_batch(
                     _execute_member,
                     m.spec,
                     str(out_dir / m.name),
+                    m.digest,
                     numba_threads,
                     key=f"reddsim-run-{m.name}-{m.digest[:8]}-{os.urandom(4).hex()}",
                     retries=batch.retries,
@@ -247,6 +259,7 @@ def run_batch(
         for fut in as_completed(list(futures)):
             m = futures.pop(fut)
             status, run_dir = fut.result()
+            fut.release()  # nothing left for the scheduler to recompute if a worker dies
             results[m.name] = MemberResult(m, status, Path(run_dir) if run_dir else None)
             _remove_incomplete(out_dir / m.name)
             if on_member is not None:

@@ -14,6 +14,7 @@ moved aside, the new one renamed into place, then the old one deleted.
 from __future__ import annotations
 
 import datetime as dt
+import glob
 import logging
 import os
 import platform
@@ -300,6 +301,7 @@ def run(
         while final.exists():
             suffix += 1
             final = out_root / f"{run_id}-{suffix}"
+    _remove_dead_partials(out_root, final.name)
     tmp = out_root / f".incomplete-{final.name}-{os.getpid()}"
     chunks = out_root / ".chunks" / cfg.digest()[:16]
     try:
@@ -402,6 +404,27 @@ def run(
             ) from exc
         raise
     return RunOutcome(final, accounts, manifest)
+
+
+def _remove_dead_partials(out_root: Path, name: str) -> None:
+    """Remove ``.incomplete-<name>-<pid>`` directories whose process no longer exists.
+
+    A run killed outright (SIGKILL, power loss) cannot clean up after itself; the next
+    run to the same directory does. A partial directory of a live process on this
+    machine is kept (the process id is not unique across machines sharing a disk).
+    """
+    prefix = f".incomplete-{name}-"
+    for path in out_root.glob(f"{glob.escape(prefix)}*"):
+        pid = path.name[len(prefix) :]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            log.info("removing %s, left by a run that was killed", path)
+            shutil.rmtree(path, ignore_errors=True)
+        except OSError:  # the process exists (another user's): keep its directory
+            continue
 
 
 def _sensitivity(timed, spec: RunSpec, data, posteriors, inputs, budget):

@@ -263,6 +263,24 @@ def test_resume_skips_complete_members_only(three, tmp_path):
     assert not (out / "s-02").exists()  # the partial run directory is gone
 
 
+def test_a_recomputed_member_task_returns_its_finished_run(three, tmp_path, monkeypatch):
+    """Dask recomputes a finished task whose result died with its worker: no second run."""
+    from simulator.orchestration import batch as batch_module
+    from simulator.orchestration import pipeline
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("the pipeline ran again for a member that is complete")
+
+    monkeypatch.setattr(pipeline, "run", must_not_run)
+    m = load_batch(three).members[0]
+    done = _fake_complete_run(tmp_path / "s-00", m.digest, "20260101T000000Z-aaaa", 1.5e6)
+    _fake_complete_run(tmp_path / "s-00", "0" * 64, "20260101T000001Z-bbbb", 1.0)
+    outcome = batch_module._execute_member(m.spec, str(tmp_path / "s-00"), m.digest, 1)
+    assert outcome == ("done", str(done))
+    with pytest.raises(AssertionError, match="ran again"):  # another digest does run
+        batch_module._execute_member(m.spec, str(tmp_path / "s-00"), "1" * 64, 1)
+
+
 def test_cli_resume_of_a_finished_batch_runs_nothing(three, tmp_path):
     batch = load_batch(three)
     out = tmp_path / "out"
