@@ -114,7 +114,7 @@ def test_json_totals_match_the_tables(json_run):
     )
     # every implemented standard side by side, the run's own among them
     side = totals["standards"]
-    assert set(side) == {"VM0007-1.8", "VM0007-1.6", "ART-TREES-2.0", "FCPF-CF"}
+    assert set(side) == {"VM0007-1.8", "VM0007-1.6", "VCS-MR-4.4", "ART-TREES-2.0", "FCPF-CF"}
     assert side["VM0007-1.8"][-1]["credits"] == total["credits"]
     csv_rows = (Path(totals["out_dir"]) / "tables" / "standards.csv").read_text().splitlines()
     assert len(csv_rows) == 1 + 4 * 11
