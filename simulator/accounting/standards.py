@@ -376,6 +376,10 @@ class Standard:
     illustrative : str
         Empty where the rule applies as written to a single project; otherwise why
         the row is illustrative only (shown with it).
+    cumulative : bool
+        The rule adjusts the *cumulative* NER up to each verification and credits
+        the difference (VM0007 v1.8 Eq. 16-18, VMD0017 v2.2 Eq. 22); otherwise it
+        applies to each monitoring period's own reductions.
     """
 
     key: str
@@ -389,6 +393,7 @@ class Standard:
     min_draws: int = 0
     uncertainty_of: Literal["ner", "gross"] = "ner"
     illustrative: str = ""
+    cumulative: bool = False
 
 
 STANDARDS: dict[str, Standard] = {
@@ -402,6 +407,7 @@ STANDARDS: dict[str, Standard] = {
             applies_to="ner",
             buffer_on="stock_change",
             rule=vcs_deduction_fraction,
+            cumulative=True,
             citation=(
                 "VM0007 v1.8 §8.4.6 Eq. 16-18: allowable uncertainty +/-15% of NER at the "
                 "90% confidence level; above it Adjusted_NER = NER x (100 - NER_ERROR + 15), "
@@ -417,6 +423,7 @@ STANDARDS: dict[str, Standard] = {
             applies_to="ner",
             buffer_on="stock_change",
             rule=vcs_deduction_fraction,
+            cumulative=True,
             citation=(
                 "VMD0017 v2.2 (X-UNC) §5.4 Eq. 22: allowable uncertainty +/-15% of NER at "
                 "the 95% confidence level; above it Adjusted_NER = NER x (100% - "

@@ -28,6 +28,7 @@ from models.settings import (
 )
 from models.settings import Section as _Section
 from simulator.config.nprt import check_buffer_pct, nprt_risk_rating
+from simulator.config.periods import check_periods, parse_period
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -93,8 +94,35 @@ class Project(_Section):
 
 
 class Crediting(_Section):
+    """The crediting years and, optionally, the monitoring periods within them.
+
+    ``periods`` are years or ranges of years (``"2026-2027"``), in order, distinct,
+    not overlapping and without gaps (VCS Standard v4.7 §3.5.6-3.5.7), inside
+    ``start_year .. start_year + years - 1``. With them the run also reports credits
+    per monitoring period and per vintage.
+    """
+
     start_year: Annotated[int, Field(ge=1990, le=2100)]
     years: Annotated[int, Field(ge=1, le=100)]
+    periods: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _periods_within_years(self):
+        if self.periods is None:
+            return self
+        spans = [parse_period(p) for p in self.periods]
+        check_periods(spans)
+        last = self.start_year + self.years - 1
+        if spans[0][0] < self.start_year or spans[-1][1] > last:
+            raise ValueError(
+                f"periods {self.periods[0]} .. {self.periods[-1]} reach outside the crediting "
+                f"years {self.start_year}-{last}"
+            )
+        return self
+
+    def period_spans(self) -> list[tuple[int, int]] | None:
+        """The periods as ``(first_year, last_year)``, or None."""
+        return None if self.periods is None else [parse_period(p) for p in self.periods]
 
 
 class DataFiles(_Section):
