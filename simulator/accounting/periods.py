@@ -21,6 +21,8 @@ monitoring report").
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import xarray as xr
 
@@ -41,6 +43,9 @@ __all__ = [
     "compare_periods",
     "vintages",
     "PERIOD_VARIABLES",
+    "PERIOD_DRAWS",
+    "PeriodAccounts",
+    "account_periods",
 ]
 
 #: Variables of the per-period table of each standard (tCO2e unless named otherwise).
@@ -219,3 +224,74 @@ def vintages(credits: xr.DataArray, periods, yearly_ner=None) -> xr.DataArray:
         units="tCO2e",
     )
     return out
+
+
+#: Draws held in memory for the per-period accounts of a run: the first draws of the
+#: run's own stream (the counter RNG gives the same draws whatever the chunking).
+PERIOD_DRAWS = 262_144
+
+
+@dataclass(frozen=True)
+class PeriodAccounts:
+    """Credits per monitoring period under every standard, and per vintage.
+
+    Attributes
+    ----------
+    table : xarray.Dataset
+        :func:`compare_periods` (dims ``standard, period``).
+    vintages : xarray.DataArray
+        :func:`vintages` of the credits (dims ``standard, vintage``).
+    """
+
+    table: xr.Dataset
+    vintages: xr.DataArray
+
+    def records(self) -> dict:
+        """JSON-ready: per standard, per period the :data:`PERIOD_VARIABLES`, and vintages."""
+
+        def num(x):
+            x = float(x)
+            return None if not np.isfinite(x) else x
+
+        out = {}
+        for key in self.table.standard.values:
+            t = self.table.sel(standard=key)
+            out[str(key)] = {
+                "periods": [
+                    {"period": str(p), **{v: num(t[v].sel(period=p)) for v in PERIOD_VARIABLES}}
+                    for p in t.period.values
+                ],
+                "vintages": {
+                    str(y): num(self.vintages.sel(standard=key, vintage=y))
+                    for y in self.vintages.vintage.values
+                },
+            }
+        return out
+
+
+def account_periods(
+    baseline: np.ndarray,
+    project: np.ndarray,
+    leakage: np.ndarray,
+    start_year: int,
+    periods,
+    buffer_pct: float,
+) -> PeriodAccounts:
+    """Per-period and per-vintage credits of a simulation held in memory.
+
+    Parameters
+    ----------
+    baseline, project, leakage : ndarray, shape (n_draws, n_years)
+        Simulated emissions per draw and crediting year (tCO2e).
+    start_year : int
+        Calendar year of the first column.
+    periods : sequence of (first_year, last_year)
+    buffer_pct : float
+    """
+    gross_y = np.asarray(baseline, dtype=float) - np.asarray(project, dtype=float)
+    ner_y = gross_y - np.asarray(leakage, dtype=float)
+    ner = periods_from_years(ner_y, start_year, periods)
+    gross = periods_from_years(gross_y, start_year, periods)
+    table = compare_periods(ner, gross, periods, buffer_pct)
+    yearly = {start_year + t: float(m) for t, m in enumerate(ner_y.mean(axis=0))}
+    return PeriodAccounts(table, vintages(table.credits, periods, yearly))
