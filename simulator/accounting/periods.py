@@ -118,8 +118,10 @@ def period_accounts(
         cumulative_deduction = ded.deduction
         amount = np.diff(cumulative_deduction, prepend=0.0)
         formula = (
-            "VCU = Adjusted_NER(t2) - Adjusted_NER(t1) - Buffer on cumulative NER "
-            "(VM0007 v1.8 Eq. 16-18)"
+            "VCU = Adjusted_NER(t2) - Adjusted_NER(t1) - Buffer (VM0007 v1.8 Eq. 16), "
+            f"Adjusted_NER on the cumulative NER ({standard.citation.split(':')[0]}); a "
+            "period's deduction is the change of the cumulative deduction, negative where "
+            "the cumulative uncertainty falls"
         )
     else:
         ded = deduction(standard, ner, gross)
