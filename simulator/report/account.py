@@ -55,4 +55,4 @@ def write_account(out: Path, result, pdf: bool = True) -> None:
     template = resources.files("simulator.report.templates").joinpath("account.typ")
     shutil.copyfile(str(template), out / "appendix.typ")
     if pdf:
-        compile_appendix(out)
+        compile_appendix(out, data="account.json")
