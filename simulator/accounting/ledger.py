@@ -208,11 +208,14 @@ class Accounts:
         :func:`compare_standards` under every implemented standard.
     ipcc : dict
         :func:`ipcc_comparison` (Approach 1 vs 2).
+    periods : simulator.accounting.periods.PeriodAccounts, optional
+        Credits per monitoring period and vintage, where ``[crediting].periods`` is set.
     """
 
     summary: xr.Dataset
     side_by_side: xr.Dataset
     ipcc: dict
+    periods: object | None = None
 
 
 def account_all(

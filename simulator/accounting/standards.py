@@ -20,6 +20,7 @@ from typing import Literal
 
 import numpy as np
 
+from simulator.config.nprt import RiskAnalysisFailed, nprt_risk_rating
 from simulator.config.schema import STANDARD_KEYS
 from simulator.engine.streaming import as_distribution
 
@@ -30,6 +31,14 @@ __all__ = [
     "NOT_AVAILABLE",
     "vcs_uncertainty_factor",
     "vcs_deduction_fraction",
+    "MR44_T_TWO_SIDED_90",
+    "MR44_T_ONE_SIDED_66",
+    "vcs_mr44_discount_factor",
+    "vcs_mr44_significance",
+    "MARKET_LEAKAGE_FACTORS",
+    "market_leakage_factor",
+    "nprt_risk_rating",
+    "RiskAnalysisFailed",
     "art_trees_deduction_fraction",
     "fcpf_conservativeness_factor",
     "non_permanence_buffer",
@@ -73,9 +82,12 @@ def vcs_uncertainty_factor(uncertainty, allowable: float = 0.15):
 
     References
     ----------
-    VCS VM0007 REDD+ Methodology Framework v1.8 (2024), §8.4-8.6: allowable
-    uncertainty ±15% of NER at the 90% confidence level (v1.6 and module VMD0017:
-    95%); above it, adjusted NER = NER x (100% - U + 15%).
+    VCS VM0007 REDD+ Methodology Framework v1.8, §8.4.6, Eq. 17-18 (pp. 37-38):
+    "The allowable uncertainty under this methodology is +/- 15% of NERREDD+ at the
+    90% confidence level. Where this precision level is met, no deduction is
+    necessary"; above it ``Adjusted_NER = NER x (100 - NER_ERROR + 15)``, with
+    ``NER_ERROR`` the *cumulative* uncertainty up to year t*. VMD0017 v2.2 (X-UNC),
+    §5.4 Eq. 22: the same adjustment at the 95% confidence level.
 
     Examples
     --------
@@ -98,6 +110,135 @@ def vcs_deduction_fraction(uncertainty, allowable: float = 0.15):
     0.1
     """
     return 1.0 - vcs_uncertainty_factor(uncertainty, allowable)
+
+
+#: VCS Methodology Requirements v4.4 §2.4: t-values of the discount factor, as printed.
+MR44_T_TWO_SIDED_90 = 1.6449  # "t-value for the two-sided 90% confidence interval"
+MR44_T_ONE_SIDED_66 = 0.4307  # "t-value for a one-sided 66.67% confidence interval"
+
+
+def vcs_mr44_discount_factor(uncertainty):
+    """Conservativeness discount factor of the VCS Methodology Requirements v4.4 (§2.4).
+
+    ``Discount factor = Uncertainty / t(alpha=10%) x t(alpha=66.6%)``, i.e.
+    ``U / 1.6449 x 0.4307``, where ``U`` is the "half-width of the 90% confidence
+    interval as a percentage of the mean estimate"; the estimate is then "corrected
+    downwards": ``estimate x (1 - discount factor)``. "Where the half-width of the
+    two-sided 90 percent confidence interval exceeds 100 percent of the reduction
+    and removal estimate, the project is not eligible for crediting": the factor is
+    then 1 (nothing is credited).
+
+    Parameters
+    ----------
+    uncertainty : float or array_like
+        ``U`` as a fraction (0.329 for 32.9%), non-negative.
+
+    Returns
+    -------
+    float or ndarray
+        The deducted fraction of the estimate.
+
+    References
+    ----------
+    VCS Methodology Requirements v4.4 (4 Oct 2023), §2.4 Uncertainty, pp. 10-13;
+    the deduction follows Climatic Change 166, 26 (2021).
+
+    Examples
+    --------
+    The worked box of §2.4: ER 100,000 tCO2e, 90% half-width 32,898 tCO2e.
+
+    >>> f = float(vcs_mr44_discount_factor(32_898 / 100_000))
+    >>> round(f, 3), round(100_000 * (1 - round(f, 3)))
+    (0.086, 91400)
+    >>> float(vcs_mr44_discount_factor(1.2))
+    1.0
+    """
+    u = _fraction(uncertainty)
+    factor = u / MR44_T_TWO_SIDED_90 * MR44_T_ONE_SIDED_66
+    return np.where(u > 1.0, 1.0, factor)
+
+
+def vcs_mr44_significance(uncertainty) -> str:
+    """The §2.4 statement on whether random uncertainty is significant (VCS MR v4.4).
+
+    "The risk shall be deemed significant where uncertainties are expected to exceed
+    10 percent in at least 10 percent of the cases"; where the half-width is unlikely
+    to exceed 10%, random uncertainty may be excluded; above 100% the project is not
+    eligible. This reports where the estimated ``U`` stands against those levels.
+
+    Parameters
+    ----------
+    uncertainty : float
+        ``U`` (90% half-width / mean) as a fraction.
+
+    Returns
+    -------
+    str
+        One sentence for the report.
+    """
+    u = float(_fraction(uncertainty))
+    if u > 1.0:
+        return (
+            f"U = {u:.1%} exceeds 100% of the estimate: not eligible for crediting "
+            "(VCS Methodology Requirements v4.4 §2.4)"
+        )
+    if u > 0.10:
+        return (
+            f"U = {u:.1%} exceeds 10% of the estimate: random uncertainty is significant and "
+            "the conservativeness deduction applies (VCS Methodology Requirements v4.4 §2.4)"
+        )
+    return (
+        f"U = {u:.1%} is within 10% of the estimate: a methodology may exclude random "
+        "uncertainty where this holds in at least 90% of cases (VCS Methodology "
+        "Requirements v4.4 §2.4); the discount is applied all the same"
+    )
+
+
+#: Leakage discount factors of VCS Methodology Requirements v4.4 Table 3 (IFM, pp. 57-58),
+#: which §3.7 applies to REDD market leakage where the baseline includes (illegal) logging
+#: that supplies regional, national or global timber markets.
+MARKET_LEAKAGE_FACTORS: dict[str, float] = {
+    "none": 0.0,  # no or minimal effect on total timber harvest volumes
+    "shift-in-time": 0.10,  # harvests shift across time periods, total minimally changed
+    "permanent-higher-ratio": 0.20,  # merchantable/total biomass higher where harvest moves
+    "permanent-similar-ratio": 0.40,  # ... similar
+    "permanent-lower-ratio": 0.70,  # ... lower
+    "out-of-country": 0.0,  # the leakage is out of country
+}
+
+
+def market_leakage_factor(effect: str) -> float:
+    """Market-leakage discount factor (fraction of the net change in carbon stocks).
+
+    Parameters
+    ----------
+    effect : str
+        One of :data:`MARKET_LEAKAGE_FACTORS`: the project's effect on timber
+        harvest and, for a permanent reduction, where the harvest is displaced to.
+
+    Returns
+    -------
+    float
+        0, 0.10, 0.20, 0.40, 0.70 or 0.
+
+    References
+    ----------
+    VCS Methodology Requirements v4.4, §3.7 (REDD: "domestic market leakage shall be
+    quantified using the market leakage discount factors for IFM projects set out in
+    Sections 3.7.14 and 3.7.15") and Table 3, pp. 57-59.
+
+    Examples
+    --------
+    >>> market_leakage_factor("permanent-similar-ratio")
+    0.4
+    """
+    try:
+        return MARKET_LEAKAGE_FACTORS[effect]
+    except KeyError:
+        raise ValueError(
+            f"market leakage effect {effect!r} is not one of {', '.join(MARKET_LEAKAGE_FACTORS)} "
+            "(VCS Methodology Requirements v4.4 Table 3)"
+        ) from None
 
 
 #: ART TREES v2.0 Eq. 11 constants: t-quantiles at 10,000 degrees of freedom.
@@ -190,8 +331,11 @@ def non_permanence_buffer(base, risk_pct: float):
 
     References
     ----------
-    VCS VM0007 v1.8, §8.6 (buffer on the net change in carbon stocks, leakage
-    excluded); VCS AFOLU Non-Permanence Risk Tool v4.0 (minimum rating 10).
+    VCS VM0007 v1.8, §8.4.4 (buffer on the net change in carbon stocks, leakage
+    not entering); VCS AFOLU Non-Permanence Risk Tool v4.2, §2.5.4 (the rating as a
+    percentage of the net change in carbon stocks; minimum rating 12, §2.5.2, see
+    :func:`nprt_risk_rating`). ART TREES v2.0 Eq. 8 (calculation template, sheet
+    "Deductions BUF"): ``BUF_t = GHG ER_t x BUF%`` on gross reductions.
     """
     return np.maximum(np.asarray(base, dtype=float), 0.0) * (risk_pct / 100.0)
 
@@ -226,6 +370,16 @@ class Standard:
         Clause of the methodology text the rule comes from.
     min_draws : int
         Fewest Monte Carlo draws the standard accepts (0: no minimum stated).
+    uncertainty_of : {"ner", "gross"}
+        Quantity whose interval gives the uncertainty: NER, or gross reductions
+        before leakage (ART TREES Eq. 11 takes the 90% CI of GHG ER_t).
+    illustrative : str
+        Empty where the rule applies as written to a single project; otherwise why
+        the row is illustrative only (shown with it).
+    cumulative : bool
+        The rule adjusts the *cumulative* NER up to each verification and credits
+        the difference (VM0007 v1.8 Eq. 16-18, VMD0017 v2.2 Eq. 22); otherwise it
+        applies to each monitoring period's own reductions.
     """
 
     key: str
@@ -237,6 +391,9 @@ class Standard:
     rule: Callable
     citation: str
     min_draws: int = 0
+    uncertainty_of: Literal["ner", "gross"] = "ner"
+    illustrative: str = ""
+    cumulative: bool = False
 
 
 STANDARDS: dict[str, Standard] = {
@@ -250,10 +407,12 @@ STANDARDS: dict[str, Standard] = {
             applies_to="ner",
             buffer_on="stock_change",
             rule=vcs_deduction_fraction,
+            cumulative=True,
             citation=(
-                "VM0007 v1.8 §8.4-8.6: uncertainty of NER at the 90% confidence level; "
-                "adjusted NER = NER x (100% - U + 15%) where U > 15%; buffer on the "
-                "unadjusted net change in carbon stocks"
+                "VM0007 v1.8 §8.4.6 Eq. 16-18: allowable uncertainty +/-15% of NER at the "
+                "90% confidence level; above it Adjusted_NER = NER x (100 - NER_ERROR + 15), "
+                "on cumulative NER; VCU = Adjusted_NER(t2) - Adjusted_NER(t1) - buffer; "
+                "buffer on the net change in carbon stocks (§8.4.4)"
             ),
         ),
         Standard(
@@ -264,9 +423,25 @@ STANDARDS: dict[str, Standard] = {
             applies_to="ner",
             buffer_on="stock_change",
             rule=vcs_deduction_fraction,
+            cumulative=True,
             citation=(
-                "VM0007 v1.6 §8 and VMD0017: uncertainty of NER at the 95% confidence "
-                "level; adjusted NER = NER x (100% - U + 15%) where U > 15%"
+                "VMD0017 v2.2 (X-UNC) §5.4 Eq. 22: allowable uncertainty +/-15% of NER at "
+                "the 95% confidence level; above it Adjusted_NER = NER x (100% - "
+                "NER_ERROR + 15%)"
+            ),
+        ),
+        Standard(
+            key="VCS-MR-4.4",
+            title="VCS Methodology Requirements v4.4 (2023), §2.4 conservativeness deduction",
+            confidence=0.90,
+            relative_to="mean",
+            applies_to="ner",
+            buffer_on="stock_change",
+            rule=vcs_mr44_discount_factor,
+            citation=(
+                "VCS Methodology Requirements v4.4 §2.4: discount factor = U / 1.6449 x "
+                "0.4307 on the half-width of the 90% CI / mean; estimate x (1 - factor); "
+                "not eligible where the half-width exceeds 100%"
             ),
         ),
         Standard(
@@ -275,13 +450,20 @@ STANDARDS: dict[str, Standard] = {
             confidence=0.90,
             relative_to="mean",
             applies_to="gross",
-            buffer_on="after_deduction",
+            buffer_on="stock_change",
             rule=art_trees_deduction_fraction,
             citation=(
-                "TREES v2.0 §8, Eq. 10-11: Monte Carlo n >= 10,000 at 90%; "
-                "UA = 0.524417 x HW90% / 1.645006; UNC = (ER + REMV) x UA"
+                "TREES v2.0 Eq. 10-11 (ART calculation template, Feb 2025): UA = 0.524417 x "
+                "HW90% / 1.645006 of gross emission reductions; UNC = GHG ER x UA; BUF = "
+                "GHG ER x BUF% (Eq. 8); TREES ER = GHG ER - BUF - LEAK - UNC (Eq. 22)"
             ),
             min_draws=10_000,
+            uncertainty_of="gross",
+            illustrative=(
+                "ART TREES credits a jurisdictional programme: its buffer % comes from the "
+                "TREES risk tool and its leakage % from TREES Table 3, not the VCS inputs "
+                "used here"
+            ),
         ),
         Standard(
             key="FCPF-CF",
@@ -295,6 +477,10 @@ STANDARDS: dict[str, Standard] = {
                 "Methodological Framework Criterion 22 / Indicator 22.1: conservativeness "
                 "factor 0/4/8/12/15% for a 90% half-width / median of <=15/30/60/100/>100%"
             ),
+            illustrative=(
+                "the FCPF Carbon Fund credits national or subnational ER programmes; the band "
+                "table is from secondary sources (the Criterion 22 text was not read)"
+            ),
         ),
     )
 }
@@ -304,8 +490,8 @@ assert tuple(STANDARDS) == STANDARD_KEYS, "simulator.config.schema.STANDARD_KEYS
 #: Rules left out, with the reason (shown in the appendix).
 NOT_AVAILABLE: dict[str, str] = {
     "VM0048-1.0 / VMD0055-1.1": (
-        "the uncertainty sections of VM0048 v1.0, VMD0055 v1.1 and the VCS Methodology "
-        "Requirements v4.4 could not be read in primary text; the rule is not guessed"
+        "the uncertainty sections of VM0048 v1.0 and VMD0055 v1.1 could not be read in "
+        "primary text; the rule is not guessed"
     ),
     "CDM conservativeness factors": (
         "the CDM table of conservativeness factors could not be read in primary text; "
@@ -400,15 +586,14 @@ def deduction(standard: Standard, ner, gross=None) -> Deduction:
     than the estimate (e.g. VCS with U > 115%) leaves zero, not a debit.
     """
     ner = as_distribution(ner)
-    stats = relative_half_width(ner, standard.confidence, standard.relative_to)
+    needs_gross = "gross" in (standard.applies_to, standard.uncertainty_of)
+    if needs_gross and gross is None:
+        raise ValueError(f"{standard.key} deducts from gross reductions: pass `gross`")
+    of = as_distribution(gross) if standard.uncertainty_of == "gross" else ner
+    stats = relative_half_width(of, standard.confidence, standard.relative_to)
     u = stats["uncertainty"]
     estimate = ner.mean
-    if standard.applies_to == "gross":
-        if gross is None:
-            raise ValueError(f"{standard.key} deducts from gross reductions: pass `gross`")
-        base = as_distribution(gross).mean
-    else:
-        base = estimate
+    base = as_distribution(gross).mean if standard.applies_to == "gross" else estimate
     positive = estimate > 0
     fraction = np.where(positive, standard.rule(np.where(positive, u, 0.0)), 0.0)
     amount = np.where(positive, np.minimum(fraction * base, estimate), 0.0)

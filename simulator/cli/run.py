@@ -72,6 +72,11 @@ def _totals(outcome) -> dict:
             str(key): period_records(side.sel(standard=key), ("ner_mean", *SIDE_BY_SIDE))
             for key in side.standard.values
         },
+        **(
+            {"monitoring_periods": outcome.accounts.periods.records()}
+            if outcome.accounts.periods is not None
+            else {}
+        ),
     }
 
 

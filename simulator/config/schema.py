@@ -27,6 +27,8 @@ from models.settings import (
     Sampler,
 )
 from models.settings import Section as _Section
+from simulator.config.nprt import check_buffer_pct, nprt_risk_rating
+from simulator.config.periods import check_periods, parse_period
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -44,6 +46,7 @@ __all__ = [
     "Sampler",
     "Simulation",
     "Accounting",
+    "RiskScores",
     "Sensitivity",
     "RunConfig",
     "RunSpec",
@@ -56,7 +59,7 @@ CONFIG_NAME = "run.toml"
 
 #: Keys of the implemented standards (``[accounting].standard``). The rules themselves are
 #: :data:`simulator.accounting.standards.STANDARDS`, which is built over exactly these keys.
-STANDARD_KEYS = ("VM0007-1.8", "VM0007-1.6", "ART-TREES-2.0", "FCPF-CF")
+STANDARD_KEYS = ("VM0007-1.8", "VM0007-1.6", "VCS-MR-4.4", "ART-TREES-2.0", "FCPF-CF")
 
 
 class Stratum(_Section):
@@ -91,8 +94,35 @@ class Project(_Section):
 
 
 class Crediting(_Section):
+    """The crediting years and, optionally, the monitoring periods within them.
+
+    ``periods`` are years or ranges of years (``"2026-2027"``), in order, distinct,
+    not overlapping and without gaps (VCS Standard v4.7 §3.5.6-3.5.7), inside
+    ``start_year .. start_year + years - 1``. With them the run also reports credits
+    per monitoring period and per vintage.
+    """
+
     start_year: Annotated[int, Field(ge=1990, le=2100)]
     years: Annotated[int, Field(ge=1, le=100)]
+    periods: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _periods_within_years(self):
+        if self.periods is None:
+            return self
+        spans = [parse_period(p) for p in self.periods]
+        check_periods(spans)
+        last = self.start_year + self.years - 1
+        if spans[0][0] < self.start_year or spans[-1][1] > last:
+            raise ValueError(
+                f"periods {self.periods[0]} .. {self.periods[-1]} reach outside the crediting "
+                f"years {self.start_year}-{last}"
+            )
+        return self
+
+    def period_spans(self) -> list[tuple[int, int]] | None:
+        """The periods as ``(first_year, last_year)``, or None."""
+        return None if self.periods is None else [parse_period(p) for p in self.periods]
 
 
 class DataFiles(_Section):
@@ -159,11 +189,32 @@ class Simulation(_Section):
     max_draws: Annotated[int | None, Field(ge=100, le=10**10)] = None
 
 
+class RiskScores(_Section):
+    """Category totals of the AFOLU Non-Permanence Risk Tool v4.2 (Tables 5, 9 and 11)."""
+
+    internal: Annotated[float, Field(ge=0, description="internal risk (Table 5)")]
+    external: Annotated[float, Field(ge=0, description="external risk (Table 9)")]
+    natural: Annotated[float, Field(ge=0, description="natural risk (Table 11)")]
+
+    def rating(self) -> int:
+        """The overall rating (%), :func:`simulator.config.nprt.nprt_risk_rating`."""
+        return nprt_risk_rating(self.internal, self.external, self.natural)
+
+
 class Accounting(_Section):
+    """The standard, and the non-permanence risk rating: typed in, or from the risk scores.
+
+    With ``[accounting.risk]`` the rating is derived by the AFOLU Non-Permanence Risk
+    Tool v4.2 (§2.5) and a ``buffer_pct`` given beside it must equal it; a typed
+    ``buffer_pct`` alone must lie within the tool's 12 to 60.
+    """
+
     standard: Annotated[str, Field(description="methodology and version, e.g. VM0007-1.8")]
     buffer_pct: Annotated[
-        float, Field(description="non-permanence risk rating (%) from the AFOLU risk tool")
-    ]
+        float | None,
+        Field(description="non-permanence risk rating (%) from the AFOLU risk tool"),
+    ] = None
+    risk: RiskScores | None = None
 
     @model_validator(mode="after")
     def _known_standard(self):
@@ -171,13 +222,20 @@ class Accounting(_Section):
             raise ValueError(
                 f"standard {self.standard!r} is not one of {', '.join(sorted(STANDARD_KEYS))}"
             )
-        # VCS AFOLU Non-Permanence Risk Tool v4.0: the overall risk rating is at least 10;
-        # a project scoring above 60 fails the tool and cannot be credited.
-        if not 10 <= self.buffer_pct <= 60:
+        if self.risk is not None:
+            rating = self.risk.rating()  # RiskAnalysisFailed is a ValueError: one clear line
+            if self.buffer_pct is not None and self.buffer_pct != rating:
+                raise ValueError(
+                    f"buffer_pct = {self.buffer_pct:g} but the risk scores give a rating of "
+                    f"{rating} (AFOLU Non-Permanence Risk Tool v4.2 §2.5): give one or make "
+                    "them agree"
+                )
+            object.__setattr__(self, "buffer_pct", float(rating))  # derived, then frozen
+        elif self.buffer_pct is None:
             raise ValueError(
-                f"buffer_pct = {self.buffer_pct}: the AFOLU Non-Permanence Risk Tool "
-                "allows ratings from 10 to 60"
+                "give buffer_pct or the risk scores [accounting.risk] internal, external, natural"
             )
+        check_buffer_pct(self.buffer_pct)
         return self
 
 

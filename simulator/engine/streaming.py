@@ -84,8 +84,9 @@ BLOCK_SIZE = 65_536
 N_BINS = 16_384
 #: Quantities summarised per draw and period (tCO2e, baseline loss in ha).
 QUANTITIES = ("baseline", "project", "leakage", "gross", "ner", "baseline_loss")
-#: Quantities whose quantiles are needed (the others: mean and SD only).
-HISTOGRAMMED = ("baseline", "project", "leakage", "ner", "baseline_loss")
+#: Quantities whose quantiles are needed (the others: mean and SD only); gross for ART
+#: TREES, whose Eq. 11 takes the interval of gross reductions.
+HISTOGRAMMED = ("baseline", "project", "leakage", "gross", "ner", "baseline_loss")
 _HIST_INDEX = tuple(QUANTITIES.index(q) for q in HISTOGRAMMED)
 _SCALE = 1074  # every finite float64 is an integer multiple of 2**-1074
 

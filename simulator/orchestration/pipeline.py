@@ -24,7 +24,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 
@@ -32,10 +32,12 @@ import numba
 import xarray as xr
 
 from simulator.accounting import Accounts, account_all
+from simulator.accounting.periods import PERIOD_DRAWS, account_periods
 from simulator.accounting.standards import STANDARDS
 from simulator.config import RunSpec
 from simulator.data import load_data
 from simulator.engine import rng
+from simulator.engine.kernels import simulate
 from simulator.engine.streaming import (
     BLOCK_SIZE,
     N_BINS,
@@ -96,6 +98,26 @@ def new_run_id(spec: RunSpec, now: dt.datetime | None = None) -> str:
     """``<UTC time>-<first 8 hex of the config digest>``, e.g. ``20261125T142300Z-edba7f9d``."""
     now = now or dt.datetime.now(dt.UTC)
     return f"{now:%Y%m%dT%H%M%SZ}-{spec.config.digest()[:8]}"
+
+
+def _period_accounts(cfg, inputs, accounts: Accounts) -> Accounts:
+    """Credits per monitoring period and vintage, on the run's first draws held in memory.
+
+    Per-period deductions need joint draws across years (cumulative NER); the streamed
+    summary keeps each year's distribution only, so the first ``PERIOD_DRAWS`` draws of
+    the same counter-RNG stream are simulated again in memory (bit-identical).
+    """
+    n = min(cfg.simulation.n_draws, PERIOD_DRAWS)
+    draws = simulate(inputs, n, cfg.simulation.seed)
+    periods = account_periods(
+        draws.baseline,
+        draws.project,
+        draws.leakage,
+        cfg.crediting.start_year,
+        cfg.crediting.period_spans(),
+        cfg.accounting.buffer_pct,
+    )
+    return replace(accounts, periods=periods)
 
 
 def _git_commit(where: Path) -> str | None:
@@ -337,6 +359,10 @@ def run(
                     sim, inputs, standard, cfg.accounting.buffer_pct, cfg.crediting.start_year
                 ),
             )
+            if cfg.crediting.periods is not None:
+                accounts = timed(
+                    "monitoring periods", lambda: _period_accounts(cfg, inputs, accounts)
+                )
             mc_gate = gates.monte_carlo_gate(accounts.summary)
             log.info("Monte Carlo gate: %s", mc_gate.as_dict())
             gates.check_monte_carlo(mc_gate, override)

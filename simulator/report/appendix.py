@@ -20,6 +20,7 @@ from simulator.accounting.standards import (
     art_trees_deduction_fraction,
     fcpf_conservativeness_factor,
     vcs_deduction_fraction,
+    vcs_mr44_discount_factor,
 )
 from simulator.data import RunData
 from simulator.engine.streaming import BLOCK_SIZE, N_BINS, Summary
@@ -303,7 +304,8 @@ def standards_data(accounts: Accounts, primary: str) -> dict:
                     "deduction": tco2e(r["uncertainty_deduction"]),
                     "buffer": tco2e(r["buffer"]),
                     "credits": tco2e(r["credits"]),
-                    "citation": std.citation,
+                    "citation": std.citation
+                    + (f". Illustrative: {std.illustrative}" if std.illustrative else ""),
                     "buffer_on": {
                         "stock_change": "unadjusted stock change (leakage excluded)",
                         "after_deduction": "NER after the uncertainty deduction",
@@ -443,12 +445,15 @@ def worked_deduction(std, summary: xr.Dataset) -> dict:
     )
     centre, centre_name = (mean, "mean") if std.relative_to == "mean" else (median, "median")
     rule = {
+        vcs_mr44_discount_factor: "mr44",
         vcs_deduction_fraction: "vcs",
         art_trees_deduction_fraction: "art",
         fcpf_conservativeness_factor: "fcpf",
     }.get(std.rule, "")
     return {
         "rule": rule,
+        # ART TREES Eq. 11: U is the half-width of the interval of gross reductions
+        "of_gross": std.uncertainty_of == "gross",
         "level": f"{100 * std.confidence:.0f}",
         "centre_name": centre_name,
         "ucl": _q(hi),

@@ -50,9 +50,9 @@ def _read_regular(path: Path) -> bytes:
         return fh.read()
 
 
-def _stage(out: Path, root: Path) -> None:
+def _stage(out: Path, root: Path, data: str) -> None:
     """Copy the files the appendix uses from ``out`` into the empty ``root``."""
-    for name in ("appendix.typ", "appendix.json"):
+    for name in ("appendix.typ", data):
         (root / name).write_bytes(_read_regular(out / name))
     figures = out / "figures"
     if figures.is_symlink() or (figures.exists() and not figures.is_dir()):
@@ -66,8 +66,8 @@ def _stage(out: Path, root: Path) -> None:
                 (root / "figures" / entry.name).write_bytes(_read_regular(entry))
 
 
-def compile_appendix(out: Path) -> Path:
-    """Compile ``out/appendix.typ`` (reading ``appendix.json``) to ``appendix.pdf``.
+def compile_appendix(out: Path, data: str = "appendix.json") -> Path:
+    """Compile ``out/appendix.typ`` (reading ``data``, e.g. ``appendix.json``) to ``appendix.pdf``.
 
     The PDF is written beside its final name and renamed into place, so an existing
     ``appendix.pdf`` is replaced only by a complete one.
@@ -82,7 +82,7 @@ def compile_appendix(out: Path) -> Path:
         raise OutputError(f"{pdf}: a directory is in the way of the PDF; remove it")
     root = tempfile.mkdtemp(prefix="reddsim-typst-")
     try:
-        _stage(out, Path(root))
+        _stage(out, Path(root), data)
         with atomic_path(pdf) as partial:
             typst.compile(str(Path(root) / "appendix.typ"), output=str(partial), root=root)
     except typst.TypstError as err:

@@ -78,6 +78,11 @@ def write_outputs(
     tables.write_summary(summary, out / "summary.nc")
     tables.write_csv(summary, "period", tables.TABLE_COLUMNS, out / "tables" / "summary.csv")
     tables.write_standards_csv(accounts.side_by_side, out / "tables" / "standards.csv")
+    if accounts.periods is not None:
+        periods = accounts.periods.table.to_dataframe().reset_index()
+        periods.to_csv(out / "tables" / "monitoring_periods.csv", index=False)
+        vint = accounts.periods.vintages.rename("credits").to_dataframe().reset_index()
+        vint.to_csv(out / "tables" / "vintages.csv", index=False)
     strata = [st.name for st in cfg.project.strata]
     if posteriors.plots is not None:
         budget_ds = tables.write_inventory_tables(out, data, posteriors, budget, strata)

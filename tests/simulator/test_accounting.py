@@ -75,8 +75,9 @@ def test_buffer_and_uncertainty_order_by_hand():
     """Baseline 1000, project 200, leakage 80 in every draw: NER 720, no uncertainty.
 
     VCS withholds the 20% buffer on the stock change (1000 - 200 = 800): 160, so
-    credits are 720 - 160 = 560, not 720 x 0.8 = 576. FCPF and ART TREES (buffer
-    on NER after the uncertainty deduction) give 576.
+    credits are 720 - 160 = 560, not 720 x 0.8 = 576. ART TREES withholds its buffer
+    on gross reductions too (calculation template, Eq. 8: BUF = GHG ER x BUF%), so
+    560; FCPF (buffer on NER after the uncertainty deduction) gives 576.
     """
     ones = np.ones((50, 1))
     sim = _sim(1000 * ones, 200 * ones, 80 * ones)
@@ -85,7 +86,8 @@ def test_buffer_and_uncertainty_order_by_hand():
     assert credits["VM0007-1.8"] == pytest.approx(560.0)
     assert credits["VM0007-1.6"] == pytest.approx(560.0)
     assert credits["FCPF-CF"] == pytest.approx(576.0)
-    assert credits["ART-TREES-2.0"] == pytest.approx(576.0)
+    assert credits["VCS-MR-4.4"] == pytest.approx(560.0)
+    assert credits["ART-TREES-2.0"] == pytest.approx(560.0)
     assert np.all(side.uncertainty_deduction.values == 0.0)
 
 

@@ -37,11 +37,12 @@ def test_toml_file_and_directory_are_equivalent():
         ),
         (
             {"buffer_pct = 15": "buffer_pct = 5"},
-            "AFOLU Non-Permanence Risk Tool allows ratings from 10 to 60",
+            "AFOLU Non-Permanence Risk Tool v4.2 gives ratings from 12",
         ),
         (
             {'standard = "VM0007-1.8"': 'standard = "VM9999"'},
-            "standard 'VM9999' is not one of ART-TREES-2.0, FCPF-CF, VM0007-1.6, VM0007-1.8",
+            "standard 'VM9999' is not one of ART-TREES-2.0, FCPF-CF, VCS-MR-4.4, VM0007-1.6, "
+            "VM0007-1.8",
         ),
         ({"seed = 20260101": "seed = -1"}, "[simulation].seed = -1"),
         ({"years = 10": "years = 0"}, "[crediting].years = 0"),

@@ -79,6 +79,13 @@ def test_art_trees_deducts_from_gross_reductions(rng):
     d = deduction(STANDARDS["ART-TREES-2.0"], ner, gross)
     ua = float(art_trees_deduction_fraction(d.uncertainty))
     assert float(d.deduction) == pytest.approx(ua * gross.mean(), rel=1e-12)
+    # Eq. 11 takes the 90% CI of gross reductions, not of NER: a leakage that varies
+    # from draw to draw widens NER's interval but leaves UA alone.
+    ner_noisy = gross - rng.normal(100.0, 80.0, gross.size)
+    d2 = deduction(STANDARDS["ART-TREES-2.0"], ner_noisy, gross)
+    assert float(d2.uncertainty) == pytest.approx(
+        float(relative_half_width(gross, 0.90)["uncertainty"]), rel=1e-12
+    )
     with pytest.raises(ValueError, match="gross"):
         deduction(STANDARDS["ART-TREES-2.0"], ner)
     assert STANDARDS["ART-TREES-2.0"].min_draws == 10_000
