@@ -98,6 +98,23 @@ def test_run_writes_every_output(json_run):
     assert "sampling" in result.stderr and "simulation" in result.stderr
 
 
+def test_an_ex_ante_run_says_so_in_json_manifest_and_on_every_page(json_run):
+    _, _, result = json_run
+    totals = json.loads(result.stdout)
+    out = Path(totals["out_dir"])
+    assert totals["run_kind"] == "ex-ante"
+    assert json.loads((out / "manifest.json").read_text())["run_kind"] == "ex-ante"
+    assert json.loads((out / "appendix.json").read_text())["run_kind"] == "ex-ante"
+    if not shutil.which("pdftotext"):
+        pytest.skip("pdftotext is not installed")
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(out / "appendix.pdf"), "-"], capture_output=True, text=True
+    ).stdout
+    pages = [p for p in text.split("\f") if p.strip()]
+    assert len(pages) > 5 and all("ex-ante estimate" in p for p in pages)
+    assert "Ex-ante uncertainty appendix" in pages[0]
+
+
 def test_json_totals_match_the_tables(json_run):
     _, _, result = json_run
     totals = json.loads(result.stdout)

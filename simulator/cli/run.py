@@ -62,6 +62,7 @@ def _totals(outcome) -> dict:
     s, side = outcome.summary, outcome.accounts.side_by_side
     return {
         "out_dir": str(outcome.out_dir),
+        "run_kind": outcome.manifest["run_kind"],
         "appendix": str(outcome.appendix),
         "standard": s.attrs["standard"],
         "confidence": s.attrs["confidence"],

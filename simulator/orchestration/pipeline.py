@@ -94,6 +94,12 @@ class RunOutcome:
         return self.out_dir / "appendix.pdf"
 
 
+#: Every run today is an ex-ante estimate: a forecast of NER over the crediting period for a
+#: project description. VCS issues credits at verification, per monitoring period, from
+#: monitored data; the manifest, ``--json`` and every page of the appendix say which it is.
+RUN_KIND = "ex-ante"
+
+
 def new_run_id(spec: RunSpec, now: dt.datetime | None = None) -> str:
     """``<UTC time>-<first 8 hex of the config digest>``, e.g. ``20261125T142300Z-edba7f9d``."""
     now = now or dt.datetime.now(dt.UTC)
@@ -371,6 +377,7 @@ def run(
                 log.warning("gates fail and are overridden by %s", override)
             manifest = {
                 "run_id": final.name if out_dir is None else run_id,
+                "run_kind": RUN_KIND,
                 "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                 "config_path": str(spec.path),
                 "config_sha256": cfg.digest(),

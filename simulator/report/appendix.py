@@ -145,6 +145,7 @@ def appendix_data(spec, data, posteriors, post_tables, summary, manifest) -> dic
         "country": cfg.project.country,
         "description": cfg.project.description,
         "run_id": manifest["run_id"],
+        "run_kind": manifest.get("run_kind", "ex-ante"),
         "created": manifest["created_utc"],
         "config_sha256": manifest["config_sha256"],
         "git_commit": manifest["git_commit"] or "not in a git repository",

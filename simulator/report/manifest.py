@@ -15,7 +15,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import Any, Literal, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
@@ -102,6 +102,9 @@ class Manifest(_Record):
     diagnostics_override: bool
     gates: GatesRecord
     timings_s: dict[str, float]
+    #: What the run is: ``"ex-ante"``, a forecast for a project description (validation),
+    #: not a verification of monitored data.
+    run_kind: Literal["ex-ante"] = "ex-ante"
     #: SHA-256 of every file of the run directory but :data:`UNRECORDED`, by relative
     #: path (``tables/summary.csv``); ``None`` in manifests written before it was kept.
     outputs_sha256: dict[str, str] | None = None
