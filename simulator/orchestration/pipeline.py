@@ -335,7 +335,7 @@ def run(
                     sim, inputs, standard, cfg.accounting.buffer_pct, cfg.crediting.start_year
                 ),
             )
-            mc_gate = gates.monte_carlo_gate(accounts.summary)
+            mc_gate = gates.monte_carlo_gate(accounts.summary, cfg.sampler.draws)
             log.info("Monte Carlo gate: %s", mc_gate.as_dict())
             gates.check_monte_carlo(mc_gate, override)
             sampler_passed = all(d.passed for d in posteriors.diagnostics)
