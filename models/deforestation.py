@@ -69,14 +69,17 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 import xarray as xr
+from scipy import stats
 
 from models.sampling import sample
-from models.settings import Deforestation, Sampler
+from models.settings import BetaPrior, Deforestation, Sampler
 
 __all__ = [
     "FREE_PARAMETERS",
     "ALLOCATION_PARAMETERS",
     "HYPERPRIORS",
+    "effectiveness_prior",
+    "gamma_prior",
     "highway_covariate",
     "covariates",
     "log_hazard_mean",
@@ -101,6 +104,27 @@ HYPERPRIORS = {
     "sigma": 0.5,  # HalfNormal: marginal SD of the process noise of the log hazard
     "phi": (2.0, 2.0),  # Beta of (phi + 1) / 2: AR(1) coefficient on (-1, 1)
 }
+
+
+def effectiveness_prior(prior: BetaPrior, lower: float | None = None):
+    """The effectiveness prior, ``e = lower + (1 - lower) B`` with ``B ~ Beta(alpha, beta)``.
+
+    A frozen :mod:`scipy.stats` distribution (its ``rvs`` draw the i.i.d. prior sample
+    of a run without monitoring, its ``pdf`` is drawn in the report); ``lower`` defaults
+    to the prior's own (``EffectivenessPrior.lower``, 0 for a plain Beta).
+    :func:`build_model` writes the same prior in PyMC.
+    """
+    lower = getattr(prior, "lower", 0.0) if lower is None else lower
+    return stats.beta(prior.alpha, prior.beta, loc=lower, scale=1.0 - lower)
+
+
+def gamma_prior(mean: float, sd: float):
+    """Gamma with the given mean and SD (shape ``(mean/sd)^2``, scale ``sd^2/mean``).
+
+    A frozen :mod:`scipy.stats` distribution, the ``pm.Gamma(mu=mean, sigma=sd)`` of
+    :func:`build_model` (the post-conversion carbon, the jurisdiction's loss).
+    """
+    return stats.gamma((mean / sd) ** 2, scale=sd**2 / mean)
 
 
 def highway_covariate(years, paving: tuple[int, int]) -> np.ndarray:

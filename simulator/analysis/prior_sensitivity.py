@@ -22,6 +22,8 @@ from dataclasses import replace
 import numpy as np
 from scipy import stats
 
+from models import deforestation
+from models.settings import BetaPrior
 from simulator.accounting import account
 from simulator.accounting.standards import STANDARDS
 from simulator.engine.kernels import KernelInputs, simulate
@@ -43,62 +45,58 @@ COLUMNS = (
 )
 
 
-def _scaled_beta(alpha, beta, lower=0.0):
-    return stats.beta(alpha, beta, loc=lower, scale=1.0 - lower)
-
-
 def cases(cfg) -> list[tuple[str, str, str, object]]:
     """``(parameter, case, prior text, frozen scipy distribution)`` of each alternative."""
-    e, lam, post = cfg.deforestation.effectiveness, cfg.leakage.displacement, cfg.deforestation
-    p = post.post_conversion_tco2e_ha
+    e, lam = cfg.deforestation.effectiveness, cfg.leakage.displacement
+    p = cfg.deforestation.post_conversion_tco2e_ha
 
-    def gamma(mean, sd):
-        return stats.gamma((mean / sd) ** 2, scale=sd**2 / mean)
+    def effectiveness(alpha, beta, lower=0.0):
+        return deforestation.effectiveness_prior(BetaPrior(alpha=alpha, beta=beta), lower)
 
     return [
         (
             "effectiveness",
             "run",
             f"Beta({e.alpha:g}, {e.beta:g}) on [{e.lower:g}, 1]",
-            _scaled_beta(e.alpha, e.beta, e.lower),
+            deforestation.effectiveness_prior(e),
         ),
         (
             "effectiveness",
             "own controls (1 - project/control)",
             "Beta(14, 5) on [0, 1]",
-            _scaled_beta(14, 5),
+            effectiveness(14, 5),
         ),
         (
             "effectiveness",
             "sceptical (mean 0.3)",
             "Beta(2, 1.75) on [-0.5, 1]",
-            _scaled_beta(2, 1.75, -0.5),
+            effectiveness(2, 1.75, -0.5),
         ),
         (
             "displacement",
             "run",
             f"Beta({lam.alpha:g}, {lam.beta:g})",
-            _scaled_beta(lam.alpha, lam.beta),
+            stats.beta(lam.alpha, lam.beta),
         ),
-        ("displacement", "mean 0.05", "Beta(1, 19)", _scaled_beta(1, 19)),
-        ("displacement", "mean 0.20", "Beta(4, 16)", _scaled_beta(4, 16)),
+        ("displacement", "mean 0.05", "Beta(1, 19)", stats.beta(1, 19)),
+        ("displacement", "mean 0.20", "Beta(4, 16)", stats.beta(4, 16)),
         (
             "post_conversion_tco2e_ha",
             "run",
             f"Gamma(mean {p.mean:g}, sd {p.sd:g})",
-            gamma(p.mean, p.sd),
+            deforestation.gamma_prior(p.mean, p.sd),
         ),
         (
             "post_conversion_tco2e_ha",
             "half",
             f"Gamma(mean {p.mean / 2:g}, sd {p.sd / 2:g})",
-            gamma(p.mean / 2, p.sd / 2),
+            deforestation.gamma_prior(p.mean / 2, p.sd / 2),
         ),
         (
             "post_conversion_tco2e_ha",
             "double",
             f"Gamma(mean {2 * p.mean:g}, sd {2 * p.sd:g})",
-            gamma(2 * p.mean, 2 * p.sd),
+            deforestation.gamma_prior(2 * p.mean, 2 * p.sd),
         ),
     ]
 

@@ -55,13 +55,12 @@ def scenario_draws(spec: RunSpec, data: RunData, defo) -> tuple[np.ndarray, np.n
     cfg = spec.config
     gen = np.random.default_rng([cfg.simulation.seed, 0x5343454E])
     post = cfg.deforestation.post_conversion_tco2e_ha
-    shape, scale = (post.mean / post.sd) ** 2, post.sd**2 / post.mean  # Gamma(mean, sd)
-    post_carbon = gen.gamma(shape, scale, PRIOR_DRAWS)
+    post_carbon = deforestation.gamma_prior(post.mean, post.sd).rvs(PRIOR_DRAWS, random_state=gen)
     if data.project_monitoring is not None:
         return flat_draws(defo, "effectiveness"), post_carbon
-    eff = cfg.deforestation.effectiveness
-    share = gen.beta(eff.alpha, eff.beta, PRIOR_DRAWS)
-    return np.minimum(eff.lower + (1.0 - eff.lower) * share, np.nextafter(1.0, 0.0)), post_carbon
+    prior = deforestation.effectiveness_prior(cfg.deforestation.effectiveness)
+    e = prior.rvs(PRIOR_DRAWS, random_state=gen)
+    return np.minimum(e, np.nextafter(1.0, 0.0)), post_carbon
 
 
 def kernel_inputs(spec: RunSpec, data: RunData, posteriors) -> KernelInputs:

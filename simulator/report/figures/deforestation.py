@@ -92,7 +92,7 @@ def fig_parameters(path, spec, posteriors: Posteriors) -> None:
             defo,
             "effectiveness",
             "project effectiveness e",
-            stats.beta(eff.alpha, eff.beta, loc=eff.lower, scale=1.0 - eff.lower),
+            deforestation.effectiveness_prior(eff),
         ),
         (leak, "displacement", "leakage displacement λ", stats.beta(disp.alpha, disp.beta)),
         (defo, "post_conversion_tco2e_ha", "post-conversion carbon (tCO2e/ha)", None),
