@@ -156,6 +156,8 @@ def _diagnostics_summary(study: Study) -> dict:
             "min_ess_bulk_median": float(np.median(ess)),
             "min_ess_bulk_min": float(ess.min()),
             "fits_min_ess_bulk_below_rank_draws": int(np.sum(ess < RANK_DRAWS)),
+            # the run's own sampler gate: R-hat <= 1.01, bulk and tail ESS >= 400, no divergences
+            "fits_passing_gate": int(np.sum(d.get("passed", []))),
         }
     return out
 
@@ -239,7 +241,9 @@ def _markdown(doc: dict) -> str:
             f"Fits: {d['fits']}; with divergences {d['fits_with_divergences']}; "
             f"R-hat > 1.01: {d['fits_r_hat_above_1.01']}, > 1.05: {d['fits_r_hat_above_1.05']} "
             f"(max {d['max_r_hat']:.3f}); min bulk ESS median {d['min_ess_bulk_median']:.0f}, "
-            f"lowest {d['min_ess_bulk_min']:.0f}.",
+            f"lowest {d['min_ess_bulk_min']:.0f}. Passing the run's own sampler gate "
+            f"(R-hat <= 1.01, bulk and tail ESS >= 400, no divergences): "
+            f"{d['fits_passing_gate']} of {d['fits']}.",
             "",
             f"![ranks](sbc_{model}_ranks.png)",
             f"![ecdf](sbc_{model}_ecdf.png)",

@@ -4,14 +4,30 @@ Model (per plot p in stratum s[p], log scale)::
 
     y_p      = log(AGB_p)                      observed plot AGB density (Mg/ha)
     m_p      = sqrt(log(1 + (sd_p / AGB_p)^2)) plot's allometric/measurement SD (known)
-    mu_s     ~ N(mu_0, sigma_s)                          partial pooling across strata
+    mu_s     ~ N(mu_0, sigma_s), mu_0 ~ N(m_0, s_0)      partial pooling across strata
+             (sampled as mu ~ MvN(m_0 1, sigma_s^2 I + s_0^2 J), mu_0 integrated out;
+             one stratum: mu ~ N(m_0, s_0), no grand mean or sigma_s to pool with)
     y_p      ~ N(mu_s[p], sqrt(tau_s[p]^2 + m_p^2))      between-plot + measurement error
     AGB_s    = exp(mu_s + tau_s^2 / 2)                   stratum mean AGB (Mg/ha)
     C_s      = AGB_s * (1 + R) * CF * 44/12              stratum mean carbon (tCO2e/ha)
 
 with CF ~ N(0.47, 0.0206) and R ~ N(0.37, 0.04) truncated to [0.27, 0.44]
 (priors from the run configuration). The plot's true density is marginalised
-out, which keeps NUTS efficient with few plots per stratum.
+out, and so is the grand mean ``mu_0`` (the stratum means are jointly normal
+given ``sigma_s``), which removes the funnels of the hierarchy: NUTS has no
+divergences with one stratum or many (a centred ``mu_s ~ N(mu_0, sigma_s)`` had
+1-10 per fit on the Los Amigos plots, a non-centred one as many, at large
+``sigma_s``). ``mu_0`` is drawn after sampling from its exact conditional
+(:func:`draw_mu_0`). Pooling goes
+as far as the data support: ``sigma_s`` is estimated, so strata as different as
+Los Amigos's four (terra firme to palm swamp) are pooled little (the posterior
+``sigma_s`` is large beside each stratum mean's standard error) and the
+stratum means stay close to their own plots' (compare the design-based means of
+:func:`design_based_means`).
+
+Design-based stratum means (Cochran 1977, Eq. 5.1 and 5.3 without the
+finite-population correction: ``ybar_s`` and ``s_s / sqrt(n_s)`` over the plots
+of stratum s) are reported beside the posterior (:func:`design_based_means`).
 
 Alternatively (``[data] carbon_stocks``), the stratum carbon density comes from
 carbon stocks per stratum and pool that were estimated elsewhere and are given
@@ -46,6 +62,8 @@ __all__ = [
     "FREE_PARAMETERS",
     "HYPERPRIORS",
     "plot_log_data",
+    "design_based_means",
+    "draw_mu_0",
     "build_model",
     "fit_plots",
     "STOCK_FREE_PARAMETERS",
@@ -72,6 +90,50 @@ def plot_log_data(agb_mg_ha: np.ndarray, agb_sd_mg_ha: np.ndarray) -> tuple[np.n
     return np.log(agb), np.sqrt(np.log1p((sd / agb) ** 2))
 
 
+def design_based_means(strata: list[str], plot_stratum, agb_mg_ha) -> dict[str, np.ndarray]:
+    """Design-based mean AGB per stratum and its standard error (Cochran 1977, §5.2-5.3).
+
+    ``mean_s = sum_p y_p / n_s`` and ``se_s = s_s / sqrt(n_s)`` (simple random sampling
+    within the stratum, no finite-population correction: plots are a negligible share
+    of the stratum's area). ``se`` is NaN for a stratum with fewer than two plots.
+
+    Returns
+    -------
+    dict with arrays over ``strata``: ``n``, ``mean``, ``se`` (Mg/ha).
+    """
+    plot_stratum = np.asarray(plot_stratum)
+    y = np.asarray(agb_mg_ha, dtype=float)
+    n, mean, se = [], [], []
+    for name in strata:
+        v = y[plot_stratum == name]
+        n.append(v.size)
+        mean.append(v.mean() if v.size else np.nan)
+        se.append(v.std(ddof=1) / np.sqrt(v.size) if v.size > 1 else np.nan)
+    return {"n": np.array(n), "mean": np.array(mean), "se": np.array(se)}
+
+
+def draw_mu_0(mu_stratum: np.ndarray, sigma_stratum: np.ndarray, seed: int) -> np.ndarray:
+    """Grand mean ``mu_0`` given the stratum means: its exact normal conditional.
+
+    With ``mu_s ~ N(mu_0, sigma_s)`` and ``mu_0 ~ N(m_0, s_0)`` (:data:`HYPERPRIORS`),
+    ``mu_0 | mu, sigma_s`` is normal with precision ``1/s_0^2 + k/sigma_s^2`` and mean
+    ``(m_0/s_0^2 + sum_s mu_s/sigma_s^2) / precision`` (conjugate normal, Gelman et al.
+    2013 *Bayesian Data Analysis* §5.4).
+
+    Parameters
+    ----------
+    mu_stratum : array, shape (..., k)
+    sigma_stratum : array, shape (...)
+    """
+    m0, s0 = HYPERPRIORS["mu_0"]
+    mu = np.asarray(mu_stratum, dtype=float)
+    var = np.maximum(np.asarray(sigma_stratum, dtype=float), 1e-300) ** 2
+    precision = 1.0 / s0**2 + mu.shape[-1] / var
+    mean = (m0 / s0**2 + mu.sum(axis=-1) / var) / precision
+    z = np.random.default_rng([seed, 0x6D75]).standard_normal(mean.shape)
+    return mean + z / np.sqrt(precision)
+
+
 def build_model(
     strata: list[str], plot_stratum: np.ndarray, agb_mg_ha, agb_sd_mg_ha, priors: Biomass
 ) -> pm.Model:
@@ -95,10 +157,16 @@ def build_model(
         s_idx = pm.Data("stratum_index", index, dims="plot")
         meas_sd = pm.Data("log_measurement_sd", m, dims="plot")
         if len(strata) > 1:
-            mu_0 = pm.Normal("mu_0", *HYPERPRIORS["mu_0"])
             sigma_stratum = pm.HalfNormal("sigma_stratum", HYPERPRIORS["sigma_stratum"])
-            # Centred: each stratum has enough plots that the data dominate its mean.
-            mu = pm.Normal("mu_stratum", mu_0, sigma_stratum, dims="stratum")
+            # mu_s = mu_0 + sigma_s z_s with mu_0 ~ N(m0, s0) integrated out: the stratum
+            # means are jointly normal, mean m0, covariance sigma_s^2 I + s0^2 J. Sampling
+            # them centred without mu_0 removes both funnels of the hierarchy (mu_0 against
+            # sigma_s, and the mu_s against sigma_s when the data pin each stratum's mean);
+            # mu_0 is drawn afterwards from its exact conditional (:func:`draw_mu_0`).
+            m0, s0 = HYPERPRIORS["mu_0"]
+            k = len(strata)
+            cov = sigma_stratum**2 * np.eye(k) + s0**2 * np.ones((k, k))
+            mu = pm.MvNormal("mu_stratum", mu=np.full(k, m0), cov=cov, dims="stratum")
         else:
             # One stratum: nothing to pool across. A grand mean and a between-strata SD
             # would be unidentified (a funnel for NUTS), so the stratum mean takes the
@@ -144,7 +212,17 @@ def fit_plots(
         carbon density in tCO2e/ha (above- and below-ground).
     """
     model = build_model(strata, np.asarray(plot_stratum), agb_mg_ha, agb_sd_mg_ha, priors)
-    return sample(model, sampler, seed)
+    tree = sample(model, sampler, seed)
+    post = tree.posterior
+    if "sigma_stratum" not in post:  # one stratum: no grand mean to draw
+        return tree
+    mu_0 = draw_mu_0(
+        post["mu_stratum"].transpose("chain", "draw", "stratum").values,
+        post["sigma_stratum"].values,
+        seed,
+    )
+    tree["posterior"] = post.to_dataset().assign(mu_0=(("chain", "draw"), mu_0))
+    return tree
 
 
 # --------------------------------------------------------------------------- carbon stocks

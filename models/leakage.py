@@ -1,19 +1,26 @@
-"""Activity-shifting leakage: the fraction of avoided deforestation displaced.
+"""Activity-shifting leakage: the fraction of avoided deforestation displaced to the belt.
 
 Model (monitoring year t of the leakage belt)::
 
     lambda          ~ Beta(alpha, beta)
-    belt_loss_t     ~ N(belt_baseline_t + lambda * avoided_t, belt_se_t)
+    log kappa       = cv z,  z ~ N(0, 1)                 error of the belt counterfactual
+    belt_loss_t     ~ N(kappa belt_baseline_t + lambda avoided_t, belt_se_t)
 
-``avoided_t`` is the deforestation avoided inside the project, ``belt_baseline_t``
-the loss the belt would have had without the project and ``belt_se_t`` the map
-standard error of the belt's observed loss. Leakage emissions in the
-simulation are ``lambda * (E_baseline - E_project)``.
+``avoided_t`` is the deforestation avoided inside the project (ha),
+``belt_baseline_t`` the loss the belt would have had without the project (itself
+an estimate, uncertain by the relative SD ``cv = [leakage].belt_baseline_cv``: a
+10% error in it is about as large as the whole displaced loss, so without
+``kappa`` the belt data would pin ``lambda`` with false precision) and
+``belt_se_t`` the map standard error of the belt's observed loss. ``lambda`` is a
+fraction of *hectares*; the simulation converts the displaced hectares with the
+belt's carbon stock lost on conversion, ``lambda sum_s (D^b - D^p) (C_belt -
+C_post)`` (:mod:`simulator.engine.kernels`).
 
 References
 ----------
-VCS VMD0010 (Estimation of emissions from activity shifting for avoided
-unplanned deforestation), leakage-belt monitoring.
+VCS VMD0010 v1.2 (Estimation of emissions from activity shifting for avoided
+unplanned deforestation): the leakage belt's increase in deforestation above
+its baseline, converted with the belt's carbon stocks.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from models.settings import Leakage, Sampler
 
 __all__ = ["FREE_PARAMETERS", "build_model", "fit"]
 
-FREE_PARAMETERS = ["displacement"]
+FREE_PARAMETERS = ["displacement", "belt_baseline_z"]
 
 
 def build_model(
@@ -41,9 +48,16 @@ def build_model(
             "belt_baseline_ha", np.asarray(belt_baseline_ha, dtype=float), dims="year"
         )
         lam = pm.Beta("displacement", prior.alpha, prior.beta)
+        if settings.belt_baseline_cv > 0:
+            z = pm.Normal("belt_baseline_z", 0.0, 1.0)
+            kappa = pm.Deterministic(
+                "belt_baseline_factor", pm.math.exp(settings.belt_baseline_cv * z)
+            )
+        else:
+            kappa = 1.0
         pm.Normal(
             "belt_loss_ha",
-            mu=baseline + lam * avoided,
+            mu=kappa * baseline + lam * avoided,
             sigma=np.asarray(belt_se_ha, dtype=float),
             observed=np.asarray(belt_loss_ha, dtype=float),
             dims="year",

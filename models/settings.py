@@ -18,6 +18,7 @@ __all__ = [
     "NormalPrior",
     "BoundedNormalPrior",
     "BetaPrior",
+    "EffectivenessPrior",
     "Biomass",
     "Allocation",
     "Deforestation",
@@ -59,6 +60,15 @@ class BetaPrior(Section):
 
     alpha: Annotated[float, Field(gt=0)]
     beta: Annotated[float, Field(gt=0)]
+
+
+class EffectivenessPrior(BetaPrior):
+    """Beta(alpha, beta) prior scaled to ``[lower, 1]``: ``e = lower + (1 - lower) B``.
+
+    ``lower < 0`` allows a project that does not reduce (or increases) deforestation.
+    """
+
+    lower: Annotated[float, Field(ge=-5, lt=1, description="smallest possible effectiveness")] = 0.0
 
 
 class Biomass(Section):
@@ -103,7 +113,11 @@ class Deforestation(Section):
         tuple[int, int], Field(description="first and last year of highway paving")
     ]
     projection: Literal["constant", "trend"] = "constant"
-    effectiveness: BetaPrior
+    noise: Annotated[
+        Literal["iid", "ar1"],
+        Field(description="process noise of the log hazard: independent years or AR(1)"),
+    ] = "iid"
+    effectiveness: EffectivenessPrior
     post_conversion_tco2e_ha: NormalPrior
 
     @model_validator(mode="after")
@@ -118,6 +132,14 @@ class Deforestation(Section):
 
 class Leakage(Section):
     displacement: BetaPrior
+    belt_baseline_cv: Annotated[
+        float,
+        Field(
+            ge=0,
+            le=1,
+            description="relative SD of the belt's counterfactual loss (0: taken as exact)",
+        ),
+    ] = 0.1
 
 
 class Sampler(Section):

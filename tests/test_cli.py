@@ -411,7 +411,7 @@ def test_allow_unconverged_writes_an_appendix_that_says_so(tmp_path):
     assert "gates failed and were overridden by --allow-unconverged" in result.stderr
     gates = json.loads((out / "manifest.json").read_text())["gates"]
     assert gates["override"] == "--allow-unconverged" and not gates["passed"]
-    assert not gates["monte_carlo"]["passed"]  # 2,000 draws cannot reach 0.1%
+    assert not gates["monte_carlo"]["passed"]  # 2,000 futures cannot reach 0.5%
     doc = json.loads((out / "appendix.json").read_text())
     assert doc["gates"]["override"] == "--allow-unconverged"
     assert any("Monte Carlo error" in f for f in doc["gates"]["failures"])

@@ -75,8 +75,10 @@ def interval_summary(x, confidence: float) -> dict[str, np.ndarray]:
     dict of str to ndarray
         ``mean, sd, median, ci_low, ci_high, half_width, uncertainty`` (half-width
         over |mean|, a fraction) and ``mean_mcse, ci_low_mcse, ci_high_mcse``, the
-        Monte Carlo standard errors of independent draws
-        (:meth:`simulator.engine.streaming.Distribution.quantile_mcse`).
+        Monte Carlo standard errors (for the bounds: futures and posterior sample,
+        :meth:`simulator.engine.streaming.Distribution.quantile_mcse`), with their parts
+        ``ci_{low,high}_mcse_futures`` and ``ci_{low,high}_mcse_posterior`` (NaN
+        where the posterior part is not tracked: single years).
     """
     dist = as_distribution(x)
     alpha = (1.0 - confidence) / 2.0
@@ -92,6 +94,10 @@ def interval_summary(x, confidence: float) -> dict[str, np.ndarray]:
         "mean_mcse": dist.mean_mcse,
         "ci_low_mcse": dist.quantile_mcse(alpha),
         "ci_high_mcse": dist.quantile_mcse(1.0 - alpha),
+        "ci_low_mcse_futures": dist.futures_mcse(alpha),
+        "ci_high_mcse_futures": dist.futures_mcse(1.0 - alpha),
+        "ci_low_mcse_posterior": dist.posterior_mcse(alpha),
+        "ci_high_mcse_posterior": dist.posterior_mcse(1.0 - alpha),
     }
 
 

@@ -145,7 +145,11 @@ def analyse(
             "carbon_conversion": {"carbon_fraction": cf, "root_shoot": rs},
             "deforestation_rate": {"mean_log_rate": rate_key, "sigma": inputs.rate_sigma},
             "effectiveness": {"effectiveness": defo},
-            "post_conversion": {"post_carbon": inputs.post_carbon},
+            "post_conversion": {
+                "post_carbon": flat_draws(
+                    posteriors.trees["deforestation"], "post_conversion_tco2e_ha"
+                )
+            },
         }
     )
     n_plots = np.array([np.sum(data.plots["stratum"] == s) for s in strata])

@@ -167,9 +167,9 @@ def run(
 
     The appendix is written only if the sampler diagnostics pass (R-hat <= 1.01,
     bulk and tail ESS >= 400, no divergences) and the Monte Carlo error of each
-    bound of the total-NER interval is below 0.1% of its mean, unless
-    --allow-unconverged. Threads follow NUMBA_NUM_THREADS; results do not depend
-    on the thread count.
+    bound of the total-NER interval (futures and posterior sample) is below 0.5% of
+    its mean, unless --allow-unconverged. Threads follow NUMBA_NUM_THREADS; results
+    do not depend on the thread count.
     """
     configure_logging(verbose, quiet)
     try:

@@ -34,6 +34,8 @@ __all__ = [
     "SLOT_BIOMASS",
     "SLOT_DEFORESTATION",
     "SLOT_LEAKAGE",
+    "SLOT_EFFECTIVENESS",
+    "SLOT_POST_CONVERSION",
     "MODEL_STREAMS",
     "ZIGGURAT_LAYERS",
     "draw_key",
@@ -61,16 +63,22 @@ DESCRIPTION = (
 STREAM_POSTERIOR = 1  # which posterior draw each model contributes (stratum = model id)
 STREAM_RATE = 2  # process noise of the annual loss rate
 
-# Which model a posterior pick is for: the ``stratum`` slot of a STREAM_POSTERIOR counter
-# (and the ``stream`` slot of the counter that seeds the model's sampler).
+# Which sample a posterior pick is for: the ``stratum`` slot of a STREAM_POSTERIOR counter
+# (and, for the three models, the ``stream`` slot of the counter that seeds its sampler).
+# The effectiveness and the post-conversion carbon have their own samples, picked
+# independently of the rate model's draw (:mod:`simulator.engine.kernels`).
 SLOT_BIOMASS = 0
 SLOT_DEFORESTATION = 1
 SLOT_LEAKAGE = 2
-#: The slots by model name.
+SLOT_EFFECTIVENESS = 3
+SLOT_POST_CONVERSION = 4
+#: The slots by name (the models' and the two scenario samples').
 MODEL_STREAMS = {
     "biomass": SLOT_BIOMASS,
     "deforestation": SLOT_DEFORESTATION,
     "leakage": SLOT_LEAKAGE,
+    "effectiveness": SLOT_EFFECTIVENESS,
+    "post_conversion": SLOT_POST_CONVERSION,
 }
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)

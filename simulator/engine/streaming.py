@@ -26,11 +26,29 @@ first block of draws (its range widened by half its span on either side); if a
 requested quantile falls outside it, the statistics are recomputed over the exact
 range of all draws (a second pass, deterministic), so the bound always holds.
 
-Monte Carlo standard errors: the draws are independent (each is a pure function
-of its counter), so the mean's is ``sd / sqrt(N)`` and a quantile's the
-asymptotic ``sqrt(p (1 - p) / N) / f(q)`` (e.g. Serfling 1980, *Approximation
-theorems of mathematical statistics*, §2.3.3), with the density ``f`` at the
-quantile estimated by the share of draws within ``sd * N**(-1/5)`` of it.
+Monte Carlo standard errors have two parts.
+
+* **Futures**: given the posterior sample, the futures are independent (each is a
+  pure function of its counter), so the mean's error is ``sd / sqrt(N)`` and a
+  quantile's the asymptotic ``sqrt(p (1 - p) / N) / f(q)`` (e.g. Serfling 1980,
+  *Approximation theorems of mathematical statistics*, §2.3.3), with the density
+  ``f`` at the quantile estimated by the share of draws within ``sd * N**(-1/5)``
+  of it (:meth:`Distribution.futures_mcse`).
+* **Posterior sample**: the futures reuse a finite, autocorrelated MCMC sample of
+  each model, which a re-run with another seed replaces. By the delta method a
+  quantile's error is that of the distribution function at it,
+  ``se(q_p) = se(F(q_p)) / f(q_p)``. For each model the posterior draws
+  (chain-major, so consecutive draws are consecutive in a chain) are cut into
+  :data:`POSTERIOR_BATCHES` contiguous batches and ``F_b(q)`` is the share of the
+  futures that used batch b with total NER <= q; the variance of their weighted
+  mean is the batch-means estimate (Flegal & Jones 2010, *Annals of Statistics*
+  38:1034, with batches of >= 50 draws, long beside the chains' autocorrelation)
+  of that model's posterior-sample variance plus the futures' ``p(1-p)/N``, which
+  is subtracted; the models' parts add (independent samples)
+  (:meth:`Distribution.posterior_mcse`). Tracked for the period total of NER, the
+  quantity the Monte Carlo gate reads; for single years it is NaN.
+
+:meth:`Distribution.quantile_mcse` is the total, ``sqrt(futures^2 + posterior^2)``.
 """
 
 from __future__ import annotations
@@ -76,6 +94,9 @@ __all__ = [
     "as_distribution",
     "as_summary",
     "CI_BOUNDS",
+    "POSTERIOR_BATCHES",
+    "COARSE",
+    "posterior_batch_variance",
 ]
 
 #: Draws per block: float sums run sequentially within a block, blocks add exactly.
@@ -88,6 +109,12 @@ QUANTITIES = ("baseline", "project", "leakage", "gross", "ner", "baseline_loss")
 #: TREES, whose Eq. 11 takes the interval of gross reductions.
 HISTOGRAMMED = ("baseline", "project", "leakage", "gross", "ner", "baseline_loss")
 _HIST_INDEX = tuple(QUANTITIES.index(q) for q in HISTOGRAMMED)
+_NER_HIST = HISTOGRAMMED.index("ner")
+#: Batches of each model's posterior draws for the posterior-sample Monte Carlo error.
+POSTERIOR_BATCHES = 32
+#: Fine histogram bins per coarse bin of the per-batch histograms of total NER.
+COARSE = 16
+_N_COARSE = N_BINS // COARSE
 _SCALE = 1074  # every finite float64 is an integer multiple of 2**-1074
 
 
@@ -128,9 +155,34 @@ class Distribution:
         """Monte Carlo standard error of the mean (independent draws)."""
         return self.sd / np.sqrt(self.n)
 
-    def quantile_mcse(self, p: float) -> np.ndarray:
-        """Monte Carlo standard error of the ``p`` quantile, :func:`quantile_mcse`."""
+    def futures_mcse(self, p: float) -> np.ndarray:
+        """Futures part of the Monte Carlo error of the ``p`` quantile, :func:`quantile_mcse`."""
         return quantile_mcse(self, p)
+
+    def posterior_variance_of_cdf(self, q: np.ndarray) -> np.ndarray:
+        """Posterior-sample variance of ``F(q)`` per period (NaN where not tracked)."""
+        return np.full(np.shape(q), np.nan)
+
+    def posterior_mcse(self, p: float) -> np.ndarray:
+        """Posterior-sample part of the Monte Carlo error of the ``p`` quantile (module doc).
+
+        NaN for periods where it is not tracked (single years).
+        """
+        q = self.quantile(p)
+        h = np.maximum(self.sd * self.n ** (-0.2), np.finfo(float).tiny)
+        f = self.density(q, h)
+        var = self.posterior_variance_of_cdf(q)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(f > 0, np.sqrt(var) / f, np.where(np.isnan(var), np.nan, np.inf))
+
+    def quantile_mcse(self, p: float) -> np.ndarray:
+        """Monte Carlo standard error of the ``p`` quantile: futures and posterior sample.
+
+        Where the posterior-sample part is not tracked (NaN), the futures part alone.
+        """
+        fut = self.futures_mcse(p)
+        post = self.posterior_mcse(p)
+        return np.where(np.isnan(post), fut, np.sqrt(fut**2 + np.nan_to_num(post) ** 2))
 
 
 def quantile_mcse(dist: Distribution, p: float) -> np.ndarray:
@@ -147,12 +199,71 @@ def quantile_mcse(dist: Distribution, p: float) -> np.ndarray:
         return np.where(f > 0, np.sqrt(p * (1.0 - p) / dist.n) / f, np.inf)
 
 
-class Draws(Distribution):
-    """A distribution held as its draws (first axis)."""
+def posterior_batch_variance(
+    below: np.ndarray, n_in_batch: np.ndarray, n_batches: np.ndarray, p: float
+) -> float:
+    """Posterior-sample variance of ``F(q)`` from per-model, per-batch counts (module doc).
 
-    def __init__(self, draws: np.ndarray):
+    Parameters
+    ----------
+    below : array (K, B)
+        Futures with total NER <= q per picked input and batch (may be fractional).
+    n_in_batch : array (K, B)
+        Futures per picked input and batch.
+    n_batches : array (K,)
+        Batches in use per model (``min(POSTERIOR_BATCHES, draws)``).
+    p : float
+        ``F(q)``, for the futures' part ``p (1 - p) / N`` that is subtracted.
+    """
+    total = 0.0
+    for m in range(len(n_batches)):
+        b = int(n_batches[m])
+        if b < 2:
+            continue  # one posterior draw (or batch): no posterior-sample error
+        n_b = np.asarray(n_in_batch[m, :b], dtype=float)
+        n = n_b.sum()
+        used = n_b > 0
+        f_b = np.where(used, np.asarray(below[m, :b], dtype=float) / np.maximum(n_b, 1), 0.0)
+        mean = float(np.sum(n_b * f_b) / n)
+        var = float(np.sum((n_b / n) ** 2 * (f_b - mean) ** 2) * b / (b - 1))
+        total += max(var - p * (1.0 - p) / n, 0.0)
+    return total
+
+
+def batch_of(picks: np.ndarray, n_posterior) -> tuple[np.ndarray, np.ndarray]:
+    """Batch of each future's posterior draw per model, ``idx * B // n``; and the B's."""
+    n_post = np.asarray(n_posterior, dtype=np.int64)
+    n_batches = np.minimum(POSTERIOR_BATCHES, n_post)
+    return np.asarray(picks, dtype=np.int64) * n_batches[None, :] // n_post[None, :], n_batches
+
+
+class Draws(Distribution):
+    """A distribution held as its draws (first axis).
+
+    With ``picks`` (``(n, 3)``, each draw's posterior draw per model) and
+    ``n_posterior`` (the models' posterior sample sizes) the posterior-sample
+    error of the last period (the total) is estimated as for a streamed run.
+    """
+
+    def __init__(self, draws: np.ndarray, picks=None, n_posterior=None):
         self.draws = np.asarray(draws, dtype=np.float64)
         self.n = self.draws.shape[0]
+        self.picks = picks
+        self.n_posterior = n_posterior
+
+    def posterior_variance_of_cdf(self, q):
+        out = np.full(np.shape(q), np.nan)
+        if self.picks is None or self.n_posterior is None or self.draws.ndim != 2:
+            return out
+        batch, n_batches = batch_of(self.picks, self.n_posterior)
+        x = self.draws[:, -1]
+        below_q = (x <= q[-1]).astype(float)
+        b_max = POSTERIOR_BATCHES
+        k = batch.shape[1]
+        below = np.array([np.bincount(batch[:, m], below_q, b_max) for m in range(k)])
+        n_in = np.array([np.bincount(batch[:, m], minlength=b_max) for m in range(k)])
+        out[-1] = posterior_batch_variance(below, n_in, n_batches, float(below_q.mean()))
+        return out
 
     @property
     def mean(self):
@@ -244,6 +355,12 @@ def _accumulate(
     mins,
     maxs,
     counts,
+    picks,
+    n_post,
+    n_batches,
+    ner_hist,
+    coarse,
+    batch_counts,
 ):
     # Draws ``offset ..`` of a chunk. Each parallel task owns a set of periods and reads
     # the draws' rows in order, so every float sum is a sequential sum over the draws of
@@ -305,6 +422,18 @@ def _accumulate(
                         counts[h, p, n_bins + 1] += 1
                     else:
                         counts[h, p, np.int64(pos) + 1] += 1
+                if p == n_years:
+                    # total NER in coarse bins, per model and batch of its posterior draws
+                    pos = (v[4] - lo[ner_hist, p]) * inv_width[ner_hist, p]
+                    if pos < 0.0:
+                        cb = 0
+                    elif pos >= n_bins:
+                        cb = n_bins // coarse + 1
+                    else:
+                        cb = np.int64(pos) // coarse + 1
+                    for mdl in range(n_post.shape[0]):
+                        b = picks[i, mdl] * n_batches[mdl] // n_post[mdl]
+                        batch_counts[mdl, b, cb] += 1
         for p in range(g, n_periods, n_groups):
             for q in range(n_q):
                 block_sums[blk, q, p, 0] = s1[p, q]
@@ -325,6 +454,12 @@ class ChunkStats:
     counts : ndarray (H, P, N_BINS + 2) of int64
         Histogram counts; index 0 is below the grid, the last above it.
     grid : Grid
+    batch_counts : ndarray (K, POSTERIOR_BATCHES, N_BINS // COARSE + 2) of int64
+        Histogram of total NER on the grid's bins merged by :data:`COARSE`, per
+        independently picked input (K = 5, ``kernels.PICKED``) and batch of its draws
+        (module docstring).
+    n_batches : ndarray (K,) of int64
+        Batches in use per model.
     """
 
     n: int
@@ -333,6 +468,8 @@ class ChunkStats:
     maxs: np.ndarray
     counts: np.ndarray
     grid: Grid = field(repr=False)
+    batch_counts: np.ndarray | None = field(default=None, repr=False)
+    n_batches: np.ndarray | None = None
 
     def merge(self, other: ChunkStats) -> ChunkStats:
         """Statistics of the union of two disjoint sets of draws (exact)."""
@@ -343,10 +480,12 @@ class ChunkStats:
             np.maximum(self.maxs, other.maxs),
             self.counts + other.counts,
             self.grid,
+            self.batch_counts + other.batch_counts,
+            self.n_batches,
         )
 
 
-def _empty_stats(n_years: int, grid: Grid) -> ChunkStats:
+def _empty_stats(n_years: int, grid: Grid, n_posterior) -> ChunkStats:
     n_q, n_p = len(QUANTITIES), n_years + 1
     return ChunkStats(
         0,
@@ -355,10 +494,12 @@ def _empty_stats(n_years: int, grid: Grid) -> ChunkStats:
         np.full((n_q, n_p), -np.inf),
         np.zeros((len(HISTOGRAMMED), n_p, N_BINS + 2), dtype=np.int64),
         grid,
+        np.zeros((len(n_posterior), POSTERIOR_BATCHES, _N_COARSE + 2), dtype=np.int64),
+        np.minimum(POSTERIOR_BATCHES, np.asarray(n_posterior, dtype=np.int64)),
     )
 
 
-def _add_draws(stats: ChunkStats, sims: Iterable[SimulationResult]) -> ChunkStats:
+def _add_draws(stats: ChunkStats, sims: Iterable[SimulationResult], n_posterior) -> ChunkStats:
     """Add consecutive sets of draws, the first starting on a block boundary, in place."""
     block_sums = None
     offset = 0
@@ -390,6 +531,12 @@ def _add_draws(stats: ChunkStats, sims: Iterable[SimulationResult]) -> ChunkStat
             stats.mins,
             stats.maxs,
             stats.counts,
+            sim.picks if sim.picks is not None else np.zeros((n, len(n_posterior)), dtype=np.int64),
+            np.asarray(n_posterior, dtype=np.int64),
+            stats.n_batches,
+            _NER_HIST,
+            COARSE,
+            stats.batch_counts,
         )
         offset += n
         complete = rows.shape[0] if offset % BLOCK_SIZE == 0 else rows.shape[0] - 1
@@ -408,8 +555,8 @@ def _add_sums(stats: ChunkStats, rows: np.ndarray) -> None:
     stats.sums = [a + b for a, b in zip(stats.sums, sums, strict=True)]
 
 
-def _chunk_stats(sim: SimulationResult, grid: Grid) -> ChunkStats:
-    return _add_draws(_empty_stats(sim.baseline.shape[1], grid), [sim])
+def _chunk_stats(sim: SimulationResult, grid: Grid, n_posterior) -> ChunkStats:
+    return _add_draws(_empty_stats(sim.baseline.shape[1], grid, n_posterior), [sim], n_posterior)
 
 
 #: Draws per kernel call inside a chunk: small enough for the buffers to stay in cache.
@@ -424,7 +571,9 @@ def simulate_chunk(
     Memory: one buffer of :data:`KERNEL_BATCH` draws (x T per quantity), reused.
     """
     batches = kernel_batches(inputs, seed, draw_start, n_draws)
-    return _add_draws(_empty_stats(inputs.n_years, grid), batches)
+    return _add_draws(
+        _empty_stats(inputs.n_years, grid, inputs.n_posterior), batches, inputs.n_posterior
+    )
 
 
 def kernel_batches(
@@ -436,9 +585,10 @@ def kernel_batches(
     """
     shape = (min(batch, n_draws), inputs.n_years)
     buf = [np.empty(shape) for _ in range(4)]
+    picks = np.empty((shape[0], len(inputs.n_posterior)), dtype=np.int64)
     for lo in range(draw_start, draw_start + n_draws, batch):
         m = min(batch, draw_start + n_draws - lo)
-        out = SimulationResult(*(a[:m] for a in buf), seed=seed, draw_start=lo)
+        out = SimulationResult(*(a[:m] for a in buf), seed=seed, draw_start=lo, picks=picks[:m])
         simulate_into(inputs, seed, lo, out)
         yield out
 
@@ -478,6 +628,30 @@ class StreamedDistribution(Distribution):
         self._cum = None if h is None else np.cumsum(self.counts, axis=1)
         self.lo = None if h is None else stats.grid.lo[h]
         self.width = None if h is None else stats.grid.width[h]
+        self.batch_counts = stats.batch_counts if self.name == "ner" else None
+        self.n_batches = stats.n_batches
+
+    def posterior_variance_of_cdf(self, q):
+        out = np.full(np.shape(q), np.nan)
+        if self.batch_counts is None:
+            return out
+        p = q.shape[0] - 1  # the period total
+        # position of q on the coarse grid; F_b(q) interpolated linearly within its bin
+        x = (q[p] - self.lo[p]) / (self.width[p] * COARSE)
+        c = int(np.floor(x))
+        frac = x - c
+        counts = self.batch_counts.astype(float)  # (3, B, NC + 2)
+        cum = np.cumsum(counts, axis=2)
+        n_in = cum[:, :, -1]
+        if c < 0:
+            below = counts[:, :, 0] * 0.0
+        elif c >= _N_COARSE:
+            below = cum[:, :, _N_COARSE]
+        else:
+            below = cum[:, :, c] + frac * counts[:, :, c + 1]
+        f_q = float(below[0].sum() / max(n_in[0].sum(), 1))
+        out[p] = posterior_batch_variance(below, n_in, self.n_batches, f_q)
+        return out
 
     @property
     def mean(self):
@@ -579,8 +753,13 @@ class Summary:
         return self.distributions[name]
 
 
-def summarise_draws(sim: SimulationResult) -> Summary:
-    """The exact :class:`Summary` of draws held in memory."""
+def summarise_draws(sim: SimulationResult, n_posterior=None) -> Summary:
+    """The exact :class:`Summary` of draws held in memory.
+
+    ``n_posterior`` (default ``sim.n_posterior``): the models' posterior sample
+    sizes; with ``sim.picks`` it gives NER's posterior-sample Monte Carlo error.
+    """
+    n_posterior = n_posterior if n_posterior is not None else sim.n_posterior
 
     def with_total(a):
         total = a[:, 0].copy()
@@ -600,7 +779,10 @@ def summarise_draws(sim: SimulationResult) -> Summary:
         "baseline_loss": loss,
     }
     n, n_years = sim.baseline.shape
-    return Summary(n, n_years, sim.seed, {k: Draws(v) for k, v in values.items()})
+    dists = {
+        k: Draws(v, sim.picks, n_posterior) if k == "ner" else Draws(v) for k, v in values.items()
+    }
+    return Summary(n, n_years, sim.seed, dists)
 
 
 def as_summary(sim: Summary | SimulationResult) -> Summary:
@@ -626,7 +808,9 @@ def serial_runner(inputs, seed, plan, grid) -> Iterator[tuple[int, ChunkStats]]:
 
 def _stats_digest(inputs: KernelInputs, seed: int, grid: Grid) -> str:
     """Identity of a chunk's inputs: kernel inputs, seed, grid and the summary layout."""
-    h = hashlib.sha256(f"{seed}|{BLOCK_SIZE}|{N_BINS}|{QUANTITIES}|{HISTOGRAMMED}".encode())
+    h = hashlib.sha256(
+        f"{seed}|{BLOCK_SIZE}|{N_BINS}|{QUANTITIES}|{HISTOGRAMMED}|{POSTERIOR_BATCHES}|{COARSE}".encode()
+    )
     for value in (*vars(inputs).values(), grid.lo, grid.width):
         if value is not None:
             h.update(np.ascontiguousarray(value).tobytes())
@@ -642,13 +826,22 @@ def _save_stats(path: Path, stats: ChunkStats) -> None:
             mins=stats.mins,
             maxs=stats.maxs,
             counts=stats.counts,
+            batch_counts=stats.batch_counts,
+            n_batches=stats.n_batches,
         )
 
 
 def _load_stats(path: Path, grid: Grid) -> ChunkStats:
     with np.load(path, allow_pickle=False) as f:
         return ChunkStats(
-            int(f["n"]), [int(v) for v in f["sums"]], f["mins"], f["maxs"], f["counts"], grid
+            int(f["n"]),
+            [int(v) for v in f["sums"]],
+            f["mins"],
+            f["maxs"],
+            f["counts"],
+            grid,
+            f["batch_counts"],
+            f["n_batches"],
         )
 
 
@@ -718,9 +911,14 @@ def _merge_in_order(
 CI_BOUNDS = (0.025, 0.05, 0.95, 0.975)
 
 
-def mc_relative_error(dist: Distribution) -> np.ndarray:
-    """Largest MC standard error of the 90% and 95% CI bounds over |mean|, per period."""
-    se = np.max([dist.quantile_mcse(p) for p in CI_BOUNDS], axis=0)
+def mc_relative_error(dist: Distribution, part: str = "total") -> np.ndarray:
+    """Largest MC standard error of the 90% and 95% CI bounds over |mean|, per period.
+
+    ``part``: ``"total"`` (futures and posterior sample), or ``"futures"`` alone
+    (what more simulated futures can reduce).
+    """
+    fn = dist.futures_mcse if part == "futures" else dist.quantile_mcse
+    se = np.max([fn(p) for p in CI_BOUNDS], axis=0)
     with np.errstate(divide="ignore"):
         return np.where(dist.mean != 0, se / np.abs(dist.mean), np.inf)
 
@@ -746,8 +944,9 @@ def stream(
         Executes the chunks (default: one after the other in this process);
         :mod:`simulator.orchestration.batch` passes one that uses a Dask cluster.
     mc_tolerance : float, optional
-        Keep doubling the number of draws (up to ``max_draws``) until
-        :func:`mc_relative_error` of NER is at most this in every period. Then
+        Keep doubling the number of draws (up to ``max_draws``) until the futures
+        part of :func:`mc_relative_error` of NER is at most this in every period
+        (the posterior-sample part does not shrink with more futures). Then
         ``n_draws`` is first rounded up to whole blocks (a block's float sum must
         never be split), and the final count is that times ``2**k``: it too depends
         only on the inputs and the seed.
@@ -775,7 +974,7 @@ def stream(
         widen=0.5,
     )
     for attempt in range(2):
-        stats = _chunk_stats(pilot, grid)
+        stats = _chunk_stats(pilot, grid, inputs.n_posterior)
         track: dict[str, list] = {"n": [], "mean": [], "ci_low": [], "ci_high": []}
         n = 1024
         while n < pilot_n:  # prefixes of the pilot block, exact
@@ -792,7 +991,7 @@ def stream(
                 or target >= max_draws
                 or (
                     not ner.outside_grid(CI_BOUNDS)
-                    and np.all(mc_relative_error(ner) <= mc_tolerance)
+                    and np.all(mc_relative_error(ner, "futures") <= mc_tolerance)
                 )
             ):
                 break

@@ -6,7 +6,13 @@
 """
 
 from simulator.inference.fit import MODELS, Posteriors, fit_models, gated_parameters, model_seed
-from simulator.inference.inputs import crediting_years, kernel_inputs, relative_risk
+from simulator.inference.inputs import (
+    PRIOR_DRAWS,
+    crediting_years,
+    kernel_inputs,
+    relative_risk,
+    scenario_draws,
+)
 from simulator.inference.inventory import (
     PlotBiomass,
     apply_shared_factor,
@@ -33,4 +39,6 @@ __all__ = [
     "model_seed",
     "plot_biomass",
     "relative_risk",
+    "PRIOR_DRAWS",
+    "scenario_draws",
 ]

@@ -369,7 +369,7 @@ def run(
                 accounts = timed(
                     "monitoring periods", lambda: _period_accounts(cfg, inputs, accounts)
                 )
-            mc_gate = gates.monte_carlo_gate(accounts.summary)
+            mc_gate = gates.monte_carlo_gate(accounts.summary, cfg.sampler.draws)
             log.info("Monte Carlo gate: %s", mc_gate.as_dict())
             gates.check_monte_carlo(mc_gate, override)
             sampler_passed = all(d.passed for d in posteriors.diagnostics)

@@ -46,6 +46,7 @@ __all__ = [
     "component_rows",
     "worked_deduction",
     "buffer_data",
+    "prior_sensitivity_data",
     "budget_data",
     "stocks_data",
     "accuracy_data",
@@ -225,8 +226,17 @@ def appendix_data(spec, data, posteriors, post_tables, summary, manifest) -> dic
             "allocated: the jurisdiction's projected loss J times the project's risk share s, "
             "spread over strata by risk-weighted remaining forest (the VM0048 shape)"
             if cfg.deforestation.baseline == "allocated"
-            else "reference region: the projected rate applied to the project's remaining forest"
+            else "reference region: the projected hazard applied to the project's remaining forest"
         ),
+        "noise": (
+            "AR(1), $u_t = phi u_(t-1) + sigma sqrt(1 - phi^2) epsilon_t$"
+            if cfg.deforestation.noise == "ar1"
+            else "independent between years"
+        ),
+        "gap_years": str(
+            deforestation.gap_years(data.deforestation["year"], cfg.crediting.start_year)
+        ),
+        "belt_cv": f"{cfg.leakage.belt_baseline_cv:g}",
     }
 
 
@@ -261,11 +271,19 @@ def _priors(cfg) -> list[dict]:
         if len(cfg.project.strata) == 1:  # nothing to pool: μ_s takes μ_0's prior
             bio[2:5] = [("log-mean AGB μ (log Mg/ha)", "Normal({:.3f}, {:g})".format(*bh["mu_0"]))]
     defo = [
-        ("log-rate intercept a", "Normal({:.3f}, {:g})".format(*dh["a"])),
+        ("log-hazard intercept a", "Normal({:.3f}, {:g})".format(*dh["a"])),
         ("trend b", "Normal({:g}, {:g})".format(*dh["b"])),
         ("highway effect c", "Normal({:g}, {:g})".format(*dh["c"])),
-        ("process noise σ", f"HalfNormal({dh['sigma']:g})"),
-        ("effectiveness e", f"Beta({d.effectiveness.alpha:g}, {d.effectiveness.beta:g})"),
+        ("process noise σ (marginal SD)", f"HalfNormal({dh['sigma']:g})"),
+    ]
+    if d.noise == "ar1":
+        defo.append(("AR(1) coefficient φ", "(φ + 1)/2 ~ Beta({:g}, {:g})".format(*dh["phi"])))
+    defo += [
+        (
+            "effectiveness e (vs the regional hazard)",
+            f"Beta({d.effectiveness.alpha:g}, {d.effectiveness.beta:g})"
+            + (f" on [{d.effectiveness.lower:g}, 1]" if d.effectiveness.lower else ""),
+        ),
         ("post-conversion carbon (tCO2e/ha)", f"Gamma(mean {post.mean:g}, sd {post.sd:g})"),
     ]
     if d.allocation is not None:
@@ -277,10 +295,29 @@ def _priors(cfg) -> list[dict]:
     leak = [
         ("leakage displacement λ", f"Beta({lk.displacement.alpha:g}, {lk.displacement.beta:g})")
     ]
+    if lk.belt_baseline_cv > 0:
+        leak.append(("belt counterfactual error log κ", f"Normal(0, {lk.belt_baseline_cv:g})"))
     return [
         {"name": name, "prior": prior, "model": model}
         for model, rows in (("biomass", bio), ("deforestation", defo), ("leakage", leak))
         for name, prior in rows
+    ]
+
+
+def prior_sensitivity_data(rows: list[dict]) -> list[dict]:
+    """The prior-sensitivity table (:mod:`simulator.analysis.prior_sensitivity`), formatted."""
+    return [
+        {
+            "parameter": r["parameter"],
+            "case": r["case"],
+            "prior": r["prior"],
+            "mean": tco2e(r["ner_mean"]),
+            "low": tco2e(r["ner_ci_low"]),
+            "u": pct(r["uncertainty_pct"]),
+            "credits": tco2e(r["credits"]),
+            "change": "" if r["case"] == "run" else f"{r['credits_vs_run_pct']:+.1f}%",
+        }
+        for r in rows
     ]
 
 

@@ -71,6 +71,18 @@ class MonteCarloGateRecord(_Record):
     relative_high: float | None
     passed: bool
     required_draws: int | None
+    #: The two parts of each bound's error (tCO2e; ``total^2 = futures^2 + posterior^2``)
+    #: and their larger bound over the mean; ``None`` in manifests written before the
+    #: posterior-sample part was counted.
+    futures_low: float | None = None
+    futures_high: float | None = None
+    posterior_low: float | None = None
+    posterior_high: float | None = None
+    relative_futures: float | None = None
+    relative_posterior: float | None = None
+    #: ``[sampler].draws`` of the run and the suggested value when the posterior part fails.
+    posterior_draws: int | None = None
+    required_posterior_draws: int | None = None
 
 
 class GatesRecord(_Record):

@@ -14,7 +14,9 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from models import biomass
 from models.inventory import INDEPENDENT_SOURCES, SHARED_SOURCES
+from models.sampling import flat_draws
 from simulator.data import RunData
 from simulator.engine.streaming import Distribution
 
@@ -30,6 +32,7 @@ __all__ = [
     "SENSITIVITY_COLUMNS",
     "PLANNING_COLUMNS",
     "write_inventory_tables",
+    "write_rows",
     "write_sensitivity_tables",
     "budget_dataset",
     "plot_dataset",
@@ -49,6 +52,10 @@ TABLE_COLUMNS = (
     "ner_mean_mcse",
     "ner_ci_low_mcse",
     "ner_ci_high_mcse",
+    "ner_ci_low_mcse_futures",
+    "ner_ci_high_mcse_futures",
+    "ner_ci_low_mcse_posterior",
+    "ner_ci_high_mcse_posterior",
     "uncertainty_pct",
     "adjustment_factor",
     "uncertainty_deduction",
@@ -147,7 +154,41 @@ def write_inventory_tables(out: Path, data, posteriors, budget, strata) -> xr.Da
     write_csv(tree_wd, "tree_id", list(tree_wd.data_vars), out / "tables" / "tree_wood_density.csv")
     plot_ds = plot_dataset(posteriors.plots)
     write_csv(plot_ds, "plot_id", list(plot_ds.data_vars), out / "tables" / "plot_agb.csv")
+    # design-based (Cochran) stratum means of the plots' AGB beside the model's posterior
+    design = biomass.design_based_means(strata, inv.plot_stratum, posteriors.plots.mean)
+    agb = flat_draws(posteriors.trees["biomass"], "agb_mg_ha")
+    lo, hi = np.quantile(agb, [0.05, 0.95], axis=0)
+    rows = [
+        {
+            "stratum": name,
+            "n_plots": int(design["n"][i]),
+            "design_mean_mg_ha": float(design["mean"][i]),
+            "design_se_mg_ha": float(design["se"][i]),
+            "posterior_mean_mg_ha": float(agb[:, i].mean()),
+            "posterior_sd_mg_ha": float(agb[:, i].std(ddof=1)),
+            "posterior_q05_mg_ha": float(lo[i]),
+            "posterior_q95_mg_ha": float(hi[i]),
+        }
+        for i, name in enumerate(strata)
+    ]
+    write_rows(out / "tables" / "biomass_design_based.csv", list(rows[0]), rows)
     return budget_ds
+
+
+def write_rows(path: Path, columns, rows: list[dict]) -> None:
+    """A CSV of dict rows in ``columns`` order; numbers at full (repr) precision."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(list(columns))
+        for r in rows:
+            writer.writerow([_row_cell(r[c]) for c in columns])
+
+
+def _row_cell(value) -> str:
+    if isinstance(value, bool | int | np.integer | str | np.str_):
+        return str(value)
+    return repr(float(value))
 
 
 def budget_dataset(budget: dict[str, np.ndarray], strata: list[str]) -> xr.Dataset:

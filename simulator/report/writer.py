@@ -19,6 +19,7 @@ import numpy as np
 
 from simulator.accounting import Accounts
 from simulator.accounting.standards import STANDARDS
+from simulator.analysis import prior_sensitivity
 from simulator.config import RunSpec
 from simulator.data import RunData
 from simulator.engine.kernels import KernelInputs
@@ -83,6 +84,10 @@ def write_outputs(
         periods.to_csv(out / "tables" / "monitoring_periods.csv", index=False)
         vint = accounts.periods.vintages.rename("credits").to_dataframe().reset_index()
         vint.to_csv(out / "tables" / "vintages.csv", index=False)
+    prior_rows = prior_sensitivity.prior_sensitivity(spec, inputs)
+    tables.write_rows(
+        out / "tables" / "prior_sensitivity.csv", prior_sensitivity.COLUMNS, prior_rows
+    )
     strata = [st.name for st in cfg.project.strata]
     if posteriors.plots is not None:
         budget_ds = tables.write_inventory_tables(out, data, posteriors, budget, strata)
@@ -135,7 +140,9 @@ def write_outputs(
     )
     fig_simulation.fig_total(figdir / "ner_total.png", sim, summary)
     fig_simulation.fig_waterfall(figdir / "waterfall.png", summary)
-    fig_simulation.fig_convergence(figdir / "mc_convergence.png", sim)
+    fig_simulation.fig_convergence(
+        figdir / "mc_convergence.png", sim, manifest["gates"]["monte_carlo"]["limit"]
+    )
     doc = appendix.appendix_data(spec, data, posteriors, post_tables, summary, manifest)
     doc["standards"] = appendix.standards_data(accounts, cfg.accounting.standard)
     doc["budget"] = (
@@ -158,6 +165,7 @@ def write_outputs(
     doc["components"] = appendix.component_rows(sim, summary)
     doc["deduction"] = appendix.worked_deduction(STANDARDS[cfg.accounting.standard], summary)
     doc["buffer"] = appendix.buffer_data(summary)
+    doc["prior_sensitivity"] = appendix.prior_sensitivity_data(prior_rows)
     if sensitivity is not None:
         doc["sensitivity"] = write_sensitivity(out, sensitivity)
     (out / "appendix.json").write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")

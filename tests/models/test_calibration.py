@@ -13,7 +13,8 @@ from scipy import stats
 from models import biomass, deforestation, leakage
 from models.sampling import flat_draws
 from simulator.config import BetaPrior, Biomass, Leakage, Sampler
-from tests.models.test_recovery import DEFO, simulate_plots
+from simulator.engine.hazard import loss_fraction
+from tests.models.test_recovery import DEFO, simulate_plots, simulate_rates
 
 pytestmark = pytest.mark.slow
 
@@ -43,11 +44,10 @@ def test_biomass_interval_coverage():
 def test_deforestation_interval_coverage():
     gen = np.random.default_rng(202)
     years = np.arange(2001, 2021)
-    h = deforestation.highway_covariate(years, (2006, 2011))
     hits = np.zeros(3, dtype=int)
     for r in range(REPLICATES):
-        a, b, c = np.log(0.001) + gen.normal(0, 0.3), gen.normal(0.03, 0.02), gen.normal(0.6, 0.3)
-        rate = np.exp(a + b * (years - 2001) + c * h + 0.1 * gen.normal(size=years.size))
+        a, b, c = np.log(0.002) + gen.normal(0, 0.3), gen.normal(0.03, 0.02), gen.normal(0.6, 0.3)
+        rate = simulate_rates(gen, years, a, b, c, 0.1)
         forest = 8e6 * np.cumprod(np.r_[1.0, 1 - rate[:-1]])
         se = 0.1 * forest * rate
         loss = forest * rate + gen.normal(0, se)
@@ -62,10 +62,11 @@ def test_leakage_interval_coverage():
     hits = 0
     for r in range(REPLICATES):
         lam = gen.beta(prior.alpha, prior.beta)  # truth drawn from the prior
+        kappa = np.exp(0.1 * gen.normal())  # and the belt counterfactual's error
         avoided = gen.uniform(200, 600, 10)
         base = gen.uniform(1000, 2000, 10)
         se = np.full(10, 60.0)
-        belt = base + lam * avoided + gen.normal(0, se)
+        belt = kappa * base + lam * avoided + gen.normal(0, se)
         tree = leakage.fit(
             np.arange(10), avoided, belt, base, se, Leakage(displacement=prior), SAMPLER, seed=r
         )
@@ -81,22 +82,22 @@ def test_deforestation_predicts_held_out_years():
     """
     gen = np.random.default_rng(404)
     years = np.arange(2001, 2026)
-    fit_years, held = years[:20], years[20:]
-    h = deforestation.highway_covariate(years, (2006, 2011))
+    fit_years = years[:20]
+    x_all, h_all = deforestation.covariates(years, fit_years, DEFO)
     covered = total = 0
     for r in range(REPLICATES):
-        a, b, c, sigma = np.log(0.001) + gen.normal(0, 0.3), gen.normal(0.02, 0.01), 0.6, 0.1
-        rate = np.exp(a + b * (years - 2001) + c * h + sigma * gen.normal(size=years.size))
+        a, b, c, sigma = np.log(0.002) + gen.normal(0, 0.3), gen.normal(0.02, 0.01), 0.6, 0.1
+        rate = loss_fraction(a + b * x_all + c * h_all + sigma * gen.normal(size=years.size))
         forest = 8e6 * np.cumprod(np.r_[1.0, 1 - rate[:-1]])
         se = 0.1 * forest * rate
         loss = forest * rate + gen.normal(0, se)
         tree = deforestation.fit(fit_years, forest[:20], loss[:20], se[:20], DEFO, SAMPLER, seed=r)
         draws = {v: flat_draws(tree, v)[:, None] for v in ("a", "b", "c", "sigma")}
-        mean = deforestation.log_rate_mean(
-            draws["a"], draws["b"], draws["c"], (held - 2001)[None, :], h[20:][None, :]
+        mean = deforestation.log_hazard_mean(
+            draws["a"], draws["b"], draws["c"], x_all[20:][None, :], h_all[20:][None, :]
         )
         z = gen.normal(size=mean.shape)
-        pred = 100 * np.exp(mean + draws["sigma"] * z) + gen.normal(size=mean.shape) * (
+        pred = 100 * loss_fraction(mean + draws["sigma"] * z) + gen.normal(size=mean.shape) * (
             100 * se[20:] / forest[20:]
         )
         lo, hi = np.quantile(pred, [0.05, 0.95], axis=0)

@@ -11,7 +11,16 @@ import pytest
 
 from models import biomass, deforestation, leakage
 from models.sampling import diagnose, flat_draws
-from simulator.config import BetaPrior, Biomass, Deforestation, Leakage, NormalPrior, Sampler
+from simulator.config import (
+    BetaPrior,
+    Biomass,
+    Deforestation,
+    EffectivenessPrior,
+    Leakage,
+    NormalPrior,
+    Sampler,
+)
+from simulator.engine.hazard import loss_fraction
 
 SAMPLER = Sampler(chains=2, draws=500, tune=500, target_accept=0.9)
 
@@ -45,6 +54,27 @@ def test_biomass_recovers_stratum_means(rng):
     assert diagnose("biomass", tree, biomass.FREE_PARAMETERS).divergences == 0
 
 
+@pytest.mark.parametrize("n_strata", [1, 12])
+def test_biomass_fits_one_stratum_and_many_without_divergences(rng, n_strata):
+    mu = rng.normal(np.log(250.0), 0.4, n_strata)
+    tau = rng.uniform(0.15, 0.35, n_strata)
+    strata, plot_stratum, agb, sd = simulate_plots(rng, mu, tau, [rng.integers(3, 20) for _ in mu])
+    tree = biomass.fit_plots(strata, plot_stratum, agb, sd, Biomass(), SAMPLER, seed=6)
+    # one stratum has no grand mean or between-strata SD to diagnose
+    free = [v for v in biomass.FREE_PARAMETERS if v in tree.posterior]
+    assert ("sigma_stratum" in free) == (n_strata > 1)
+    d = diagnose("biomass", tree, free)
+    assert d.divergences == 0 and d.max_r_hat < 1.02, d
+    _assert_recovers(tree, "mu_stratum", mu, k=3.5)
+
+
+def test_design_based_means_are_cochrans():
+    got = biomass.design_based_means(["a", "b", "c"], ["a", "a", "b", "a"], [1.0, 3.0, 5.0, 5.0])
+    np.testing.assert_allclose(got["mean"][:2], [3.0, 5.0])
+    np.testing.assert_allclose(got["se"][0], 2.0 / np.sqrt(3))  # s = 2, n = 3
+    assert np.isnan(got["se"][1]) and got["n"].tolist() == [3, 1, 0]
+
+
 def test_biomass_carbon_priors_pass_through(rng):
     strata, plot_stratum, agb, sd = simulate_plots(rng, np.log([300.0]), np.array([0.2]), [10])
     tree = biomass.fit_plots(strata, plot_stratum, agb, sd, Biomass(), SAMPLER, seed=2)
@@ -61,9 +91,19 @@ def test_biomass_carbon_priors_pass_through(rng):
 
 DEFO = Deforestation(
     highway_paving=(2006, 2011),
-    effectiveness=BetaPrior(alpha=14, beta=5),
+    effectiveness=EffectivenessPrior(alpha=14, beta=5),
     post_conversion_tco2e_ha=NormalPrior(mean=18.3, sd=6.0),
 )
+
+
+def simulate_rates(gen, years, a, b, c, sigma, settings=DEFO, phi=0.0):
+    """Annual loss fractions of the cloglog rate model (AR(1) noise if ``phi``)."""
+    x, h = deforestation.covariates(years, years, settings)
+    u = np.empty(len(years))
+    u[0] = sigma * gen.normal()
+    for t in range(1, len(years)):
+        u[t] = phi * u[t - 1] + sigma * np.sqrt(1 - phi**2) * gen.normal()
+    return loss_fraction(a + b * x + c * h + u)
 
 
 def test_highway_covariate_ramps():
@@ -72,11 +112,16 @@ def test_highway_covariate_ramps():
     assert deforestation.highway_covariate([2005, 2006], (2006, 2006)).tolist() == [0.0, 1.0]
 
 
+def test_covariates_are_centred_and_orthogonal():
+    years = np.arange(2001, 2021)
+    x, h = deforestation.covariates(years, years, DEFO)
+    assert abs(x.sum()) < 1e-9 and abs(h.sum()) < 1e-9 and abs(x @ h) < 1e-9
+
+
 def test_deforestation_recovers_rate_parameters(rng):
     years = np.arange(1996, 2021)
-    a, b, c, sigma = np.log(0.0008), 0.03, 0.8, 0.1
-    h = deforestation.highway_covariate(years, (2006, 2011))
-    rate = np.exp(a + b * (years - years[0]) + c * h + sigma * rng.normal(size=years.size))
+    a, b, c, sigma = np.log(0.002), 0.03, 0.8, 0.1
+    rate = simulate_rates(rng, years, a, b, c, sigma)
     forest = 8e6 * np.cumprod(np.r_[1.0, 1 - rate[:-1]])
     true_loss = forest * rate
     se = 0.06 * true_loss
@@ -85,6 +130,7 @@ def test_deforestation_recovers_rate_parameters(rng):
     _assert_recovers(tree, "a", a)
     _assert_recovers(tree, "b", b)
     _assert_recovers(tree, "c", c)
+    assert diagnose("deforestation", tree, ["a", "b", "c", "sigma"]).divergences == 0
     # latent annual rates: most 90% intervals cover the true rate (25 years, expect ~22.5)
     lo, hi = np.quantile(flat_draws(tree, "rate_pct"), [0.05, 0.95], axis=0)
     assert np.sum((lo < 100 * rate) & (100 * rate < hi)) >= 19
@@ -97,15 +143,75 @@ def test_deforestation_recovers_rate_parameters(rng):
     )
 
 
+def test_ar1_noise_recovers_its_coefficient(rng):
+    years = np.arange(1981, 2021)
+    settings = DEFO.model_copy(update={"noise": "ar1"})
+    rate = simulate_rates(rng, years, np.log(0.002), 0.0, 0.5, 0.3, settings, phi=0.7)
+    forest = 8e6 * np.cumprod(np.r_[1.0, 1 - rate[:-1]])
+    se = 0.03 * forest * rate
+    loss = forest * rate + rng.normal(0, se)
+    tree = deforestation.fit(years, forest, loss, se, settings, SAMPLER, seed=5)
+    _assert_recovers(tree, "phi", 0.7)
+    assert diagnose("deforestation", tree, ["a", "b", "c", "sigma", "phi"]).divergences == 0
+
+
+def test_effectiveness_prior_may_reach_below_zero():
+    eff = EffectivenessPrior(alpha=4, beta=1.3, lower=-0.5)
+    model = deforestation.build_model(
+        np.arange(2001, 2011),
+        np.full(10, 1e6),
+        np.full(10, 2e3),
+        np.full(10, 2e2),
+        DEFO.model_copy(update={"effectiveness": eff}),
+    )
+    import pymc as pm
+
+    e = pm.draw(model["effectiveness"], draws=20_000, random_seed=1)
+    assert e.min() < 0 < e.max() < 1
+    assert e.mean() == pytest.approx(-0.5 + 1.5 * 4 / 5.3, abs=0.01)
+
+
+def test_latent_rates_use_the_kernels_formula(rng):
+    """rate_pct of the posterior is engine.hazard.loss_fraction of a + b x + c h + noise."""
+    years = np.arange(2001, 2021)
+    rate = simulate_rates(rng, years, np.log(0.002), 0.02, 0.5, 0.2)
+    forest = 8e6 * np.cumprod(np.r_[1.0, 1 - rate[:-1]])
+    se = 0.1 * forest * rate
+    tree = deforestation.fit(years, forest, forest * rate, se, DEFO, SAMPLER, seed=1)
+    x, h = deforestation.covariates(years, years, DEFO)
+    v = {k: flat_draws(tree, k) for k in ("a", "b", "c", "noise", "rate_pct")}
+    eta = v["a"][:, None] + v["b"][:, None] * x + v["c"][:, None] * h + v["noise"]
+    np.testing.assert_allclose(v["rate_pct"], 100 * loss_fraction(eta), rtol=1e-12)
+    # the latent noise is shrunk towards 0 by the map error, never beyond the residual
+    assert np.all(np.abs(v["noise"].mean(axis=0)) < 1.0)
+
+
+def test_loss_outside_the_forest_is_refused():
+    with pytest.raises(ValueError, match="loss fraction 0"):
+        deforestation.observed_log_hazard([1e6, 1e6], [10.0, 0.0], [1.0, 1.0])
+
+
 def test_projection_holds_or_extends_the_trend():
     ref = np.arange(2001, 2021)
     credit = np.arange(2026, 2031)
+    a, b, c = -6.0, 0.05, 0.7
+    x_last, h_last = deforestation.covariates(ref[-1:], ref, DEFO)
     trend, h = deforestation.projection_covariates(ref, credit, DEFO)
-    assert np.all(trend == 19.0) and np.all(h == 1.0)
-    trend, _ = deforestation.projection_covariates(
+    # constant: the mean log hazard of every crediting year is the last reference year's
+    np.testing.assert_allclose(
+        deforestation.log_hazard_mean(a, b, c, trend, h),
+        deforestation.log_hazard_mean(a, b, c, x_last, h_last)[0],
+        rtol=1e-12,
+    )
+    trend, h = deforestation.projection_covariates(
         ref, credit, DEFO.model_copy(update={"projection": "trend"})
     )
-    np.testing.assert_array_equal(trend, credit - 2001)
+    eta = deforestation.log_hazard_mean(a, b, c, trend, h)
+
+    # trend: the curve continues, one calendar year at a time (the highway is paved, 1)
+    step = np.diff(eta)
+    np.testing.assert_allclose(step, step[0], rtol=1e-9)
+    assert deforestation.gap_years(ref, 2026) == 5 and deforestation.gap_years(ref, 2021) == 0
 
 
 def test_leakage_recovers_displacement(rng):
@@ -121,12 +227,24 @@ def test_leakage_recovers_displacement(rng):
         belt,
         baseline,
         se,
-        Leakage(displacement=BetaPrior(alpha=2, beta=18)),
+        Leakage(displacement=BetaPrior(alpha=2, beta=18), belt_baseline_cv=0.0),
         SAMPLER,
         seed=4,
     )
     mean, sd = _assert_recovers(tree, "displacement", lam)
     assert sd < 0.05  # the data, not the Beta(2, 18) prior (mean 0.1), decide
+    # an uncertain belt counterfactual (10%) is as large as the displaced loss: lambda widens
+    uncertain = leakage.fit(
+        years,
+        avoided,
+        belt,
+        baseline,
+        se,
+        Leakage(displacement=BetaPrior(alpha=2, beta=18), belt_baseline_cv=0.1),
+        SAMPLER,
+        seed=4,
+    )
+    assert flat_draws(uncertain, "displacement").std() > 1.5 * sd
 
 
 def test_biomass_fit_from_a_tree_inventory(rng):
@@ -148,19 +266,28 @@ def test_biomass_fit_from_a_tree_inventory(rng):
         assert lo < plots.mean() < hi
 
 
+@pytest.mark.parametrize("cv", [0.0, 0.1])
 @pytest.mark.parametrize(("lam", "expect"), [(-0.3, "low"), (1.4, "high")])
-def test_leakage_fraction_stays_a_fraction(rng, lam, expect):
-    """Belt data implying a displacement outside [0, 1] push the posterior to a bound, not past."""
+def test_leakage_fraction_stays_a_fraction(rng, lam, expect, cv):
+    """Belt data implying a displacement outside [0, 1] push the posterior to a bound, not past.
+
+    With the belt counterfactual taken as exact (``belt_baseline_cv = 0``) the posterior
+    sits at the bound. With its 10% error (the default) part of the excess is the
+    counterfactual's (``kappa``), so the posterior moves towards the bound, not onto it.
+    """
     years = np.arange(2010, 2020)
     avoided = rng.uniform(300, 600, years.size)
     baseline = rng.uniform(1000, 2000, years.size)
     se = np.full(years.size, 30.0)
     belt = baseline + lam * avoided + rng.normal(0, se)
-    prior = Leakage(displacement=BetaPrior(alpha=2, beta=18))
+    prior = Leakage(displacement=BetaPrior(alpha=2, beta=18), belt_baseline_cv=cv)
     tree = leakage.fit(years, avoided, belt, baseline, se, prior, SAMPLER, seed=6)
     x = flat_draws(tree, "displacement")
     assert np.all((x > 0) & (x < 1))
-    assert (x.mean() < 0.05) if expect == "low" else (x.mean() > 0.95)
+    if cv == 0:
+        assert (x.mean() < 0.05) if expect == "low" else (x.mean() > 0.95)
+    else:  # prior mean 0.1
+        assert (x.mean() < 0.05) if expect == "low" else (x.mean() > 0.5)
 
 
 def test_project_monitoring_updates_effectiveness(rng):

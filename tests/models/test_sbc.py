@@ -16,6 +16,7 @@ from benchmarks import calibration as cal
 from models import biomass, deforestation, leakage
 from simulator.config import load_config
 from simulator.data import load_data
+from simulator.engine.hazard import loss_fraction
 
 N_VALUES = cal.RANK_DRAWS + 1
 
@@ -116,9 +117,13 @@ def test_swapped_data_give_the_log_density_of_a_fresh_model(los_amigos):
                 cfg.biomass,
             )
         elif name == "deforestation":
-            loss = y * defo["forest_area_ha"] / 100
+            # y on the cloglog scale; its SD s is the design's: back to loss and SE
+            s_y = p.model["log_hazard_obs_sd"].get_value()
+            forest = defo["forest_area_ha"]
+            r = loss_fraction(y)
+            se = s_y * (1 - r) * (-np.log1p(-r)) * forest
             fresh = deforestation.build_model(
-                defo["year"], defo["forest_area_ha"], loss, defo["loss_se_ha"], cfg.deforestation
+                defo["year"], forest, r * forest, se, cfg.deforestation
             )
         else:
             fresh = leakage.build_model(

@@ -41,34 +41,69 @@ def test_required_draws_meets_the_limit_on_a_known_distribution(rng):
     assert max(s2["ci_low_mcse"], s2["ci_high_mcse"]) / s2["mean"] < 0.001
 
 
-def _summary(mean, low_mcse, high_mcse, n=100_000):
-    return xr.Dataset(
-        {
-            "ner_mean": ("period", [mean / 10, mean]),
-            "ner_ci_low_mcse": ("period", [0.0, low_mcse]),
-            "ner_ci_high_mcse": ("period", [0.0, high_mcse]),
-        },
-        coords={"period": ["2026", "total"]},
-        attrs={"n_draws": n},
-    )
+def _summary(mean, low_mcse, high_mcse, n=100_000, parts=None):
+    data = {
+        "ner_mean": ("period", [mean / 10, mean]),
+        "ner_ci_low_mcse": ("period", [0.0, low_mcse]),
+        "ner_ci_high_mcse": ("period", [0.0, high_mcse]),
+    }
+    for name, value in (parts or {}).items():
+        data[f"ner_ci_{name}"] = ("period", [np.nan, value])
+    return xr.Dataset(data, coords={"period": ["2026", "total"]}, attrs={"n_draws": n})
 
 
-def test_monte_carlo_gate_is_strictly_below_a_tenth_of_a_percent():
-    assert monte_carlo_gate(_summary(1_000_000, 500, 999)).passed
-    gate = monte_carlo_gate(_summary(1_000_000, 500, 1_000))
-    assert not gate.passed and gate.relative == pytest.approx(0.001)
-    assert gate.relative_low == pytest.approx(0.0005)
+def test_monte_carlo_gate_is_strictly_below_half_a_percent():
+    assert monte_carlo_gate(_summary(1_000_000, 2_500, 4_999)).passed
+    gate = monte_carlo_gate(_summary(1_000_000, 2_500, 5_000))
+    assert not gate.passed and gate.relative == pytest.approx(0.005)
+    assert gate.relative_low == pytest.approx(0.0025)
 
 
 def test_failing_monte_carlo_gate_says_how_many_draws():
-    gate = monte_carlo_gate(_summary(1_804_036, 2_255, 1_900))  # 0.125% of the mean
+    gate = monte_carlo_gate(_summary(1_804_036, 11_275, 9_500))  # 0.625% of the mean
     with pytest.raises(ConvergenceError) as info:
         check_monte_carlo(gate, None)
     msg = str(info.value)
-    assert "0.125% of the mean with 100,000 draws" in msg
+    assert "0.625% of the mean with 100,000 futures" in msg
     assert "raise [simulation].n_draws (or --draws) to at least ~190,000" in msg
     assert OVERRIDE_FLAG in msg and "\n" not in msg
     check_monte_carlo(gate, OVERRIDE_FLAG)  # overridden: no error
+
+
+def _parts(futures, posterior):
+    return {
+        "low_mcse_futures": futures,
+        "high_mcse_futures": futures,
+        "low_mcse_posterior": posterior,
+        "high_mcse_posterior": posterior,
+    }
+
+
+def test_posterior_sample_error_names_the_sampler_draws():
+    """More futures cannot remove the posterior-sample error: the advice says so."""
+    mean, fut, post = 1_000_000, 1_000, 6_000  # 0.1% futures, 0.6% posterior
+    total = float(np.hypot(fut, post))
+    gate = monte_carlo_gate(_summary(mean, total, total, parts=_parts(fut, post)), 2_000)
+    assert gate.relative_posterior == pytest.approx(0.006)
+    assert gate.required_draws is None  # futures already within their half of the budget
+    # posterior part to 0.5%/sqrt(2): 2,000 x (0.6 / 0.3536)^2 x 1.2 = 6,912 -> 7,000
+    assert gate.required_posterior_draws == 7_000
+    with pytest.raises(ConvergenceError) as info:
+        check_monte_carlo(gate, None)
+    msg = str(info.value)
+    assert "futures 0.100%, posterior sample 0.600%" in msg
+    assert "raise [sampler].draws (now 2,000) to at least ~7,000" in msg
+    assert "[simulation].n_draws" not in msg
+
+
+def test_futures_error_names_the_futures():
+    mean, fut, post = 1_000_000, 6_000, 1_000
+    total = float(np.hypot(fut, post))
+    gate = monte_carlo_gate(_summary(mean, total, total, parts=_parts(fut, post)), 2_000)
+    with pytest.raises(ConvergenceError) as info:
+        check_monte_carlo(gate, None)
+    msg = str(info.value)
+    assert "[simulation].n_draws" in msg and "[sampler].draws" not in msg
 
 
 def test_non_positive_mean_fails_without_a_draw_count():

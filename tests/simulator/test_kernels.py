@@ -49,14 +49,14 @@ def test_seed_changes_results(kernel_inputs):
 
 
 def test_known_answer_without_noise():
-    """One posterior draw, no process noise: the geometric decay of DESIGN §3.4 in closed form."""
+    """One posterior draw, no process noise: DESIGN §3.4's hazard equations in closed form."""
     area = np.array([1000.0, 3000.0])
     risk = np.array([0.5, 2.0 / 3.0 * 1.25])  # any positive weights: the kernel takes them as given
-    rate, e, lam, c_post = 0.01, 0.8, 0.1, 20.0
+    hazard, e, lam, c_post = 0.01, 0.8, 0.1, 20.0
     carbon = np.array([[600.0, 300.0]])
     inputs = KernelInputs(
         carbon_density=carbon,
-        log_rate_mean=np.full((1, 5), np.log(rate)),
+        log_rate_mean=np.full((1, 5), np.log(hazard)),
         rate_sigma=np.zeros(1),
         effectiveness=np.array([e]),
         post_carbon=np.array([c_post]),
@@ -65,14 +65,110 @@ def test_known_answer_without_noise():
         risk=risk,
     )
     sim = simulate(inputs, 3, seed=0)
-    t = np.arange(1, 6)
-    lost = area[None, :] * (1 - rate * risk[None, :]) ** (t[:, None] - 1) * rate * risk[None, :]
-    eb = lost @ (carbon[0] - c_post)
+    t = np.arange(1, 6)[:, None]
+    r_b = 1 - np.exp(-hazard * risk)[None, :]  # cloglog: 1 - exp(-exp(eta + log w))
+    r_p = 1 - np.exp(-hazard * risk * (1 - e))[None, :]  # the project scales the hazard
+    lost_b = area * (1 - r_b) ** (t - 1) * r_b
+    lost_p = area * (1 - r_p) ** (t - 1) * r_p  # on the project's own remaining forest
+    dc = carbon[0] - c_post
+    belt = carbon[0] @ area / area.sum() - c_post  # default belt: the project's forests
     for i in range(3):
-        np.testing.assert_allclose(sim.baseline[i], eb, rtol=1e-13)
-        np.testing.assert_allclose(sim.project[i], eb * (1 - e), rtol=1e-13)
-        np.testing.assert_allclose(sim.leakage[i], lam * e * eb, rtol=1e-13)
-        np.testing.assert_allclose(sim.baseline_loss_ha[i], lost.sum(axis=1), rtol=1e-13)
+        np.testing.assert_allclose(sim.baseline[i], lost_b @ dc, rtol=1e-13)
+        np.testing.assert_allclose(sim.project[i], lost_p @ dc, rtol=1e-13)
+        np.testing.assert_allclose(
+            sim.leakage[i], lam * (lost_b - lost_p).sum(axis=1) * belt, rtol=1e-13
+        )
+        np.testing.assert_allclose(sim.baseline_loss_ha[i], lost_b.sum(axis=1), rtol=1e-13)
+
+
+def test_leakage_uses_the_belt_carbon_when_given(kernel_inputs, rng):
+    belt = rng.uniform(300, 500, kernel_inputs.leakage_fraction.size)
+    a = simulate(kernel_inputs, 500, seed=4)
+    b = simulate(KernelInputs(**{**kernel_inputs.__dict__, "belt_carbon": belt}), 500, seed=4)
+    assert np.array_equal(a.baseline, b.baseline) and np.array_equal(a.project, b.project)
+    m = b.picks[:, 2]
+    k = b.picks[:, 4]  # post-conversion carbon
+    dc_belt = belt[m] - kernel_inputs.post_carbon[k]
+    displaced = b.leakage / (kernel_inputs.leakage_fraction[m] * dc_belt)[:, None]
+    expected = b.baseline_loss_ha - _project_loss(b, kernel_inputs)
+    np.testing.assert_allclose(displaced, expected, rtol=1e-9)
+
+
+def _project_loss(sim, inputs):
+    """Project-scenario hectares, recovered from the reference's per-stratum arithmetic."""
+    ref = simulate_reference(inputs, sim.baseline.shape[0], sim.seed, sim.draw_start)
+    assert np.allclose(ref.project, sim.project, rtol=1e-12)
+    m, k = sim.picks[:, 2], sim.picks[:, 4]
+    dc_belt = inputs.carbon_density[sim.picks[:, 0]] @ inputs.area / inputs.area.sum()
+    dc_belt = dc_belt - inputs.post_carbon[k]
+    return sim.baseline_loss_ha - ref.leakage / (inputs.leakage_fraction[m] * dc_belt)[:, None]
+
+
+def test_ar1_noise_and_gap_years_match_the_reference(kernel_inputs, rng):
+    n_d = kernel_inputs.log_rate_mean.shape[0]
+    inputs = KernelInputs(
+        **{
+            **kernel_inputs.__dict__,
+            "rate_phi": rng.uniform(-0.5, 0.9, n_d),
+            "noise_last": rng.normal(0, 0.2, n_d),
+            "gap_years": 5,
+        }
+    )
+    fast = simulate(inputs, 3_000, seed=11, chunk_size=777)
+    ref = simulate_reference(inputs, 3_000, seed=11)
+    for f in FIELDS:
+        np.testing.assert_allclose(getattr(fast, f), getattr(ref, f), rtol=1e-12, atol=0)
+    assert np.array_equal(fast.picks, ref.picks)
+    # the gap years change the crediting years' noise only through the AR(1) state
+    no_gap = simulate(KernelInputs(**{**inputs.__dict__, "gap_years": 0}), 3_000, seed=11)
+    assert not np.array_equal(no_gap.baseline, fast.baseline)
+
+
+def test_ar1_noise_has_the_stated_stationary_law():
+    """u_t = phi u_t-1 + sigma sqrt(1 - phi^2) z: marginal SD sigma, lag-1 correlation phi."""
+    from simulator.engine.reference import log_hazard_paths
+
+    phi, sigma, n = 0.6, 0.3, 200_000
+    inputs = KernelInputs(
+        carbon_density=np.ones((1, 1)),
+        log_rate_mean=np.zeros((1, 4)),
+        rate_sigma=np.array([sigma]),
+        effectiveness=np.array([0.5]),
+        post_carbon=np.zeros(1),
+        leakage_fraction=np.zeros(1),
+        area=np.ones(1),
+        risk=np.ones(1),
+        rate_phi=np.array([phi]),
+        noise_last=np.array([0.0]),
+        gap_years=30,  # long enough to forget the starting value
+    )
+    u = log_hazard_paths(inputs, 5, np.arange(n), np.zeros(n, dtype=np.int64))
+    assert np.std(u[:, 0]) == pytest.approx(sigma, rel=0.01)
+    assert np.corrcoef(u[:, 0], u[:, 1])[0, 1] == pytest.approx(phi, abs=0.01)
+    assert np.corrcoef(u[:, 0], u[:, 2])[0, 1] == pytest.approx(phi**2, abs=0.01)
+
+
+def test_any_log_hazard_and_negative_effectiveness_are_simulated(kernel_inputs):
+    """Rates stay in [0, 1) whatever the rate model draws: no prior draw is refused."""
+    n_d = kernel_inputs.log_rate_mean.shape[0]
+    wild = KernelInputs(
+        **{
+            **kernel_inputs.__dict__,
+            "log_rate_mean": np.linspace(-30, 3, n_d)[:, None]
+            * np.ones((1, kernel_inputs.n_years)),
+            "effectiveness": np.linspace(-2.0, 0.99, n_d),
+        }
+    )
+    sim = simulate(wild, 2_000, seed=0)
+    assert np.all(sim.baseline_loss_ha.sum(axis=1) <= wild.area.sum() * (1 + 1e-12))
+    assert np.all(np.isfinite(sim.project)) and np.all(sim.project >= 0)
+    e = wild.effectiveness[sim.picks[:, 3]]
+    # a project with e < 0 loses more than its baseline
+    worse = sim.project[e < 0].sum(axis=1) / sim.baseline[e < 0].sum(axis=1)
+    assert np.all(worse >= 1 - 1e-12)
+    # VMD0010 v1.2 §5.1.4.2: negative leakage is set to 0
+    # (in the first year the project loses more than its baseline: nothing is displaced)
+    assert np.all(sim.leakage[e < 0, 0] == 0.0) and np.all(sim.leakage >= 0)
 
 
 @settings(max_examples=25, deadline=None)
@@ -88,12 +184,28 @@ def test_mass_balance(seed, n_strata, n_years):
     assert np.all((sim.leakage >= 0) & (sim.leakage <= sim.baseline - sim.project + 1e-9))
 
 
-def test_rate_of_100_percent_is_an_error(kernel_inputs):
-    bad = KernelInputs(
-        **{**kernel_inputs.__dict__, "log_rate_mean": np.zeros_like(kernel_inputs.log_rate_mean)}
+def test_scenario_inputs_have_their_own_samples(kernel_inputs, rng):
+    """Effectiveness and post-conversion carbon are picked independently, any sample size."""
+    inputs = KernelInputs(
+        **{
+            **kernel_inputs.__dict__,
+            "effectiveness": rng.uniform(0.3, 0.9, 5_000),
+            "post_carbon": rng.uniform(5, 30, 777),
+        }
     )
-    with pytest.raises(SimulationError, match="loss rate >= 100%"):
-        simulate(bad, 100, seed=0)
+    fast = simulate(inputs, 4_000, seed=2, chunk_size=999)
+    ref = simulate_reference(inputs, 4_000, seed=2)
+    for f in FIELDS:
+        np.testing.assert_allclose(getattr(fast, f), getattr(ref, f), rtol=1e-12)
+    assert fast.picks[:, 3].max() > kernel_inputs.log_rate_mean.shape[0]
+    assert inputs.n_posterior == (307, 300, 303, 5_000, 777)
+
+
+def test_effectiveness_of_one_or_more_is_refused(kernel_inputs):
+    with pytest.raises(ValueError, match="effectiveness"):
+        KernelInputs(
+            **{**kernel_inputs.__dict__, "effectiveness": np.ones_like(kernel_inputs.effectiveness)}
+        )
 
 
 def test_inputs_are_validated(kernel_inputs):

@@ -88,10 +88,12 @@ def test_priors_are_listed_under_their_own_model_for_a_stock_run():
     from simulator.report.appendix import _priors
 
     rows = {r["name"]: r["model"] for r in _priors(_config_from_stocks())}
-    assert rows["log-rate intercept a"] == "deforestation"
-    assert rows["process noise σ"] == "deforestation"
+    assert rows["log-hazard intercept a"] == "deforestation"
+    assert rows["process noise σ (marginal SD)"] == "deforestation"
+    assert rows["effectiveness e (vs the regional hazard)"] == "deforestation"
     assert rows["post-conversion carbon (tCO2e/ha)"] == "deforestation"
     assert rows["leakage displacement λ"] == "leakage"
+    assert rows["belt counterfactual error log κ"] == "leakage"
     assert [m for m in rows.values()].count("biomass") == 2  # the stock and CF rows
 
 

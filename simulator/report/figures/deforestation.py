@@ -10,8 +10,9 @@ from scipy import stats
 from models import deforestation
 from models.sampling import flat_draws
 from simulator.data import RunData
-from simulator.engine import rng
+from simulator.engine.hazard import loss_fraction
 from simulator.engine.kernels import KernelInputs
+from simulator.engine.reference import log_hazard_paths
 from simulator.inference import Posteriors
 from simulator.report.figures.style import save, styled
 
@@ -24,9 +25,8 @@ def fig_rates(path, spec, data, tree, inputs: KernelInputs, years) -> None:
     obs = 100 * d["loss_ha"] / d["forest_area_ha"]
     se = 100 * d["loss_se_ha"] / d["forest_area_ha"]
     fitted = flat_draws(tree, "rate_pct")
-    draws = np.arange(inputs.log_rate_mean.shape[0], dtype=np.uint64)
-    z = rng.normal_array(0, draws[:, None], np.arange(len(years))[None, :], 0, rng.STREAM_RATE)
-    projected = 100 * np.exp(inputs.log_rate_mean + inputs.rate_sigma[:, None] * z)
+    k = np.arange(inputs.log_rate_mean.shape[0])
+    projected = 100 * loss_fraction(log_hazard_paths(inputs, 0, k.astype(np.uint64), k))
     fig, ax = plt.subplots(figsize=(8, 3.2))
     for x, series, colour, label in (
         (d["year"], fitted, "C0", "fitted rate"),
@@ -88,12 +88,17 @@ def fig_parameters(path, spec, posteriors: Posteriors) -> None:
     defo, leak = posteriors.trees["deforestation"], posteriors.trees["leakage"]
     eff, disp = cfg.deforestation.effectiveness, cfg.leakage.displacement
     panels = [
-        (defo, "effectiveness", "project effectiveness e", stats.beta(eff.alpha, eff.beta)),
+        (
+            defo,
+            "effectiveness",
+            "project effectiveness e",
+            deforestation.effectiveness_prior(eff),
+        ),
         (leak, "displacement", "leakage displacement λ", stats.beta(disp.alpha, disp.beta)),
         (defo, "post_conversion_tco2e_ha", "post-conversion carbon (tCO2e/ha)", None),
-        (defo, "sigma", "process noise σ of log rate", None),
-        (defo, "c", "highway effect c (log rate)", None),
-        (defo, "b", "trend b (log rate per year)", None),
+        (defo, "sigma", "process noise σ of log hazard", None),
+        (defo, "c", "highway effect c (log hazard)", None),
+        (defo, "b", "trend b (log hazard per year)", None),
     ]
     fig, axes = plt.subplots(2, 3, figsize=(8, 4.2))
     for ax, (tree, var, label, prior) in zip(axes.flat, panels, strict=True):

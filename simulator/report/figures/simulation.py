@@ -50,13 +50,17 @@ def fig_total(path, sim: Summary, summary: xr.Dataset) -> None:
 
 
 @styled
-def fig_convergence(path, sim: Summary) -> None:
-    """Total NER's mean and 90% bounds over the first n draws, relative to the final ones."""
+def fig_convergence(path, sim: Summary, limit: float) -> None:
+    """Total NER's mean and 90% bounds over the first n draws, relative to the final ones.
+
+    ``limit``: the Monte Carlo gate's largest error over the mean (a fraction), shaded.
+    """
     conv = sim.convergence
     n = conv["n"]
     final_mean = conv["mean"][-1]
     fig, ax = plt.subplots(figsize=(8, 3.0))
-    ax.axhspan(-0.1, 0.1, color="0.85", lw=0, label="±0.1% of the mean")
+    band = 100 * limit
+    ax.axhspan(-band, band, color="0.85", lw=0, label=f"±{band:g}% of the mean (gate)")
     for key, color, label in (
         ("ci_low", "C0", "5th percentile"),
         ("mean", "k", "mean"),
