@@ -7,6 +7,7 @@ Results go to stdout (``out``); progress, logs and errors to stderr (``err``). A
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from pathlib import Path
@@ -150,3 +151,30 @@ def stop_if_interrupted() -> None:
 def finite(x):  # json default for numpy scalars
     value = float(x)
     return value if math.isfinite(value) else None
+
+
+def json_text(doc) -> str:
+    """``doc`` as indented JSON, a value that is not finite (NaN: not tracked) as ``null``.
+
+    Examples
+    --------
+    >>> print(json_text({"a": float("nan"), "b": [1.5, float("inf")]}))
+    {
+      "a": null,
+      "b": [
+        1.5,
+        null
+      ]
+    }
+    """
+
+    def clean(x):
+        if isinstance(x, float):
+            return x if math.isfinite(x) else None
+        if isinstance(x, dict):
+            return {k: clean(v) for k, v in x.items()}
+        if isinstance(x, (list, tuple)):
+            return [clean(v) for v in x]
+        return x
+
+    return json.dumps(clean(doc), indent=2, allow_nan=False, default=finite) + "\n"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import sys
 from pathlib import Path
@@ -20,8 +19,8 @@ from simulator.cli.common import (
     configure_logging,
     err,
     fail,
-    finite,
     interrupt,
+    json_text,
     out,
     quiet_libraries,
 )
@@ -212,7 +211,7 @@ def run(
         )
     totals = _totals(outcome)
     if as_json:
-        sys.stdout.write(json.dumps(totals, indent=2, allow_nan=False, default=finite) + "\n")
+        sys.stdout.write(json_text(totals))
     else:
         _print_table(totals)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -14,7 +13,7 @@ from rich.table import Table
 from simulator.cli.common import (
     app,
     err,
-    finite,
+    json_text,
     out,
 )
 from simulator.errors import one_line
@@ -44,7 +43,7 @@ def list_runs(
             "runs": [r.as_dict() for r in listing.runs],
             "skipped": {"incomplete": listing.incomplete, "unreadable": listing.unreadable},
         }
-        sys.stdout.write(json.dumps(doc, indent=2, allow_nan=False, default=finite) + "\n")
+        sys.stdout.write(json_text(doc))
     else:
         table = Table(title="Runs (total over the crediting period, tCO2e)", title_justify="left")
         for col in (
