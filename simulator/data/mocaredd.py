@@ -53,6 +53,14 @@ __all__ = [
     "ImportResult",
     "read_workbook",
     "import_mocaredd",
+    "import_mocaredd_mode",
+    "read_mocaredd_inputs",
+    "MocareddInputs",
+    "MocareddSettings",
+    "MocareddPeriod",
+    "MocareddTransition",
+    "MocareddElement",
+    "Pdf",
 ]
 
 #: Sheets and the columns reddsim reads from each (other columns are labels).
@@ -1035,3 +1043,94 @@ def read_mocaredd_inputs(workbook: Path) -> MocareddInputs:
     return MocareddInputs(
         settings, tuple(periods.values()), tuple(transitions), tuple(elements), sha
     )
+
+
+def import_mocaredd_mode(workbook: Path, out: Path, seed: int | None = None) -> ImportResult:
+    """Write a mocaredd-mode run directory: the workbook as mocaredd computes it.
+
+    What ``reddsim import mocaredd WORKBOOK --out DIR`` writes when no forest areas,
+    leakage belt or buffer are given: ``data/workbook.xlsx`` (a byte copy),
+    ``run.toml`` with ``[accounting] mode = "mocaredd"``
+    (:mod:`simulator.config.mocaredd`), ``n_draws = user_inputs.n_iter``,
+    ``seed = user_inputs.ran_seed`` (or ``seed``), and ``IMPORT.md``. The workbook is
+    checked by :func:`read_mocaredd_inputs` first: nothing is written for a workbook
+    mocaredd itself could not compute.
+
+    Raises
+    ------
+    DataError
+        One line naming the sheet, cell, column and value; nothing is written.
+    """
+    workbook, out = Path(workbook), Path(out)
+    if out.exists():
+        raise DataError(f"{out}: already exists; choose a new run directory")
+    inputs = read_mocaredd_inputs(workbook)
+    s = inputs.settings
+    notes = []
+    if seed is None:
+        if s.seed is None:
+            raise DataError(
+                f"{workbook}: sheet user_inputs, column ran_seed = NA: reddsim runs are "
+                "reproducible, give --seed"
+            )
+        seed = s.seed
+    else:
+        notes.append(f"user_inputs.ran_seed replaced by --seed {seed}.")
+    if not 0 <= seed < 2**63:
+        raise DataError(f"seed {seed}: must be from 0 to 2^63 - 1")
+    types = list(dict.fromkeys(p.period_type for p in inputs.periods))
+    activities = sorted({t.activity for t in inputs.transitions})
+    notes += [
+        f"mocaredd mode: every transition ({len(inputs.transitions)}, activities "
+        f"{', '.join(activities)}) and carbon element ({len(inputs.elements)}) simulated as "
+        "mocaredd simulates them; no forest areas, leakage or buffer.",
+        f"period types {', '.join(types)}; confidence level {s.conf_level:g} "
+        f"(user_inputs.conf_level), trunc_pdf = {str(s.trunc_pdf).upper()}, ad_annual = "
+        f"{str(s.ad_annual).upper()}, c_unit = {s.c_unit}.",
+        "draws are NumPy PCG64, not R's Mersenne Twister: the numbers agree with mocaredd's "
+        "within Monte Carlo error, not draw for draw.",
+    ]
+    toml = "\n".join(
+        [
+            "# Imported from a mocaredd workbook by `reddsim import mocaredd` (IMPORT.md names it).",
+            "# mocaredd mode: `reddsim run` computes the workbook's REF, MON and ER as mocaredd",
+            "# does (docs/mocaredd.md). The workbook's other settings are read from it.",
+            "schema_version = 1",
+            "",
+            "[project]",
+            f"name = {_toml(workbook.stem)}",
+            f"description = {_toml(f'mocaredd workbook {workbook.name}, as mocaredd computes it')}",
+            "",
+            "[data]",
+            'workbook = "data/workbook.xlsx"',
+            "",
+            "[simulation]",
+            f"n_draws = {s.n_iter}  # user_inputs.n_iter",
+            f"seed = {seed}  # user_inputs.ran_seed",
+            "",
+            "[accounting]",
+            'mode = "mocaredd"',
+            "",
+        ]
+    )
+    from simulator.config.load import validate_mocaredd_config
+
+    validate_mocaredd_config(tomllib.loads(toml), out / "run.toml", "as imported")
+    tmp = out.parent / f".{out.name}.incomplete-{os.getpid()}"
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp.mkdir()
+        (tmp / "data").mkdir()
+        (tmp / "data" / "workbook.xlsx").write_bytes(workbook.read_bytes())
+        (tmp / "run.toml").write_text(toml, encoding="utf-8")
+        (tmp / "IMPORT.md").write_text(_notes_md(workbook, notes), encoding="utf-8")
+        install_directory(tmp, out)
+    except OSError as err:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise DataError(
+            f"{out}: cannot write the run directory ({describe_os_error(err)})"
+        ) from err
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return ImportResult(out, [], notes)
