@@ -50,38 +50,53 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         run = Path(tmp) / "run"
         cli = [sys.executable, "-m", "simulator.cli"]
-        subprocess.run([*cli, "import", "mocaredd", str(WORKBOOK), "--out", str(run)],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [*cli, "import", "mocaredd", str(WORKBOOK), "--out", str(run)],
+            check=True,
+            capture_output=True,
+        )
         res = subprocess.run(
-            [*cli, "run", str(run), "--json", "--draws", str(a.draws), "--seed", str(a.seed),
-             "-q"],
-            check=True, capture_output=True, text=True,
+            [*cli, "run", str(run), "--json", "--draws", str(a.draws), "--seed", str(a.seed), "-q"],
+            check=True,
+            capture_output=True,
+            text=True,
         )
     totals = json.loads(res.stdout)
     got = {(r["quantity"], r["period"]): r for r in totals["mocaredd"]}
     d = simulate(read_mocaredd_inputs(WORKBOOK), a.draws, a.seed)
-    series = {("REF", "REF"): d.ref, **{("MON", t): x for t, x in d.mon.items()},
-              **{("ER", t): x for t, x in d.er.items()}}
+    series = {
+        ("REF", "REF"): d.ref,
+        **{("MON", t): x for t, x in d.mon.items()},
+        **{("ER", t): x for t, x in d.er.items()},
+    }
     with REFERENCE.open(newline="") as fh:
         refs = list(csv.DictReader(fh))
     r0 = refs[0]
     alpha = 1 - float(r0["conf_level"])
-    print(f"reddsim: N = {a.draws:,}, seed {a.seed} (NumPy PCG64). mocaredd: N = "
-          f"{int(r0['n']):,}, set.seed({r0['seed']}), commit {r0['mocaredd_commit'][:7]}, "
-          f"R {r0['r_version']}. tCO2e/yr; CI {100 * (1 - alpha):.0f}%.\n")
+    print(
+        f"reddsim: N = {a.draws:,}, seed {a.seed} (NumPy PCG64). mocaredd: N = "
+        f"{int(r0['n']):,}, set.seed({r0['seed']}), commit {r0['mocaredd_commit'][:7]}, "
+        f"R {r0['r_version']}. tCO2e/yr; CI {100 * (1 - alpha):.0f}%.\n"
+    )
     print("| estimate | period | stat | reddsim | mocaredd | diff | tol | ok |")
     print("|---|---|---|---:|---:|---:|---:|---|")
     bad = 0
     for ref in refs:
         key = (ref["quantity"], ref["period"])
-        for stat, q in (("mean", None), ("median", 0.5), ("ci_low", alpha / 2),
-                        ("ci_high", 1 - alpha / 2)):
+        for stat, q in (
+            ("mean", None),
+            ("median", 0.5),
+            ("ci_low", alpha / 2),
+            ("ci_high", 1 - alpha / 2),
+        ):
             tol = tolerance(series[key], stat, q, int(ref["n"]), float(ref["sd"]))
             mine, theirs = got[key][stat], float(ref[stat])
             ok = abs(mine - theirs) <= tol
             bad += not ok
-            print(f"| {key[0]} | {key[1]} | {stat} | {mine:,.0f} | {theirs:,.0f} | "
-                  f"{mine - theirs:+,.0f} | {tol:,.0f} | {'yes' if ok else 'NO'} |")
+            print(
+                f"| {key[0]} | {key[1]} | {stat} | {mine:,.0f} | {theirs:,.0f} | "
+                f"{mine - theirs:+,.0f} | {tol:,.0f} | {'yes' if ok else 'NO'} |"
+            )
     return 1 if bad else 0
 
 

@@ -238,8 +238,11 @@ def _land_use_stocks(inputs: MocareddInputs, rng, n: int) -> dict[str, np.ndarra
         dg_all = s.dg_pool is None or s.dg_pool.strip() == "ALL"
         expool: list[str] = []
         if not dg_all:
-            allpool = list(dict.fromkeys(el.element for el in inputs.elements
-                                         if el.lu in set(intact_of.values())))
+            allpool = list(
+                dict.fromkeys(
+                    el.element for el in inputs.elements if el.lu in set(intact_of.values())
+                )
+            )
             dg_pool = [p.strip() for p in s.dg_pool.strip().split(",")]
             expool = [p for p in allpool if p not in dg_pool]
         for lu in degraded:
@@ -308,7 +311,5 @@ def results(d: MocareddDraws) -> list[dict]:
     rows += [
         {"quantity": "MON", "period": t, **summarise(x, d.conf_level)} for t, x in d.mon.items()
     ]
-    rows += [
-        {"quantity": "ER", "period": t, **summarise(x, d.conf_level)} for t, x in d.er.items()
-    ]
+    rows += [{"quantity": "ER", "period": t, **summarise(x, d.conf_level)} for t, x in d.er.items()]
     return rows

@@ -95,7 +95,14 @@ def import_mocaredd(
                 )
             areas = dict(_area(a) for a in area)
             result = run_import(
-                workbook, out_dir, areas, leakage_belt, buffer_pct, standard, start_year, years,
+                workbook,
+                out_dir,
+                areas,
+                leakage_belt,
+                buffer_pct,
+                standard,
+                start_year,
+                years,
                 seed,
             )
             load_config(result.run_dir)  # the run.toml it wrote is valid

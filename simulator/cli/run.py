@@ -25,7 +25,7 @@ from simulator.cli.common import (
     out,
     quiet_libraries,
 )
-from simulator.config import load_config, load_run
+from simulator.config import load_run
 from simulator.config.mocaredd import MocareddSpec
 from simulator.errors import one_line
 

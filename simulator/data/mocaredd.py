@@ -916,7 +916,7 @@ def _pdf(row: Row, pdf_col: str, mean_col: str, se_col: str, prefix: str, hi: fl
     if pdf not in PDFS:
         raise row[pdf_col].fail("mocaredd draws normal or beta only")
     if pdf == "normal":
-        return Pdf("normal", row[mean_col].number(-hi, hi), row[se_col].number(0, hi))
+        return Pdf("normal", row[mean_col].number(0, hi), row[se_col].number(0, hi))
     a, b = row.get(f"{prefix}_pdf_a"), row.get(f"{prefix}_pdf_b")
     if a is None or b is None:
         raise row[pdf_col].fail(f"beta needs columns {prefix}_pdf_a and {prefix}_pdf_b")
@@ -931,10 +931,11 @@ def _pdf(row: Row, pdf_col: str, mean_col: str, se_col: str, prefix: str, hi: fl
 def read_mocaredd_inputs(workbook: Path) -> MocareddInputs:
     """Read a workbook as mocaredd simulates it (``R/fct_combine_mcs_E.R``).
 
-    Rows are kept as mocaredd keeps them: a ``c_stocks`` row unless both ``c_value`` and
-    ``c_pdf_a`` are NA, an ``AD_lu_transitions`` row unless both ``trans_area`` and
-    ``trans_pdf_a`` are NA. Only what mocaredd itself cannot compute is refused: carbon
-    stocks per time period (``c_period`` other than ``ALL``: "not yet implemented" in
+    Rows are kept as mocaredd keeps them: an ``AD_lu_transitions`` row unless both
+    ``trans_area`` and ``trans_pdf_a`` are NA. Only what mocaredd itself cannot compute
+    is refused: a ``c_stocks`` row with both ``c_value`` and ``c_pdf_a`` NA (mocaredd
+    drops its draws but keeps the element in the land use's formula, so the stock would
+    be NA), carbon stocks per time period (``c_period`` other than ``ALL``: "not yet implemented" in
     ``fct_combine_mcs_E``), pdfs other than normal and beta, land uses without stocks,
     transitions in unknown periods, more than one ``REF`` period type.
 
@@ -1000,7 +1001,13 @@ def read_mocaredd_inputs(workbook: Path) -> MocareddInputs:
     seen = set()
     for r in sheets["c_stocks"]:
         if r["c_value"].missing and (r.get("c_pdf_a") is None or r["c_pdf_a"].missing):
-            continue
+            # fct_combine_mcs_E drops the row from the draws but builds each land use's
+            # formula (and dg_pool's excluded pools) from the unfiltered sheet: the pool
+            # would enter the stock as NA
+            raise r["c_value"].fail(
+                "NA: mocaredd's stock formula would still include this element (the land "
+                "use's stock would be NA); give a value or delete the row"
+            )
         if r["c_period"].text() != "ALL":
             raise r["c_period"].fail(
                 "mocaredd computes stocks for c_period ALL only (fct_combine_mcs_E)"
@@ -1092,7 +1099,8 @@ def import_mocaredd_mode(workbook: Path, out: Path, seed: int | None = None) -> 
     ]
     toml = "\n".join(
         [
-            "# Imported from a mocaredd workbook by `reddsim import mocaredd` (IMPORT.md names it).",
+            "# Imported from a mocaredd workbook by `reddsim import mocaredd` (IMPORT.md names"
+            " it).",
             "# mocaredd mode: `reddsim run` computes the workbook's REF, MON and ER as mocaredd",
             "# does (docs/mocaredd.md). The workbook's other settings are read from it.",
             "schema_version = 1",

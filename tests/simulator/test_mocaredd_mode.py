@@ -54,7 +54,14 @@ SEED_REDDSIM = 20261201
 #: 25 * 2 * P(Z > 4.4) = 3e-4 of seeds.
 Z = 4.4
 EXISTING_JSON_KEYS = {
-    "out_dir", "appendix", "standard", "confidence", "n_draws", "seed", "periods", "standards"
+    "out_dir",
+    "appendix",
+    "standard",
+    "confidence",
+    "n_draws",
+    "seed",
+    "periods",
+    "standards",
 }
 
 
@@ -83,8 +90,13 @@ def test_emission_factor_is_stock_difference_times_44_over_12_rounded():
 
 
 def test_carbon_stock_follows_mocaredds_formula():
-    p = {"AGB": np.array([100.0]), "BGB": np.array([20.0]), "DW": np.array([5.0]),
-         "LI": np.array([2.0]), "SOC": np.array([50.0])}
+    p = {
+        "AGB": np.array([100.0]),
+        "BGB": np.array([20.0]),
+        "DW": np.array([5.0]),
+        "LI": np.array([2.0]),
+        "SOC": np.array([50.0]),
+    }
     order = list(p)
     assert carbon_stock(p, order, "C")[0] == 177.0
     # dry matter: (AGB + BGB) * CF + DW + LI + SOC
@@ -117,9 +129,7 @@ def test_period_level_is_the_historical_average_rounded():
         np.round((3 * a + b) / 4),
     )
     # period totals: summed, over the type's years
-    np.testing.assert_array_equal(
-        period_level({"T1": a}, {"T1": 10}, False), np.round(a / 10)
-    )
+    np.testing.assert_array_equal(period_level({"T1": a}, {"T1": 10}, False), np.round(a / 10))
     one = period_level({"T1": a}, {"T1": 10}, True)  # annual: 10 years of E over 10 years
     np.testing.assert_array_equal(one, np.round(a))
 
@@ -161,8 +171,15 @@ def test_summarise_is_fct_calc_res_with_r_type_7_quantiles():
 
 def _tiny(sd_area=0.0, sd_stock=0.0) -> MocareddInputs:
     settings = MocareddSettings(
-        n_iter=100, seed=1, trunc_pdf=False, c_unit="C", c_fraction=None, dg_ext=None,
-        dg_pool=None, ad_annual=True, conf_level=0.9,
+        n_iter=100,
+        seed=1,
+        trunc_pdf=False,
+        c_unit="C",
+        c_fraction=None,
+        dg_ext=None,
+        dg_pool=None,
+        ad_annual=True,
+        conf_level=0.9,
     )
     periods = (
         MocareddPeriod("T1", 2001, 2002, "REF"),
@@ -211,7 +228,11 @@ def _reference() -> list[dict]:
 def test_reference_csv_carries_its_provenance():
     rows = _reference()
     assert {(r["quantity"], r["period"]) for r in rows} == {
-        ("REF", "REF"), ("MON", "MON1"), ("MON", "MON2"), ("ER", "MON1"), ("ER", "MON2")
+        ("REF", "REF"),
+        ("MON", "MON1"),
+        ("MON", "MON2"),
+        ("ER", "MON1"),
+        ("ER", "MON2"),
     }
     for r in rows:
         assert len(r["mocaredd_commit"]) == 40 and int(r["n"]) >= 100_000
@@ -264,15 +285,21 @@ def test_imported_workbook_reproduces_mocaredd_within_mc_error(imported_run):
         key = (ref["quantity"], ref["period"])
         x, n_ref, sd_ref = series[key], int(ref["n"]), float(ref["sd"])
         assert got[key]["n"] == N_REDDSIM
-        for stat, q in (("mean", None), ("median", 0.5), ("ci_low", alpha / 2),
-                        ("ci_high", 1 - alpha / 2)):
+        for stat, q in (
+            ("mean", None),
+            ("median", 0.5),
+            ("ci_low", alpha / 2),
+            ("ci_high", 1 - alpha / 2),
+        ):
             tol = _tolerance(x, stat, q, n_ref, sd_ref)
             diff = got[key][stat] - float(ref[stat])
             checked += 1
             assert tol < 0.05 * abs(float(ref["mean"])) + 1, (key, stat, tol)  # informative
             if abs(diff) > tol:
-                failures.append(f"{key} {stat}: reddsim {got[key][stat]:,.0f} vs mocaredd "
-                                f"{float(ref[stat]):,.0f} (|diff| {abs(diff):,.0f} > {tol:,.0f})")
+                failures.append(
+                    f"{key} {stat}: reddsim {got[key][stat]:,.0f} vs mocaredd "
+                    f"{float(ref[stat]):,.0f} (|diff| {abs(diff):,.0f} > {tol:,.0f})"
+                )
         # mocaredd's rounded E is its median: the same comparison on its own printout
         tol = _tolerance(x, "median", 0.5, n_ref, sd_ref)
         assert abs(got[key]["E"] - float(ref["E"])) <= tol + 1
@@ -293,8 +320,10 @@ def test_run_writes_results_and_text_table(imported_run, tmp_path):
     assert "ER" in res.stdout and "MON2" in res.stdout
     again = _cli("run", run_dir, "--draws", 1000, "--out", tmp_path / "o", "-q")
     assert again.returncode == 2 and "--force" in again.stderr
-    assert _cli("run", run_dir, "--draws", 1000, "--out", tmp_path / "o", "--force",
-                "-q").returncode == 0
+    assert (
+        _cli("run", run_dir, "--draws", 1000, "--out", tmp_path / "o", "--force", "-q").returncode
+        == 0
+    )
     chk = _cli("check", run_dir)
     assert chk.returncode == 0 and "mocaredd mode" in chk.stdout
 
@@ -330,3 +359,40 @@ def test_cli_partial_reddsim_options_are_refused(tmp_path):
     res = _cli("import", "mocaredd", WORKBOOK, "--out", tmp_path / "r", "--area", "open=5")
     assert res.returncode == 2 and "--leakage-belt" in res.stderr
     assert not (tmp_path / "r").exists()
+
+
+def _edit(tmp_path: Path, sheet: str, cell: str, value) -> Path:
+    import openpyxl
+
+    wb = openpyxl.load_workbook(WORKBOOK)
+    wb[sheet][cell] = value
+    path = tmp_path / "bad.xlsx"
+    wb.save(path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("sheet", "cell", "value", "message"),
+    [
+        ("c_stocks", "G4", "NA", "cell G4 (c_value) = 'NA': NA: mocaredd's stock formula"),
+        ("c_stocks", "C2", "T1", "cell C2 (c_period) = 'T1': mocaredd computes stocks for"),
+        ("c_stocks", "I2", "lognormal", "cell I2 (c_pdf) = 'lognormal': mocaredd draws normal"),
+        ("c_stocks", "J32", 0, "cell J32 (c_pdf_a) = 0: a beta shape must be > 0"),
+        ("AD_lu_transitions", "G3", -319, "cell G3 (trans_area) = -319: must not be negative"),
+        ("AD_lu_transitions", "C2", "T9", "cell C2 (trans_period) = 'T9': not a period_no"),
+        ("AD_lu_transitions", "E2", "opn", "cell E2 (lu_initial_id) = 'opn': no carbon stock"),
+        ("time_periods", "D3", "REF2", "2 reference types"),
+        ("user_inputs", "C2", "NA", "ran_seed = NA: reddsim runs are reproducible"),
+    ],
+)
+def test_bad_workbooks_are_refused_in_one_line_and_nothing_written(
+    tmp_path, sheet, cell, value, message
+):
+    from simulator.errors import DataError
+
+    path = _edit(tmp_path, sheet, cell, value)
+    with pytest.raises(DataError) as info:
+        import_mocaredd_mode(path, tmp_path / "run")
+    text = str(info.value)
+    assert message in text and "\n" not in text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.xlsx"]
