@@ -24,7 +24,8 @@ from simulator.cli.common import (
     out,
     quiet_libraries,
 )
-from simulator.config import load_config
+from simulator.config import load_run
+from simulator.config.mocaredd import MocareddSpec
 from simulator.errors import one_line
 
 __all__ = ["check", "run", "report", "verify"]
@@ -36,10 +37,24 @@ def check(run: RunArg) -> None:
     from simulator.data import load_data
 
     try:
-        spec = load_config(run)
-        data = load_data(spec)
+        spec = load_run(run)
+        if isinstance(spec, MocareddSpec):
+            from simulator.data.mocaredd import read_mocaredd_inputs
+
+            inputs = read_mocaredd_inputs(spec.data_path("workbook"))
+        else:
+            data = load_data(spec)
     except USER_ERRORS as e:
         fail(e)
+    if isinstance(spec, MocareddSpec):
+        types = ", ".join(dict.fromkeys(p.period_type for p in inputs.periods))
+        out.print(
+            f"ok: {spec.path} (mocaredd mode: {len(inputs.transitions)} transitions, "
+            f"{len(inputs.elements)} carbon elements, period types {types})",
+            highlight=False,
+            soft_wrap=True,
+        )
+        return
     years = data.deforestation["year"]
     biomass = (
         f"{len(data.plots['plot_id'])} plots, {len(data.trees['tree_id']):,} trees"
@@ -103,6 +118,55 @@ def _print_table(totals: dict) -> None:
     out.width = max(out.width, 104)
     out.print(table)
     out.print(f"appendix: {totals['appendix']}", highlight=False, soft_wrap=True)
+
+
+def _mocaredd_totals(outcome) -> dict:
+    """The ``--json`` totals of a mocaredd-mode run: the usual keys, then mocaredd's."""
+    r = outcome.result
+    return {
+        "out_dir": str(outcome.out_dir),
+        "appendix": None,
+        "standard": "mocaredd",
+        "confidence": r["confidence"],
+        "n_draws": r["n_draws"],
+        "seed": r["seed"],
+        "periods": [],
+        "standards": {},
+        "mode": "mocaredd",
+        "mocaredd": r["estimates"],
+    }
+
+
+def _run_mocaredd(spec, out_dir, force, as_json) -> None:
+    from simulator.orchestration.mocaredd import run_mocaredd
+
+    try:
+        outcome = run_mocaredd(spec, out_dir=out_dir, force=force)
+    except USER_ERRORS as e:
+        fail(e)
+    totals = _mocaredd_totals(outcome)
+    if as_json:
+        sys.stdout.write(json.dumps(totals, indent=2, allow_nan=False, default=finite) + "\n")
+        return
+    conf = round(100 * totals["confidence"])
+    table = Table(
+        title=f"mocaredd (tCO2e/yr), {totals['n_draws']:,} draws, seed {totals['seed']}",
+        title_justify="left",
+    )
+    for col in ("estimate", "period", "mean", "median", f"{conf}% CI", "U"):
+        table.add_column(col, justify="left" if col in ("estimate", "period") else "right")
+    for r in totals["mocaredd"]:
+        table.add_row(
+            r["quantity"],
+            r["period"],
+            f"{r['mean']:,.0f}",
+            f"{r['median']:,.0f}",
+            f"{r['ci_low']:,.0f} – {r['ci_high']:,.0f}",
+            "" if r["E_U"] is None else f"{r['E_U']:.0f}%",
+        )
+    out.width = max(out.width, 104)
+    out.print(table)
+    out.print(f"results: {totals['out_dir']}", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -172,7 +236,9 @@ def run(
     """
     configure_logging(verbose, quiet)
     try:
-        spec = load_config(run).with_overrides(n_draws=draws, seed=seed, mc_tolerance=mc_tolerance)
+        spec = load_run(run).with_overrides(n_draws=draws, seed=seed, mc_tolerance=mc_tolerance)
+        if isinstance(spec, MocareddSpec):
+            return _run_mocaredd(spec, out_dir, force, as_json)
         if out_dir is not None:
             from simulator.orchestration.pipeline import check_output_dir
 

@@ -4,7 +4,13 @@ Importing this package loads pydantic and the standard library only: no numba,
 xarray or PyMC, so validating a run (``reddsim check``) starts at once.
 """
 
-from simulator.config.load import check_data_paths, load_config, read_toml, validate_config
+from simulator.config.load import (
+    check_data_paths,
+    load_config,
+    load_run,
+    read_toml,
+    validate_config,
+)
 from simulator.config.schema import (
     CONFIG_NAME,
     SCHEMA_VERSION,
@@ -53,6 +59,7 @@ __all__ = [
     "Stratum",
     "check_data_paths",
     "load_config",
+    "load_run",
     "read_toml",
     "validate_config",
 ]

@@ -14,10 +14,19 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from simulator.config.messages import describe_errors
+from simulator.config.mocaredd import MocareddRunConfig, MocareddSpec, is_mocaredd_mode
 from simulator.config.schema import CONFIG_NAME, RunConfig, RunSpec
 from simulator.errors import ConfigError
 
-__all__ = ["MAX_TOML_BYTES", "read_toml", "load_config", "check_data_paths", "validate_config"]
+__all__ = [
+    "MAX_TOML_BYTES",
+    "read_toml",
+    "load_config",
+    "load_run",
+    "check_data_paths",
+    "validate_config",
+    "validate_mocaredd_config",
+]
 
 #: A run configuration is a few kilobytes; anything past this is not one.
 MAX_TOML_BYTES = 1 * 2**20
@@ -64,7 +73,36 @@ def load_config(path: str | Path) -> RunSpec:
     path = Path(path)
     if path.is_dir():
         path = path / CONFIG_NAME
-    spec = RunSpec(validate_config(read_toml(path, "run configuration"), path), path)
+    raw = read_toml(path, "run configuration")
+    if is_mocaredd_mode(raw):
+        raise ConfigError(
+            f"{path}: [accounting].mode = 'mocaredd': a mocaredd-mode run (reddsim check and "
+            "reddsim run take it; this command needs a reddsim simulation run)"
+        )
+    spec = RunSpec(validate_config(raw, path), path)
+    check_data_paths(spec, str(path))
+    return spec
+
+
+def load_run(path: str | Path) -> RunSpec | MocareddSpec:
+    """Read and validate a run configuration of either kind.
+
+    ``[accounting] mode = "mocaredd"`` gives a :class:`MocareddSpec`
+    (:mod:`simulator.config.mocaredd`); anything else is validated as by
+    :func:`load_config`.
+
+    Raises
+    ------
+    ConfigError
+        As :func:`load_config`.
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / CONFIG_NAME
+    raw = read_toml(path, "run configuration")
+    if not is_mocaredd_mode(raw):
+        return load_config(path)
+    spec = MocareddSpec(validate_mocaredd_config(raw, path), path)
     check_data_paths(spec, str(path))
     return spec
 
@@ -116,3 +154,12 @@ def validate_config(raw: dict, path: Path, origin: str | None = None) -> RunConf
     except ValidationError as err:
         where = f"{path} ({origin})" if origin else str(path)
         raise ConfigError(f"{where}: {describe_errors(err, RunConfig)}") from err
+
+
+def validate_mocaredd_config(raw: dict, path: Path, origin: str | None = None):
+    """Validate a mocaredd-mode configuration dict, raising one-line ConfigError."""
+    try:
+        return MocareddRunConfig.model_validate(raw)
+    except ValidationError as err:
+        where = f"{path} ({origin})" if origin else str(path)
+        raise ConfigError(f"{where}: {describe_errors(err, MocareddRunConfig)}") from err

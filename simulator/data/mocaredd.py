@@ -53,6 +53,14 @@ __all__ = [
     "ImportResult",
     "read_workbook",
     "import_mocaredd",
+    "import_mocaredd_mode",
+    "read_mocaredd_inputs",
+    "MocareddInputs",
+    "MocareddSettings",
+    "MocareddPeriod",
+    "MocareddTransition",
+    "MocareddElement",
+    "Pdf",
 ]
 
 #: Sheets and the columns reddsim reads from each (other columns are labels).
@@ -825,3 +833,312 @@ def _notes_md(workbook: Path, notes: list[str]) -> str:
         "Mapping of every sheet and column: docs/mocaredd.md in the reddsim repository.\n\n"
         f"## Ignored or approximated\n\n{body}\n"
     )
+
+
+# --------------------------------------------------------------------------- exact inputs
+#
+# What mocaredd itself simulates, read without re-modelling: every transition (all REDD+
+# activities), every carbon element (DG_ratio included), normal and beta pdfs. The
+# accounting that reproduces mocaredd is simulator.accounting.mocaredd.
+
+PDFS = ("normal", "beta")
+
+
+@dataclass(frozen=True)
+class Pdf:
+    """One input mocaredd draws (``fct_make_mcs``): ``normal(mean, se)`` or ``beta(a, b)``."""
+
+    pdf: str
+    mean: float = math.nan
+    se: float = math.nan
+    a: float = math.nan
+    b: float = math.nan
+
+
+@dataclass(frozen=True)
+class MocareddSettings:
+    """``user_inputs`` as mocaredd reads it."""
+
+    n_iter: int
+    seed: int | None
+    trunc_pdf: bool
+    c_unit: str  # "C" or "DM"
+    c_fraction: Pdf | None  # drawn only with c_unit DM and a numeric c_fraction
+    dg_ext: str | None
+    dg_pool: str | None
+    ad_annual: bool
+    conf_level: float
+
+
+@dataclass(frozen=True)
+class MocareddPeriod:
+    period_no: str
+    year_start: int
+    year_end: int
+    period_type: str
+
+    @property
+    def nb_years(self) -> int:
+        """``year_end - year_start + 1`` (``R/mod_tool_server.R``, before the simulations)."""
+        return self.year_end - self.year_start + 1
+
+
+@dataclass(frozen=True)
+class MocareddTransition:
+    trans_id: str
+    period: str
+    initial: str
+    final: str
+    activity: str
+    area: Pdf
+
+
+@dataclass(frozen=True)
+class MocareddElement:
+    lu: str
+    element: str
+    value: Pdf
+
+
+@dataclass(frozen=True)
+class MocareddInputs:
+    """A workbook's four sheets, as mocaredd's ``fct_combine_mcs_E`` uses them."""
+
+    settings: MocareddSettings
+    periods: tuple[MocareddPeriod, ...]
+    transitions: tuple[MocareddTransition, ...]
+    elements: tuple[MocareddElement, ...]
+    sha256: str = ""
+
+
+def _pdf(row: Row, pdf_col: str, mean_col: str, se_col: str, prefix: str, hi: float) -> Pdf:
+    pdf = row[pdf_col].text()
+    if pdf not in PDFS:
+        raise row[pdf_col].fail("mocaredd draws normal or beta only")
+    if pdf == "normal":
+        return Pdf("normal", row[mean_col].number(0, hi), row[se_col].number(0, hi))
+    a, b = row.get(f"{prefix}_pdf_a"), row.get(f"{prefix}_pdf_b")
+    if a is None or b is None:
+        raise row[pdf_col].fail(f"beta needs columns {prefix}_pdf_a and {prefix}_pdf_b")
+    shape_a, shape_b = a.number(0, 1e6), b.number(0, 1e6)
+    # fct_make_mcs rounds the shapes to 3 decimals before drawing
+    for cell, v in ((a, shape_a), (b, shape_b)):
+        if round(v, 3) <= 0:
+            raise cell.fail("a beta shape must be > 0 (at 3 decimals)")
+    return Pdf("beta", a=shape_a, b=shape_b)
+
+
+def read_mocaredd_inputs(workbook: Path) -> MocareddInputs:
+    """Read a workbook as mocaredd simulates it (``R/fct_combine_mcs_E.R``).
+
+    Rows are kept as mocaredd keeps them: an ``AD_lu_transitions`` row unless both
+    ``trans_area`` and ``trans_pdf_a`` are NA. Only what mocaredd itself cannot compute
+    is refused: a ``c_stocks`` row with both ``c_value`` and ``c_pdf_a`` NA (mocaredd
+    drops its draws but keeps the element in the land use's formula, so the stock would
+    be NA), carbon stocks per time period (``c_period`` other than ``ALL``: "not yet implemented" in
+    ``fct_combine_mcs_E``), pdfs other than normal and beta, land uses without stocks,
+    transitions in unknown periods, more than one ``REF`` period type.
+
+    Raises
+    ------
+    DataError
+        One line naming the sheet, cell, column and value.
+    """
+    workbook = Path(workbook)
+    sheets = read_workbook(workbook)
+    usr_rows = sheets["user_inputs"]
+    if len(usr_rows) != 1:
+        raise DataError(
+            f"{workbook}: sheet user_inputs: {len(usr_rows)} data rows; the template has exactly "
+            "one (row 2)"
+        )
+    u = usr_rows[0]
+    unit = u["c_unit"].text()
+    if unit not in ("C", "DM"):
+        raise u["c_unit"].fail("must be C or DM")
+    cf = None
+    # fct_combine_mcs_E: CF is drawn when c_fraction is numeric and c_unit is DM
+    if unit == "DM" and not u["c_fraction"].missing:
+        pdf = u["c_fraction_pdf"].text()
+        if pdf != "normal":
+            raise u["c_fraction_pdf"].fail("mocaredd draws the carbon fraction as normal")
+        cf = Pdf("normal", u["c_fraction"].number(0, 1), u["c_fraction_se"].number(0, 1))
+    n_iter = u["n_iter"].integer()
+    if not 100 <= n_iter <= 10**8:
+        raise u["n_iter"].fail("must be from 100 to 1e8")
+    conf = u["conf_level"].number(0, 1)
+    if not 0 < conf < 1:
+        raise u["conf_level"].fail("must be between 0 and 1")
+    settings = MocareddSettings(
+        n_iter=n_iter,
+        seed=None if u["ran_seed"].missing else u["ran_seed"].integer(),
+        trunc_pdf=u["trunc_pdf"].boolean(),
+        c_unit=unit,
+        c_fraction=cf,
+        dg_ext=None if u["dg_ext"].missing else u["dg_ext"].text(),
+        dg_pool=None if u["dg_pool"].missing else u["dg_pool"].text(),
+        ad_annual=u["ad_annual"].boolean(),
+        conf_level=conf,
+    )
+
+    periods: dict[str, MocareddPeriod] = {}
+    for r in sheets["time_periods"]:
+        name = r["period_no"].text()
+        if name in periods:
+            raise r["period_no"].fail("period listed twice")
+        first, last = r["year_start"].integer(), r["year_end"].integer()
+        if not first <= last:
+            raise r["year_end"].fail(f"must not be before year_start ({first})")
+        periods[name] = MocareddPeriod(name, first, last, r["period_type"].text())
+    ref_types = {p.period_type for p in periods.values() if "REF" in p.period_type}
+    if len(ref_types) != 1:
+        raise DataError(
+            f"{workbook}: sheet time_periods, column period_type: {len(ref_types)} reference "
+            "types (containing REF); mocaredd's ER joins exactly one"
+        )
+
+    elements: list[MocareddElement] = []
+    seen = set()
+    for r in sheets["c_stocks"]:
+        if r["c_value"].missing and (r.get("c_pdf_a") is None or r["c_pdf_a"].missing):
+            # fct_combine_mcs_E drops the row from the draws but builds each land use's
+            # formula (and dg_pool's excluded pools) from the unfiltered sheet: the pool
+            # would enter the stock as NA
+            raise r["c_value"].fail(
+                "NA: mocaredd's stock formula would still include this element (the land "
+                "use's stock would be NA); give a value or delete the row"
+            )
+        if r["c_period"].text() != "ALL":
+            raise r["c_period"].fail(
+                "mocaredd computes stocks for c_period ALL only (fct_combine_mcs_E)"
+            )
+        lu, element = r["c_lu_id"].text(), r["c_element"].text()
+        if element not in ELEMENTS:
+            raise r["c_element"].fail(f"must be one of {', '.join(ELEMENTS)}")
+        if (lu, element) in seen:
+            raise r["c_element"].fail(f"land use {lu} lists it twice")
+        seen.add((lu, element))
+        elements.append(MocareddElement(lu, element, _pdf(r, "c_pdf", "c_value", "c_se", "c", 1e6)))
+    lus = {e.lu for e in elements}
+
+    transitions = []
+    for r in sheets["AD_lu_transitions"]:
+        if r["trans_area"].missing and (r.get("trans_pdf_a") is None or r["trans_pdf_a"].missing):
+            continue
+        period = r["trans_period"].text()
+        if period not in periods:
+            raise r["trans_period"].fail(
+                f"not a period_no of sheet time_periods ({', '.join(periods)})"
+            )
+        initial, final = r["lu_initial_id"].text(), r["lu_final_id"].text()
+        for key, lu in (("lu_initial_id", initial), ("lu_final_id", final)):
+            if lu not in lus:
+                raise r[key].fail("no carbon stock for this land use in sheet c_stocks (c_lu_id)")
+        transitions.append(
+            MocareddTransition(
+                r["trans_id"].text(),
+                period,
+                initial,
+                final,
+                r["redd_activity"].text(),
+                _pdf(r, "trans_pdf", "trans_area", "trans_se", "trans", 1e10),
+            )
+        )
+    if not transitions:
+        raise DataError(f"{workbook}: sheet AD_lu_transitions: no transition with an area")
+    sha = hashlib.sha256(workbook.read_bytes()).hexdigest()
+    return MocareddInputs(
+        settings, tuple(periods.values()), tuple(transitions), tuple(elements), sha
+    )
+
+
+def import_mocaredd_mode(workbook: Path, out: Path, seed: int | None = None) -> ImportResult:
+    """Write a mocaredd-mode run directory: the workbook as mocaredd computes it.
+
+    What ``reddsim import mocaredd WORKBOOK --out DIR`` writes when no forest areas,
+    leakage belt or buffer are given: ``data/workbook.xlsx`` (a byte copy),
+    ``run.toml`` with ``[accounting] mode = "mocaredd"``
+    (:mod:`simulator.config.mocaredd`), ``n_draws = user_inputs.n_iter``,
+    ``seed = user_inputs.ran_seed`` (or ``seed``), and ``IMPORT.md``. The workbook is
+    checked by :func:`read_mocaredd_inputs` first: nothing is written for a workbook
+    mocaredd itself could not compute.
+
+    Raises
+    ------
+    DataError
+        One line naming the sheet, cell, column and value; nothing is written.
+    """
+    workbook, out = Path(workbook), Path(out)
+    if out.exists():
+        raise DataError(f"{out}: already exists; choose a new run directory")
+    inputs = read_mocaredd_inputs(workbook)
+    s = inputs.settings
+    notes = []
+    if seed is None:
+        if s.seed is None:
+            raise DataError(
+                f"{workbook}: sheet user_inputs, column ran_seed = NA: reddsim runs are "
+                "reproducible, give --seed"
+            )
+        seed = s.seed
+    else:
+        notes.append(f"user_inputs.ran_seed replaced by --seed {seed}.")
+    if not 0 <= seed < 2**63:
+        raise DataError(f"seed {seed}: must be from 0 to 2^63 - 1")
+    types = list(dict.fromkeys(p.period_type for p in inputs.periods))
+    activities = sorted({t.activity for t in inputs.transitions})
+    notes += [
+        f"mocaredd mode: every transition ({len(inputs.transitions)}, activities "
+        f"{', '.join(activities)}) and carbon element ({len(inputs.elements)}) simulated as "
+        "mocaredd simulates them; no forest areas, leakage or buffer.",
+        f"period types {', '.join(types)}; confidence level {s.conf_level:g} "
+        f"(user_inputs.conf_level), trunc_pdf = {str(s.trunc_pdf).upper()}, ad_annual = "
+        f"{str(s.ad_annual).upper()}, c_unit = {s.c_unit}.",
+        "draws are NumPy PCG64, not R's Mersenne Twister: the numbers agree with mocaredd's "
+        "within Monte Carlo error, not draw for draw.",
+    ]
+    toml = "\n".join(
+        [
+            "# Imported from a mocaredd workbook by `reddsim import mocaredd` (IMPORT.md names"
+            " it).",
+            "# mocaredd mode: `reddsim run` computes the workbook's REF, MON and ER as mocaredd",
+            "# does (docs/mocaredd.md). The workbook's other settings are read from it.",
+            "schema_version = 1",
+            "",
+            "[project]",
+            f"name = {_toml(workbook.stem)}",
+            f"description = {_toml(f'mocaredd workbook {workbook.name}, as mocaredd computes it')}",
+            "",
+            "[data]",
+            'workbook = "data/workbook.xlsx"',
+            "",
+            "[simulation]",
+            f"n_draws = {s.n_iter}  # user_inputs.n_iter",
+            f"seed = {seed}  # user_inputs.ran_seed",
+            "",
+            "[accounting]",
+            'mode = "mocaredd"',
+            "",
+        ]
+    )
+    from simulator.config.load import validate_mocaredd_config
+
+    validate_mocaredd_config(tomllib.loads(toml), out / "run.toml", "as imported")
+    tmp = out.parent / f".{out.name}.incomplete-{os.getpid()}"
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp.mkdir()
+        (tmp / "data").mkdir()
+        (tmp / "data" / "workbook.xlsx").write_bytes(workbook.read_bytes())
+        (tmp / "run.toml").write_text(toml, encoding="utf-8")
+        (tmp / "IMPORT.md").write_text(_notes_md(workbook, notes), encoding="utf-8")
+        install_directory(tmp, out)
+    except OSError as err:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise DataError(
+            f"{out}: cannot write the run directory ({describe_os_error(err)})"
+        ) from err
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return ImportResult(out, [], notes)
