@@ -146,7 +146,7 @@ def _run_mocaredd(spec, out_dir, force, as_json) -> None:
         fail(e)
     totals = _mocaredd_totals(outcome)
     if as_json:
-        sys.stdout.write(json.dumps(totals, indent=2, allow_nan=False, default=finite) + "\n")
+        sys.stdout.write(json_text(totals))
         return
     conf = round(100 * totals["confidence"])
     table = Table(
