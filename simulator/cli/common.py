@@ -158,7 +158,7 @@ def json_text(doc) -> str:
 
     Examples
     --------
-    >>> print(json_text({"a": float("nan"), "b": [1.5, float("inf")]}))
+    >>> print(json_text({"a": float("nan"), "b": [1.5, float("inf")]}), end="")
     {
       "a": null,
       "b": [
