@@ -32,6 +32,7 @@ from simulator.config.mocaredd import MocareddSpec
 from simulator.data.mocaredd import read_mocaredd_inputs
 from simulator.errors import OutputError, describe_os_error
 from simulator.files import install_directory
+from simulator.orchestration.pipeline import check_output_dir
 
 __all__ = ["MocareddOutcome", "RESULT_NAME", "COLUMNS", "run_mocaredd"]
 
@@ -65,22 +66,6 @@ SOURCES = (
 class MocareddOutcome:
     out_dir: Path
     result: dict  # what mocaredd.json holds
-
-
-def _check_out(path: Path, force: bool) -> None:
-    if path.is_symlink():
-        raise OutputError(f"{path}: a symlink; --out must name the run directory itself")
-    if not path.exists():
-        return
-    if not path.is_dir():
-        raise OutputError(f"{path}: exists and is not a directory; give a new path to --out")
-    if not any(path.iterdir()):
-        return
-    if (path / RESULT_NAME).is_file():
-        if force:
-            return
-        raise OutputError(f"{path}: a complete run directory already exists; pass --force")
-    raise OutputError(f"{path}: exists and is not a run directory; give a new or empty one")
 
 
 def run_mocaredd(spec: MocareddSpec, out_dir: Path | None = None, force: bool = False):
@@ -133,7 +118,7 @@ def run_mocaredd(spec: MocareddSpec, out_dir: Path | None = None, force: bool = 
             final = out_root / f"{stamp}-{k}"
     else:
         final = Path(out_dir)
-        _check_out(final, force)
+        check_output_dir(final, force, marker=RESULT_NAME)
     parent = final.parent
     tmp = parent / f".incomplete-{final.name}-{os.getpid()}"
     try:

@@ -171,11 +171,14 @@ def _log_to(path: Path):
 MAX_OUT_NAME = 200
 
 
-def check_output_dir(path: Path, force: bool = False, *, probe: bool = True) -> None:
+def check_output_dir(
+    path: Path, force: bool = False, *, probe: bool = True, marker: str = "manifest.json"
+) -> None:
     """Check that a run may be written to ``path`` (the run directory itself).
 
     ``path`` may be absent or an empty directory; a complete run directory (one with
-    ``manifest.json``) only with ``force``; anything else never. ``path`` itself must
+    ``marker``: ``manifest.json``, or a mocaredd-mode run's ``mocaredd.json``) only with
+    ``force``; anything else never. ``path`` itself must
     not be a symlink (its parents may be); its name must fit the file system with the
     temporary name beside it (:data:`MAX_OUT_NAME`); its nearest existing parent must
     be a directory where a file can be created (probed, so a read-only file system or
@@ -206,7 +209,7 @@ def check_output_dir(path: Path, force: bool = False, *, probe: bool = True) -> 
         raise OutputError(f"{path}: exists and is not a directory; give a new path to --out")
     if not any(path.iterdir()):
         return
-    if (path / "manifest.json").is_file():
+    if (path / marker).is_file():
         if force:
             return
         raise OutputError(
@@ -214,7 +217,7 @@ def check_output_dir(path: Path, force: bool = False, *, probe: bool = True) -> 
             "(the old run is kept until the new one is complete) or give another --out"
         )
     raise OutputError(
-        f"{path}: exists and is not a reddsim run directory (no manifest.json); --out names "
+        f"{path}: exists and is not a reddsim run directory (no {marker}); --out names "
         "the new run directory itself: give a new or empty directory"
     )
 

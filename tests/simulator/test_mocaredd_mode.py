@@ -326,6 +326,15 @@ def test_run_writes_results_and_text_table(imported_run, tmp_path):
     )
     chk = _cli("check", run_dir)
     assert chk.returncode == 0 and "mocaredd mode" in chk.stdout
+    # --out is checked as a run's: not a directory of other files, not a symlink
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("keep me")
+    (tmp_path / "link").symlink_to(tmp_path / "o")
+    for target, fragment in (("other", "no mocaredd.json"), ("link", "a symlink")):
+        refused = _cli("run", run_dir, "--draws", 1000, "--out", tmp_path / target, "--force")
+        assert refused.returncode == 2 and fragment in refused.stderr, refused.stderr
+        assert len(refused.stderr.strip().splitlines()) == 1
+    assert (tmp_path / "other" / "notes.txt").read_text() == "keep me"
 
 
 # --------------------------------------------------------------------------- import, config
