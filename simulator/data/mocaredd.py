@@ -551,19 +551,25 @@ def _stocks(rows: list[Row], usr: dict, notes: list[str]) -> dict:
     return stocks
 
 
+def _transition_keys(r: Row, periods, land_uses) -> tuple[str, str, str]:
+    """A transition row's period and land uses, each checked against its sheet."""
+    period = r["trans_period"].text()
+    if period not in periods:
+        raise r["trans_period"].fail(
+            f"not a period_no of sheet time_periods ({', '.join(periods)})"
+        )
+    initial, final = r["lu_initial_id"].text(), r["lu_final_id"].text()
+    for key, lu in (("lu_initial_id", initial), ("lu_final_id", final)):
+        if lu not in land_uses:
+            raise r[key].fail("no carbon stock for this land use in sheet c_stocks (c_lu_id)")
+    return period, initial, final
+
+
 def _transitions(rows: list[Row], periods: dict, stocks: dict, notes: list[str]) -> list[dict]:
     """DF transitions (validated); other REDD+ activities are reported as ignored."""
     out, ignored = [], {}
     for r in rows:
-        period = r["trans_period"].text()
-        if period not in periods:
-            raise r["trans_period"].fail(
-                f"not a period_no of sheet time_periods ({', '.join(periods)})"
-            )
-        initial, final = r["lu_initial_id"].text(), r["lu_final_id"].text()
-        for key, lu in (("lu_initial_id", initial), ("lu_final_id", final)):
-            if lu not in stocks:
-                raise r[key].fail("no carbon stock for this land use in sheet c_stocks (c_lu_id)")
+        period, initial, final = _transition_keys(r, periods, stocks)
         area, se = r["trans_area"].number(0), r["trans_se"].number(0)
         activity = r["redd_activity"].text()
         if activity != "DF":
@@ -1025,15 +1031,7 @@ def read_mocaredd_inputs(workbook: Path) -> MocareddInputs:
     for r in sheets["AD_lu_transitions"]:
         if r["trans_area"].missing and (r.get("trans_pdf_a") is None or r["trans_pdf_a"].missing):
             continue
-        period = r["trans_period"].text()
-        if period not in periods:
-            raise r["trans_period"].fail(
-                f"not a period_no of sheet time_periods ({', '.join(periods)})"
-            )
-        initial, final = r["lu_initial_id"].text(), r["lu_final_id"].text()
-        for key, lu in (("lu_initial_id", initial), ("lu_final_id", final)):
-            if lu not in lus:
-                raise r[key].fail("no carbon stock for this land use in sheet c_stocks (c_lu_id)")
+        period, initial, final = _transition_keys(r, periods, lus)
         transitions.append(
             MocareddTransition(
                 r["trans_id"].text(),
