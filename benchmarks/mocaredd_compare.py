@@ -30,10 +30,19 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data" / "mocaredd"
 WORKBOOK = DATA / "example1-4pools.xlsx"
 REFERENCE = DATA / "reference-example1-4pools.csv"
+#: Standard normal bound per comparison: with 25 comparisons, a false alarm in about
+#: 25 * 2 * P(Z > 4.4) = 3e-4 of seeds.
 Z = 4.4
 
 
-def tolerance(x, stat, q, n_ref, sd_ref):
+def tolerance(x: np.ndarray, stat: str, q: float | None, n_ref: int, sd_ref: float) -> float:
+    """Z x the SE of the difference of two independent Monte Carlo estimates of ``stat``.
+
+    Mean: sqrt(sd_r^2 / n_r + sd^2 / n). A quantile q: sqrt(q (1 - q)) / f(x_q) x
+    sqrt(1 / n_r + 1 / n), the density's inverse 1 / f(x_q) from the spacing of reddsim's
+    own draws ``x``, (Q(q + d) - Q(q - d)) / 2d. Plus 1 for mocaredd's rounding of each
+    period level to a whole tCO2e/yr (a quantile of rounded draws moves by at most that).
+    """
     n = x.size
     if stat == "mean":
         return Z * math.sqrt(sd_ref**2 / n_ref + x.var(ddof=1) / n) + 1.0

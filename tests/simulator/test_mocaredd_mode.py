@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from benchmarks.mocaredd_compare import tolerance
 from simulator.accounting.mocaredd import (
     carbon_stock,
     degraded_stock,
@@ -50,9 +50,6 @@ REFERENCE = DATA / "reference-example1-4pools.csv"
 #: reddsim's own sample size for the comparison (the reference has its own, in the CSV).
 N_REDDSIM = 200_000
 SEED_REDDSIM = 20261201
-#: Standard normal bound per comparison: with 25 comparisons, a false alarm in about
-#: 25 * 2 * P(Z > 4.4) = 3e-4 of seeds.
-Z = 4.4
 EXISTING_JSON_KEYS = {
     "out_dir",
     "appendix",
@@ -240,22 +237,6 @@ def test_reference_csv_carries_its_provenance():
         assert float(r["conf_level"]) == 0.9
 
 
-def _tolerance(x: np.ndarray, stat: str, q: float, n_ref: int, sd_ref: float) -> float:
-    """Z x the SE of the difference of two independent Monte Carlo estimates of ``stat``.
-
-    Mean: sqrt(sd_r^2 / n_r + sd^2 / n). A quantile q: sqrt(q (1 - q)) / f(x_q) x
-    sqrt(1 / n_r + 1 / n), the density's inverse 1 / f(x_q) from the spacing of reddsim's
-    own draws, (Q(q + d) - Q(q - d)) / 2d. Plus 1 for mocaredd's rounding of each
-    period level to a whole tCO2e/yr (a quantile of rounded draws moves by at most that).
-    """
-    n = x.size
-    if stat == "mean":
-        return Z * math.sqrt(sd_ref**2 / n_ref + x.var(ddof=1) / n) + 1.0
-    d = 0.005
-    inv_f = (np.quantile(x, q + d) - np.quantile(x, q - d)) / (2 * d)
-    return Z * math.sqrt(q * (1 - q)) * inv_f * math.sqrt(1 / n_ref + 1 / n) + 1.0
-
-
 @pytest.fixture(scope="module")
 def imported_run(tmp_path_factory):
     """``reddsim import mocaredd WORKBOOK --out DIR`` alone, then ``reddsim run DIR --json``."""
@@ -291,7 +272,7 @@ def test_imported_workbook_reproduces_mocaredd_within_mc_error(imported_run):
             ("ci_low", alpha / 2),
             ("ci_high", 1 - alpha / 2),
         ):
-            tol = _tolerance(x, stat, q, n_ref, sd_ref)
+            tol = tolerance(x, stat, q, n_ref, sd_ref)
             diff = got[key][stat] - float(ref[stat])
             checked += 1
             assert tol < 0.05 * abs(float(ref["mean"])) + 1, (key, stat, tol)  # informative
@@ -301,7 +282,7 @@ def test_imported_workbook_reproduces_mocaredd_within_mc_error(imported_run):
                     f"{float(ref[stat]):,.0f} (|diff| {abs(diff):,.0f} > {tol:,.0f})"
                 )
         # mocaredd's rounded E is its median: the same comparison on its own printout
-        tol = _tolerance(x, "median", 0.5, n_ref, sd_ref)
+        tol = tolerance(x, "median", 0.5, n_ref, sd_ref)
         assert abs(got[key]["E"] - float(ref["E"])) <= tol + 1
     assert checked == 20
     assert not failures, "\n".join(failures)
