@@ -111,7 +111,8 @@ def test_land_use_moments_match_monte_carlo(rng):
     assert math.sqrt(var) == pytest.approx(total.std(), rel=3e-3)
 
 
-def _edit(tmp_path: Path, sheet: str, cell: str, value) -> Path:
+def edit_workbook(tmp_path: Path, sheet: str, cell: str, value) -> Path:
+    """The example workbook with one cell set (or, for cell ``DELETE-SHEET``, a sheet removed)."""
     wb = openpyxl.load_workbook(WORKBOOK)
     if cell == "DELETE-SHEET":
         del wb[sheet]
@@ -137,7 +138,7 @@ def _edit(tmp_path: Path, sheet: str, cell: str, value) -> Path:
     ],
 )
 def test_bad_workbooks_name_sheet_cell_column_value(tmp_path, sheet, cell, value, message):
-    path = _edit(tmp_path, sheet, cell, value)
+    path = edit_workbook(tmp_path, sheet, cell, value)
     with pytest.raises(DataError) as info:
         _import(tmp_path, path)
     text = str(info.value)
@@ -190,7 +191,7 @@ def test_stock_model_recovers_the_stated_stocks(tmp_path):
 
 
 def test_cli_import_errors_exit_2_without_output(tmp_path):
-    path = _edit(tmp_path, "AD_lu_transitions", "G3", -319)
+    path = edit_workbook(tmp_path, "AD_lu_transitions", "G3", -319)
     args = [sys.executable, "-m", "simulator", "import", "mocaredd", path, "--out"]
     args += [tmp_path / "run", "--leakage-belt", BELT, "--buffer-pct", "15"]
     for k, v in AREAS.items():

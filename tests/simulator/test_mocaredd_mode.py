@@ -43,6 +43,7 @@ from simulator.data.mocaredd import (
     read_mocaredd_inputs,
 )
 from simulator.errors import ConfigError
+from tests.simulator.test_mocaredd import edit_workbook
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "mocaredd"
 WORKBOOK = DATA / "example1-4pools.xlsx"
@@ -351,16 +352,6 @@ def test_cli_partial_reddsim_options_are_refused(tmp_path):
     assert not (tmp_path / "r").exists()
 
 
-def _edit(tmp_path: Path, sheet: str, cell: str, value) -> Path:
-    import openpyxl
-
-    wb = openpyxl.load_workbook(WORKBOOK)
-    wb[sheet][cell] = value
-    path = tmp_path / "bad.xlsx"
-    wb.save(path)
-    return path
-
-
 @pytest.mark.parametrize(
     ("sheet", "cell", "value", "message"),
     [
@@ -380,7 +371,7 @@ def test_bad_workbooks_are_refused_in_one_line_and_nothing_written(
 ):
     from simulator.errors import DataError
 
-    path = _edit(tmp_path, sheet, cell, value)
+    path = edit_workbook(tmp_path, sheet, cell, value)
     with pytest.raises(DataError) as info:
         import_mocaredd_mode(path, tmp_path / "run")
     text = str(info.value)
