@@ -41,7 +41,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["AreaEstimate", "stratified_area_estimate", "annual_loss_estimates", "LOSS_CLASSES"]
+__all__ = [
+    "AreaEstimate",
+    "stratified_area_estimate",
+    "annual_loss_estimates",
+    "loss_area_estimate",
+    "LOSS_CLASSES",
+]
 
 
 @dataclass(frozen=True)
@@ -286,18 +292,34 @@ def annual_loss_estimates(
     """
     out = []
     for year, names, area, n in zip(years, strata, mapped_area, counts, strict=True):
-        names = list(names)
-        if "loss" not in names:
-            raise ValueError(f"year {year}: no stratum named 'loss' (the mapped loss)")
-        map_class = [0 if s == "loss" else 1 for s in names]
-        n = np.asarray(n, dtype=float)
-        if len(names) == 2:  # strata are the map classes: order rows as the classes
-            order = [names.index("loss"), 1 - names.index("loss")]
-            n, area, map_class = n[order], np.asarray(area)[order], [0, 1]
-            names = [names[i] for i in order]
         try:
-            est = stratified_area_estimate(n, area, LOSS_CLASSES, confidence, map_class, names)
+            out.append(loss_area_estimate(names, area, n, confidence))
         except ValueError as err:
             raise ValueError(f"year {year}: {err}") from err
-        out.append(est)
     return out
+
+
+def loss_area_estimate(strata, mapped_area, counts, confidence: float = 0.95) -> AreaEstimate:
+    """Loss area of one loss map (a year's, or a monitoring period's) from its accuracy sample.
+
+    ``strata`` names the map's strata: the one named ``"loss"`` is map class loss,
+    every other (``buffer``, ``stable_forest``, ...) map class forest; ``counts`` has one
+    row per stratum and the columns :data:`LOSS_CLASSES`. The estimator is
+    :func:`stratified_area_estimate` (Olofsson et al. 2014; Stehman 2014).
+
+    Raises
+    ------
+    ValueError
+        No stratum named ``"loss"``, or what :func:`stratified_area_estimate` refuses.
+    """
+    names = list(strata)
+    if "loss" not in names:
+        raise ValueError("no stratum named 'loss' (the mapped loss)")
+    map_class = [0 if s == "loss" else 1 for s in names]
+    n = np.asarray(counts, dtype=float)
+    area = np.asarray(mapped_area)
+    if len(names) == 2:  # strata are the map classes: order rows as the classes
+        order = [names.index("loss"), 1 - names.index("loss")]
+        n, area, map_class = n[order], area[order], [0, 1]
+        names = [names[i] for i in order]
+    return stratified_area_estimate(n, area, LOSS_CLASSES, confidence, map_class, names)

@@ -26,6 +26,7 @@ from simulator.cli.common import (
 )
 from simulator.config import load_run
 from simulator.config.mocaredd import MocareddSpec
+from simulator.config.monitoring import MonitoringSpec
 from simulator.errors import one_line
 
 __all__ = ["check", "run", "report", "verify"]
@@ -42,10 +43,22 @@ def check(run: RunArg) -> None:
             from simulator.data.mocaredd import read_mocaredd_inputs
 
             inputs = read_mocaredd_inputs(spec.data_path("workbook"))
+        elif isinstance(spec, MonitoringSpec):
+            from simulator.orchestration.monitoring import compute_monitoring
+
+            result = compute_monitoring(spec)
         else:
             data = load_data(spec)
     except USER_ERRORS as e:
         fail(e)
+    if isinstance(spec, MonitoringSpec):
+        out.print(
+            f"ok: {spec.path} (monitoring run: periods {', '.join(result.loss.periods)}, "
+            f"baseline {result.baseline.provenance['run_id']} checked against its manifest)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        return
     if isinstance(spec, MocareddSpec):
         types = ", ".join(dict.fromkeys(p.period_type for p in inputs.periods))
         out.print(
@@ -169,6 +182,58 @@ def _run_mocaredd(spec, out_dir, force, as_json) -> None:
     out.print(f"results: {totals['out_dir']}", highlight=False, soft_wrap=True)
 
 
+def _monitoring_totals(out_dir, result) -> dict:
+    """The ``--json`` of a monitoring run: per period and standard the credits, and vintages."""
+    from simulator.report.monitoring import monitoring_json
+
+    doc = monitoring_json(result, out_dir)
+    keys = (
+        "run_kind",
+        "out_dir",
+        "project",
+        "config_sha256",
+        "seed",
+        "n_draws",
+        "periods",
+        "standard",
+        "buffer_pct",
+        "risk",
+        "significance",
+        "baseline",
+        "components",
+        "monitored_areas",
+    )
+    return {**{k: doc[k] for k in keys}, "monitoring_periods": doc["standards"]}
+
+
+def _run_monitoring(spec, out_dir, force, as_json) -> None:
+    from simulator.orchestration.monitoring import run_monitoring
+
+    try:
+        final, result = run_monitoring(spec, out_dir=out_dir, force=force)
+    except USER_ERRORS as e:
+        fail(e)
+    totals = _monitoring_totals(final, result)
+    if as_json:
+        sys.stdout.write(json_text(totals))
+        return
+    key = totals["standard"]
+    table = Table(title=f"credits per monitoring period under {key} (tCO2e)")
+    for col in ("period", "NER mean", "U", "deduction", "buffer", "credits"):
+        table.add_column(col, justify="left" if col == "period" else "right")
+    for r in totals["monitoring_periods"][key]["periods"]:
+        table.add_row(
+            r["period"],
+            f"{r['ner_mean']:,.0f}",
+            f"{r['uncertainty_pct']:.1f}%" if r["uncertainty_pct"] is not None else "",
+            f"{r['uncertainty_deduction']:,.0f}",
+            f"{r['buffer']:,.0f}",
+            f"{r['credits']:,.0f}",
+        )
+    out.print(table)
+    out.print(f"results: {final}", highlight=False, soft_wrap=True)
+
+
 @app.command()
 def run(
     run: RunArg,
@@ -239,6 +304,8 @@ def run(
         spec = load_run(run).with_overrides(n_draws=draws, seed=seed, mc_tolerance=mc_tolerance)
         if isinstance(spec, MocareddSpec):
             return _run_mocaredd(spec, out_dir, force, as_json)
+        if isinstance(spec, MonitoringSpec):
+            return _run_monitoring(spec, out_dir, force, as_json)
         if out_dir is not None:
             from simulator.orchestration.pipeline import check_output_dir
 

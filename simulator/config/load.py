@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from simulator.config.messages import describe_errors
 from simulator.config.mocaredd import MocareddRunConfig, MocareddSpec, is_mocaredd_mode
+from simulator.config.monitoring import MonitoringRunConfig, MonitoringSpec, is_monitoring_run
 from simulator.config.schema import CONFIG_NAME, RunConfig, RunSpec
 from simulator.errors import ConfigError
 
@@ -26,6 +27,7 @@ __all__ = [
     "check_data_paths",
     "validate_config",
     "validate_mocaredd_config",
+    "validate_monitoring_config",
 ]
 
 #: A run configuration is a few kilobytes; anything past this is not one.
@@ -79,17 +81,23 @@ def load_config(path: str | Path) -> RunSpec:
             f"{path}: [accounting].mode = 'mocaredd': a mocaredd-mode run (reddsim check and "
             "reddsim run take it; this command needs a reddsim simulation run)"
         )
+    if is_monitoring_run(raw):
+        raise ConfigError(
+            f"{path}: kind = 'monitoring': a monitoring run (reddsim check and reddsim run take "
+            "it; this command needs an ex-ante run)"
+        )
     spec = RunSpec(validate_config(raw, path), path)
     check_data_paths(spec, str(path))
     return spec
 
 
-def load_run(path: str | Path) -> RunSpec | MocareddSpec:
-    """Read and validate a run configuration of either kind.
+def load_run(path: str | Path) -> RunSpec | MocareddSpec | MonitoringSpec:
+    """Read and validate a run configuration of any kind.
 
     ``[accounting] mode = "mocaredd"`` gives a :class:`MocareddSpec`
-    (:mod:`simulator.config.mocaredd`); anything else is validated as by
-    :func:`load_config`.
+    (:mod:`simulator.config.mocaredd`), ``kind = "monitoring"`` a
+    :class:`MonitoringSpec` (:mod:`simulator.config.monitoring`); anything else is an
+    ex-ante run, validated as by :func:`load_config`.
 
     Raises
     ------
@@ -100,6 +108,10 @@ def load_run(path: str | Path) -> RunSpec | MocareddSpec:
     if path.is_dir():
         path = path / CONFIG_NAME
     raw = read_toml(path, "run configuration")
+    if is_monitoring_run(raw):
+        spec = MonitoringSpec(validate_monitoring_config(raw, path), path)
+        check_data_paths(spec, str(path), section="monitoring")
+        return spec
     if not is_mocaredd_mode(raw):
         return load_config(path)
     spec = MocareddSpec(validate_mocaredd_config(raw, path), path)
@@ -107,7 +119,7 @@ def load_run(path: str | Path) -> RunSpec | MocareddSpec:
     return spec
 
 
-def check_data_paths(spec: RunSpec, where: str) -> None:
+def check_data_paths(spec, where: str, section: str = "data") -> None:
     """Check every ``[data]`` path: inside the run directory (unless allowed), a regular file.
 
     Every reader of a run's data paths calls this (``reddsim check``/``run`` through
@@ -121,8 +133,9 @@ def check_data_paths(spec: RunSpec, where: str) -> None:
     """
     problems = []
     root = spec.run_dir.resolve()
-    for name, value in spec.config.data.files().items():
-        shown = f"[data].{name} = {str(value)!r}"
+    files = getattr(spec.config, section)
+    for name, value in files.files().items():
+        shown = f"[{section}].{name} = {str(value)!r}"
         if any(ch == "\x00" or not ch.isprintable() for ch in str(value)):
             problems.append(f"{shown}: a control character in a path")
             continue
@@ -134,10 +147,10 @@ def check_data_paths(spec: RunSpec, where: str) -> None:
         except (OSError, RuntimeError, ValueError):  # a symlink loop, a name too long
             problems.append(f"{shown}: cannot be resolved (a symlink loop or an invalid name)")
             continue
-        if not spec.config.data.allow_outside_run_dir and not inside:
+        if not files.allow_outside_run_dir and not inside:
             problems.append(
                 f"{shown}: outside the run directory "
-                "(set [data].allow_outside_run_dir = true to allow it)"
+                f"(set [{section}].allow_outside_run_dir = true to allow it)"
             )
         elif not regular:
             problems.append(
@@ -163,3 +176,12 @@ def validate_mocaredd_config(raw: dict, path: Path, origin: str | None = None):
     except ValidationError as err:
         where = f"{path} ({origin})" if origin else str(path)
         raise ConfigError(f"{where}: {describe_errors(err, MocareddRunConfig)}") from err
+
+
+def validate_monitoring_config(raw: dict, path: Path, origin: str | None = None):
+    """Validate a monitoring-run configuration dict, raising one-line ConfigError."""
+    try:
+        return MonitoringRunConfig.model_validate(raw)
+    except ValidationError as err:
+        where = f"{path} ({origin})" if origin else str(path)
+        raise ConfigError(f"{where}: {describe_errors(err, MonitoringRunConfig)}") from err

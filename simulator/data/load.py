@@ -179,23 +179,9 @@ def _loss_from_map(spec: RunSpec, areas: dict, sample: dict):
     for year in years.tolist():
         in_year = areas["year"] == year
         names = areas["stratum"][in_year].tolist()
-        dupes = sorted({s for s in names if names.count(s) > 1})
-        if dupes:
-            raise DataError(f"{map_path}: year {year}: stratum {dupes[0]!r} listed twice")
-        n = np.zeros((len(names), len(LOSS_CLASSES)))
-        rows = sample["year"] == year
-        for stratum, cls, c in zip(
-            sample["stratum"][rows].tolist(),
-            sample["reference_class"][rows].tolist(),
-            sample["count"][rows].tolist(),
-            strict=True,
-        ):
-            if stratum not in names:
-                raise DataError(
-                    f"{sample_path}: year {year}, column stratum = {stratum!r}: not a stratum "
-                    f"of {map_path} in that year ({', '.join(names)})"
-                )
-            n[names.index(stratum), LOSS_CLASSES.index(cls)] += c  # sample points or counts
+        n = stratum_counts(
+            map_path, sample_path, f"year {year}", names, sample, sample["year"] == year
+        )
         strata.append(names)
         mapped.append(areas["mapped_area_ha"][in_year])
         counts.append(n)
@@ -216,6 +202,38 @@ def _loss_from_map(spec: RunSpec, areas: dict, sample: dict):
             "error (no misclassified sample units); the rate model needs a positive SE"
         )
     return table, estimates
+
+
+def stratum_counts(
+    map_path: Path, sample_path: Path, where: str, names: list[str], sample: dict, rows
+) -> np.ndarray:
+    """Sample counts per map stratum and reference class of one map (one year, one period).
+
+    ``names`` are the map's strata (rows of the result, in order), ``rows`` selects the
+    sample's rows of that map; ``where`` names it in messages (``"year 2019"``).
+
+    Raises
+    ------
+    DataError
+        A stratum listed twice in the map, or a sample row of a stratum the map lacks.
+    """
+    dupes = sorted({s for s in names if names.count(s) > 1})
+    if dupes:
+        raise DataError(f"{map_path}: {where}: stratum {dupes[0]!r} listed twice")
+    n = np.zeros((len(names), len(LOSS_CLASSES)))
+    for stratum, cls, c in zip(
+        sample["stratum"][rows].tolist(),
+        sample["reference_class"][rows].tolist(),
+        sample["count"][rows].tolist(),
+        strict=True,
+    ):
+        if stratum not in names:
+            raise DataError(
+                f"{sample_path}: {where}, column stratum = {stratum!r}: not a stratum of "
+                f"{map_path} there ({', '.join(names)})"
+            )
+        n[names.index(stratum), LOSS_CLASSES.index(cls)] += c  # sample points or counts
+    return n
 
 
 def _check_years(path: Path, years: np.ndarray) -> None:

@@ -174,6 +174,22 @@ SCHEMAS: dict[str, dict[str, Column]] = {
         ),
         "count": Column(int, lambda v: 0 <= v <= 10**9, "must be >= 0"),
     },
+    # a monitoring run's maps: one per monitoring period, per project stratum and the belt
+    "monitoring_map_areas": {
+        "period": _name,
+        "area": _name,
+        "stratum": _name,
+        "mapped_area_ha": _positive,
+    },
+    "monitoring_accuracy_sample": {
+        "period": _name,
+        "area": _name,
+        "stratum": _name,
+        "reference_class": Column(
+            str, lambda v: v in LOSS_CLASSES, f"must be one of {', '.join(LOSS_CLASSES)}"
+        ),
+        "count": Column(int, lambda v: 0 <= v <= 10**9, "must be >= 0"),
+    },
     "project_monitoring": {
         "year": _year,
         "expected_loss_ha": _non_negative,

@@ -1,0 +1,177 @@
+"""What a monitoring run writes: ``monitoring.json``, tables and the monitoring appendix."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import shutil
+from importlib import metadata, resources
+from pathlib import Path
+
+import numpy as np
+
+from simulator.report.pdf import compile_appendix
+
+__all__ = ["PARAMETERS", "monitoring_json", "write_monitoring"]
+
+#: Which inputs of a monitoring run are fixed at validation and which are monitored.
+PARAMETERS = (
+    ("baseline loss rate (rate model: a, b, c, sigma)", "fixed at validation", "ex-ante posterior"),
+    ("stratum carbon density (biomass model)", "fixed at validation", "ex-ante posterior"),
+    ("post-conversion carbon C_post", "fixed at validation", "ex-ante prior draws"),
+    ("project strata and their areas, relative risks", "fixed at validation", "ex-ante run.toml"),
+    ("project loss per stratum and period", "monitored", "period's map + accuracy sample"),
+    ("leakage-belt loss per period", "monitored", "period's map + accuracy sample"),
+    ("leakage-belt forest and relative risk", "fixed at validation", "[monitoring]"),
+    ("non-permanence risk rating", "each verification", "[accounting]"),
+    ("project effectiveness e", "not used", "the project's loss is observed"),
+)
+
+
+def _num(x):
+    x = float(x)
+    return None if not np.isfinite(x) else x
+
+
+def _interval(x: np.ndarray) -> list:
+    return [_num(v) for v in np.quantile(x, [0.05, 0.95])]
+
+
+def _areas(result) -> list[dict]:
+    rows = []
+    for (period, area), est in result.loss.estimates.items():
+        lo, hi = est.area_ci[0]
+        rows.append(
+            {
+                "period": period,
+                "area": area,
+                "mapped_loss_ha": _num(est.mapped("loss")),
+                "loss_ha": _num(est.area[0]),
+                "loss_se_ha": _num(est.area_se[0]),
+                "ci_low": _num(lo),
+                "ci_high": _num(hi),
+                "users_accuracy": _num(est.users_accuracy[0]),
+                "producers_accuracy": _num(est.producers_accuracy[0]),
+                "sample_n": int(est.counts.sum()),
+            }
+        )
+    return rows
+
+
+def _components(result) -> list[dict]:
+    d = result.draws
+    rows = []
+    for p, period in enumerate(result.loss.periods):
+        rows.append(
+            {
+                "period": period,
+                "baseline": _num(d.baseline[:, p].mean()),
+                "project": _num(d.project[:, p].mean()),
+                "leakage": _num(d.leakage[:, p].mean()),
+                "belt_baseline_ha": _num(d.belt_baseline_ha[:, p].mean()),
+                "ner": _num(d.ner[:, p].mean()),
+                "ner_ci90": _interval(d.ner[:, p]),
+                "gross": _num(d.gross[:, p].mean()),
+            }
+        )
+    return rows
+
+
+def _ex_ante(result) -> list[dict] | None:
+    """The ex-ante run's expected NER and credits of each period's years, for comparison."""
+    yearly = result.baseline.provenance.get("ex_ante")
+    if not yearly:
+        return None
+    out = []
+    for period, (a, b) in zip(
+        result.loss.periods, result.spec.config.crediting.period_spans(), strict=True
+    ):
+        rows = [yearly.get(str(y)) for y in range(a, b + 1)]
+        if any(r is None for r in rows):
+            return None
+        out.append(
+            {
+                "period": period,
+                "baseline": sum(r["baseline"] for r in rows),
+                "project": sum(r["project"] for r in rows),
+                "leakage": sum(r["leakage"] for r in rows),
+                "ner": sum(r["ner_mean"] for r in rows),
+            }
+        )
+    return out
+
+
+def monitoring_json(result, out_dir: Path) -> dict:
+    """The monitoring run as a JSON-ready dict (``monitoring.json``)."""
+    spec = result.spec
+    cfg = spec.config
+    table = result.accounts.table
+    keys = table.standard.values.tolist()
+    try:
+        version = metadata.version("reddsim")
+    except metadata.PackageNotFoundError:
+        version = "not installed"
+    return {
+        "run_kind": "monitoring",
+        "out_dir": str(out_dir),
+        "project": cfg.project.name,
+        "country": cfg.project.country,
+        "description": cfg.project.description,
+        # the project says its data are synthetic: every page says so
+        "synthetic": "synthetic" in cfg.project.description.lower(),
+        "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "config_path": str(spec.path),
+        "config_sha256": cfg.digest(),
+        "config": cfg.model_dump(mode="json"),
+        "data_sha256": dict(result.loss.sha256),
+        "reddsim": version,
+        "seed": cfg.simulation.seed,
+        "n_draws": cfg.simulation.n_draws,
+        "periods": list(cfg.crediting.periods),
+        "standard": cfg.accounting.standard,
+        "buffer_pct": result.buffer_pct,
+        "risk": None if cfg.accounting.risk is None else cfg.accounting.risk.model_dump(),
+        "significance": result.significance,
+        "baseline": result.baseline.provenance,
+        "belt_forest_ha": cfg.monitoring.belt_forest_ha,
+        "belt_relative_risk": cfg.monitoring.belt_relative_risk,
+        "monitored_areas": _areas(result),
+        "components": _components(result),
+        "ex_ante": _ex_ante(result),
+        "parameters": [{"parameter": p, "status": s, "source": src} for p, s, src in PARAMETERS],
+        "formulas": dict(zip(keys, table.attrs["formulas"], strict=True)),
+        "citations": dict(zip(keys, table.attrs["citations"], strict=True)),
+        "illustrative": {k: v for k, v in zip(keys, table.attrs["illustrative"], strict=True) if v},
+        "standards": result.accounts.records(),
+    }
+
+
+def _write_rows(path: Path, rows: list[dict]) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        flat = [{k: (v if not isinstance(v, list) else None) for k, v in r.items()} for r in rows]
+        for r, src in zip(flat, rows, strict=True):
+            if "ner_ci90" in src:
+                r.pop("ner_ci90")
+                r["ner_ci90_low"], r["ner_ci90_high"] = src["ner_ci90"]
+        writer = csv.DictWriter(fh, list(flat[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(flat)
+
+
+def write_monitoring(out: Path, result, final: Path, pdf: bool = True) -> None:
+    """Write ``monitoring.json``, ``tables/*.csv`` and ``appendix.typ``/``.pdf`` into ``out``."""
+    out = Path(out)
+    (out / "tables").mkdir(parents=True)
+    doc = monitoring_json(result, final)
+    frame = result.accounts.table.to_dataframe().reset_index()
+    frame.to_csv(out / "tables" / "monitoring_periods.csv", index=False)
+    vint = result.accounts.vintages.rename("credits").to_dataframe().reset_index()
+    vint.to_csv(out / "tables" / "vintages.csv", index=False)
+    _write_rows(out / "tables" / "monitored_areas.csv", doc["monitored_areas"])
+    _write_rows(out / "tables" / "period_emissions.csv", doc["components"])
+    (out / "monitoring.json").write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+    template = resources.files("simulator.report.templates").joinpath("monitoring.typ")
+    shutil.copyfile(str(template), out / "appendix.typ")
+    if pdf:
+        compile_appendix(out, data="monitoring.json")

@@ -1,0 +1,302 @@
+"""Monitoring runs: the validated baseline against each period's monitored maps."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from simulator.accounting.monitoring import belt_baseline_loss, monitored_period_draws
+from simulator.config import load_config
+from simulator.engine.kernels import PICKED, simulate
+from simulator.inference.monitoring import area_draws
+from tests.conftest import REPO, SMALL_SAMPLER, copy_run, make_inputs
+from tests.test_cli import reddsim
+
+EXAMPLE = REPO / "runs" / "los-amigos-monitoring"
+
+
+def monitoring_copy(dest: Path, baseline_run: Path, replace: dict | None = None) -> Path:
+    """The example's monitoring run, pointing at ``baseline_run`` (a small ex-ante run)."""
+    shutil.copytree(EXAMPLE, dest, ignore=shutil.ignore_patterns("out", "*.md", "*.py"))
+    toml = dest / "run.toml"
+    text = toml.read_text()
+    start = text.index("[baseline]")
+    end = text.index("[monitoring]")
+    baseline = (
+        "[baseline]\n"
+        f'config = "{baseline_run.parent.parent / "run.toml"}"\n'
+        f'run = "{baseline_run}"\n'
+        "allow_unconverged = true\n\n"
+    )
+    text = text[:start] + baseline + text[end:]
+    for old, new in (replace or {}).items():
+        assert old in text, old
+        text = text.replace(old, new)
+    toml.write_text(text)
+    return dest
+
+
+@pytest.fixture(scope="module")
+def validated(tmp_path_factory):
+    """A small ex-ante run (the baseline a monitoring run keeps)."""
+    from simulator.orchestration.pipeline import run
+
+    base = tmp_path_factory.mktemp("exante")
+    run_dir = copy_run(base / "los-amigos", SMALL_SAMPLER)
+    with open(run_dir / "run.toml", "a") as fh:
+        fh.write("\n[sensitivity]\nenabled = false\n")
+    out = run_dir / "out" / "validated"
+    run(load_config(run_dir), out_dir=out, allow_unconverged=True)
+    return out
+
+
+@pytest.fixture(scope="module")
+def monitored(validated, tmp_path_factory):
+    """The example's monitoring run on the small baseline, through the CLI, with --json."""
+    base = tmp_path_factory.mktemp("monitoring")
+    run_dir = monitoring_copy(base / "run", validated, {"n_draws = 262144": "n_draws = 20000"})
+    result = reddsim("run", run_dir, "--out", base / "out", "--json")
+    assert result.returncode == 0, result.stderr
+    return run_dir, base / "out", json.loads(result.stdout)
+
+
+def test_a_monitoring_run_gives_credits_per_period_under_every_standard(monitored):
+    _, out, totals = monitored
+    assert totals["run_kind"] == "monitoring"
+    assert totals["periods"] == ["2026-2027", "2028-2030"]
+    assert totals["buffer_pct"] == 15.0  # from the risk scores 6 + 4 + 5
+    for key in ("VM0007-1.8", "VCS-MR-4.4", "ART-TREES-2.0"):
+        rows = totals["monitoring_periods"][key]["periods"]
+        assert [r["period"] for r in rows] == ["2026-2027", "2028-2030", "sum"]
+        for field in ("credits", "buffer", "uncertainty_deduction"):
+            assert rows[2][field] == pytest.approx(rows[0][field] + rows[1][field])
+        vint = totals["monitoring_periods"][key]["vintages"]
+        assert sorted(vint) == [str(y) for y in range(2026, 2031)]
+        assert vint["2026"] + vint["2027"] == pytest.approx(rows[0]["credits"])
+        assert sum(vint[str(y)] for y in (2028, 2029, 2030)) == pytest.approx(rows[1]["credits"])
+    # MR v4.4 §2.4 per period: credits = NER x (1 - U/1.6449 x 0.4307) - buffer
+    for r in totals["monitoring_periods"]["VCS-MR-4.4"]["periods"][:2]:
+        factor = r["uncertainty_pct"] / 100 / 1.6449 * 0.4307
+        assert r["deduction_fraction"] == pytest.approx(factor, rel=1e-9)
+        assert r["credits"] == pytest.approx(r["ner_mean"] * (1 - factor) - r["buffer"])
+    for name in ("monitoring.json", "appendix.pdf", "tables/monitoring_periods.csv"):
+        assert (out / name).is_file(), name
+    # the baseline is the validated run, identified by its hashes
+    assert len(totals["baseline"]["posterior_sha256"]) == 64
+    assert totals["baseline"]["run_id"]
+
+
+def test_the_monitored_project_loss_replaces_the_effectiveness_prior(monitored):
+    _, _, totals = monitored
+    areas = {(r["period"], r["area"]): r for r in totals["monitored_areas"]}
+    assert len(areas) == 2 * 5  # two periods x (four strata + the belt)
+    for c in totals["components"]:
+        # project emissions are the monitored loss x carbon lost per ha: positive, and far
+        # below the baseline (the project prevents most of the loss in the synthetic data)
+        assert 0 < c["project"] < c["baseline"]
+        assert c["ner"] == pytest.approx(c["baseline"] - c["project"] - c["leakage"], rel=1e-9)
+
+
+def test_the_monitoring_appendix_says_it_is_a_monitoring_run(monitored):
+    _, out, _ = monitored
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext is not installed")
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(out / "appendix.pdf"), "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    pages = text.split("\f")[:-1] if text.endswith("\f") else text.split("\f")
+    assert all("monitoring run" in p for p in pages if p.strip())
+    assert "synthetic data" in pages[0]
+    for phrase in ("Validated baseline", "Monitored inputs", "Fixed at validation, monitored"):
+        assert phrase in text
+
+
+def test_a_monitoring_run_is_bit_identical_on_rerun(monitored, tmp_path):
+    run_dir, out, _ = monitored
+    result = reddsim("run", run_dir, "--out", tmp_path / "again", "--json")
+    assert result.returncode == 0, result.stderr
+    for name in ("monitoring_periods.csv", "vintages.csv", "period_emissions.csv"):
+        assert (out / "tables" / name).read_bytes() == (
+            tmp_path / "again" / "tables" / name
+        ).read_bytes()
+
+
+def test_check_accepts_a_monitoring_run(monitored):
+    run_dir, _, _ = monitored
+    result = reddsim("check", run_dir)
+    assert result.returncode == 0, result.stderr
+    assert "monitoring run" in result.stdout
+
+
+def _fails(run_dir, tmp_path, expect: str):
+    """The run is refused with a one-line error and writes nothing."""
+    from simulator.config import load_run
+    from simulator.errors import ReddsimError
+    from simulator.orchestration.monitoring import run_monitoring
+
+    with pytest.raises(ReddsimError) as info:
+        run_monitoring(load_run(run_dir), out_dir=tmp_path / "out", pdf=False)
+    assert expect in str(info.value) and "\n" not in str(info.value), str(info.value)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_refused_monitoring_run_exits_2_with_one_line(validated, tmp_path):
+    run_dir = monitoring_copy(tmp_path / "run", validated.parent / "absent")
+    result = reddsim("run", run_dir, "--out", tmp_path / "out")
+    assert result.returncode == 2, result.stderr
+    assert "run the ex-ante configuration first: reddsim run" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_tampered_posterior_is_refused(validated, tmp_path):
+    copy = tmp_path / "exante" / "out" / "validated"
+    shutil.copytree(validated.parent.parent, tmp_path / "exante", ignore=shutil.ignore_patterns())
+    data = bytearray((copy / "posterior.nc").read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one byte of the stored draws
+    (copy / "posterior.nc").write_bytes(bytes(data))
+    run_dir = monitoring_copy(tmp_path / "run", copy)
+    _fails(run_dir, tmp_path, "is not the one its manifest recorded")
+
+
+def test_a_baseline_made_from_another_config_than_the_pinned_one_is_refused(validated, tmp_path):
+    run_dir = monitoring_copy(
+        tmp_path / "run", validated, {"allow_unconverged = true": f'config_sha256 = "{"0" * 64}"'}
+    )
+    _fails(run_dir, tmp_path, "not the one validated")
+
+
+def test_unconverged_baseline_is_refused_unless_allowed(validated, tmp_path):
+    run_dir = monitoring_copy(
+        tmp_path / "run", validated, {"allow_unconverged = true": "allow_unconverged = false"}
+    )
+    _fails(run_dir, tmp_path, "a validated baseline needs both to pass")
+
+
+def test_changed_baseline_data_are_refused(validated, tmp_path):
+    shutil.copytree(validated.parent.parent, tmp_path / "exante")
+    belt = tmp_path / "exante" / "data" / "leakage_belt.csv"
+    belt.write_text(belt.read_text().replace("551.8", "551.9"))
+    run_dir = monitoring_copy(tmp_path / "run", tmp_path / "exante" / "out" / "validated")
+    _fails(run_dir, tmp_path, "changed since the baseline was validated")
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "expect"),
+    [
+        (
+            "monitoring_map_areas.csv",
+            "2026-2027,terra_firme,loss,",
+            "2026-2028,terra_firme,loss,",
+            "column period = '2026-2028': not one of the periods",
+        ),
+        (
+            "monitoring_accuracy_sample.csv",
+            "2026-2027,bamboo,loss,loss,",
+            "2026-2027,mangrove,loss,loss,",
+            "column area = 'mangrove': not one of the baseline's strata",
+        ),
+        (
+            "monitoring_accuracy_sample.csv",
+            "2028-2030,palm_swamp,loss,loss,",
+            "2028-2030,palm_swamp,lost,loss,",
+            "period 2028-2030, area palm_swamp, column stratum = 'lost': not a stratum",
+        ),
+    ],
+)
+def test_bad_monitoring_data_fail_with_one_line(validated, tmp_path, file, old, new, expect):
+    run_dir = monitoring_copy(tmp_path / "run", validated)
+    path = run_dir / "data" / file
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+    _fails(run_dir, tmp_path, expect)
+
+
+def test_periods_must_start_at_the_validated_crediting_start(validated, tmp_path):
+    run_dir = monitoring_copy(
+        tmp_path / "run", validated, {'periods = ["2026-2027", "2028-2030"]': 'periods = ["2027"]'}
+    )
+    _fails(run_dir, tmp_path, "must run from the validated crediting start 2026")
+
+
+# -- the formulas, on known answers -------------------------------------------------------
+
+
+def test_the_belt_baseline_is_the_baseline_loss_for_a_belt_like_the_project(rng):
+    """Same forest and risk 1: the belt loses what the project's baseline loses, year by year."""
+    inputs = make_inputs(rng)
+    sim = simulate(inputs, 500, 11)
+    belt = belt_baseline_loss(sim.baseline_loss_ha, inputs.area, inputs.area.sum(), 1.0)
+    np.testing.assert_allclose(belt, sim.baseline_loss_ha, rtol=1e-10)
+    # twice the hazard loses more, but less than twice (the forest shrinks)
+    double = belt_baseline_loss(sim.baseline_loss_ha, inputs.area, inputs.area.sum(), 2.0)
+    assert np.all(double > belt) and np.all(double[:, 0] < 2 * belt[:, 0])
+
+
+def test_period_draws_add_up_the_monitored_loss_times_the_carbon_lost(rng):
+    inputs = make_inputs(rng)
+    n = 400
+    sim = simulate(inputs, n, 3)
+    periods = [(2026, 2027), (2028, 2030)]
+    s = inputs.area.size
+    project = rng.uniform(0, 50, (n, 2, s))
+    belt_base = belt_baseline_loss(sim.baseline_loss_ha, inputs.area, 1e5, 1.0)
+    belt_expected = np.stack([belt_base[:, :2].sum(1), belt_base[:, 2:5].sum(1)], 1)
+    belt = belt_expected + np.array([-100.0, 100.0])  # less than the baseline, then more
+    d = monitored_period_draws(inputs, sim, 2026, periods, project, belt, 1e5, 1.0)
+    j = sim.picks[:, PICKED.index("carbon_density")]
+    k = sim.picks[:, PICKED.index("post_carbon")]
+    dc = inputs.carbon_density[j] - inputs.post_carbon[k][:, None]
+    np.testing.assert_allclose(d.project, np.einsum("nps,ns->np", project, dc))
+    np.testing.assert_allclose(d.baseline[:, 1], sim.baseline[:, 2:5].sum(1))
+    assert np.all(d.leakage[:, 0] == 0)  # VMD0010: negative leakage is 0
+    belt_dc = dc @ (inputs.area / inputs.area.sum())
+    np.testing.assert_allclose(d.leakage[:, 1], 100.0 * belt_dc)
+    np.testing.assert_allclose(d.ner, d.baseline - d.project - d.leakage)
+
+
+def test_area_draws_have_the_estimate_s_mean_and_standard_error():
+    gen = np.random.default_rng(1)
+    x = area_draws(150.0, 9.0, 400_000, gen)
+    assert x.min() > 0
+    assert x.mean() == pytest.approx(150.0, abs=4 * 9.0 / np.sqrt(x.size))
+    assert x.std() == pytest.approx(9.0, rel=0.01)
+    assert np.all(area_draws(0.0, 0.0, 10, gen) == 0)
+    with pytest.raises(ValueError, match="has no gamma"):
+        area_draws(0.0, 1.0, 10, gen)
+
+
+# -- the committed example ---------------------------------------------------------------------
+
+
+def test_the_example_pins_the_current_ex_ante_configuration():
+    from simulator.config import load_run
+
+    spec = load_run(EXAMPLE)
+    assert (
+        spec.config.baseline.config_sha256
+        == load_config(spec.baseline_path("config")).config.digest()
+    )
+
+
+def test_the_example_s_data_regenerate_byte_identically(tmp_path):
+    shutil.copytree(EXAMPLE, tmp_path / "ex", ignore=shutil.ignore_patterns("out"))
+    for f in (tmp_path / "ex" / "data").iterdir():
+        f.unlink()
+    subprocess.run(
+        [sys.executable, str(tmp_path / "ex" / "generate_data.py")], check=True, capture_output=True
+    )
+    for name in ("monitoring_map_areas.csv", "monitoring_accuracy_sample.csv"):
+        assert (tmp_path / "ex" / "data" / name).read_bytes() == (
+            EXAMPLE / "data" / name
+        ).read_bytes()
