@@ -22,8 +22,9 @@ from benchmarks.biomass_check import (
     reddsim_model,
     reference_seed_spread,
     tolerance,
+    write_reddsim_tables,
 )
-from simulator.inference.trees import summary_rows
+from simulator.inference.trees import run_biomass, summary_rows
 
 
 @pytest.fixture(scope="module")
@@ -72,20 +73,20 @@ def test_height_model_is_biomass_modelhd(inputs):
     assert m.rse_log == pytest.approx(ref["RSElog"], rel=1e-9)
 
 
-def _rows(inputs, palm_model):
-    draws = reddsim_draws(inputs, palm_model, n=1000, seed=1)
-    return summary_rows(inputs["plots"] + ["total"], np.vstack([draws, draws.sum(axis=0)]))
-
-
-def test_palms_by_eq4_agree_with_agbmontecarlo_total_and_plots(inputs, reference):
-    """Palms by Eq. 4, as BIOMASS: total and each plot within 1% (mean) and 12% (SD).
+def test_palms_by_eq4_agree_with_agbmontecarlo_total_and_plots(inputs, reference, tmp_path):
+    """`reddsim biomass --hd-model log2 --hd-weights d2h --palm-model chave2014` (palms by
+    Eq. 4, as BIOMASS): total and each plot (1 ha) within 1% (mean) and 12% (SD).
 
     reddsim's Eq. 4 posterior alone puts its expected total 0.23% below param_4's; its
     Monte Carlo SE at n = 1,000 is about 0.1% of the total, 0.2% of a plot (see
     :func:`benchmarks.biomass_check.tolerance`).
     """
     rel_mean, rel_sd = tolerance()
-    for row in _rows(inputs, "chave2014"):
+    trees, plots, heights = write_reddsim_tables(inputs, tmp_path)
+    result = run_biomass(trees, plots, heights, "log2", "d2h", 1000, 1, "chave2014")
+    labels = [r["plot"] for r in result.rows]
+    assert result.unit == "Mg/ha" and labels == inputs["plots"] + ["total"]
+    for row in result.rows:
         ref = reference[("all", row["plot"])]
         assert row["mean"] == pytest.approx(ref["mean"], rel=rel_mean), row["plot"]
         assert row["sd"] == pytest.approx(ref["sd"], rel=rel_sd), row["plot"]
@@ -98,7 +99,8 @@ def test_default_palms_agree_with_agbmontecarlo_total(inputs, reference):
     palms may fall outside (204: -1.0% at seed 1), so only the total is held to them.
     """
     rel_mean, rel_sd = tolerance()
-    total = _rows(inputs, "goodman2013")[-1]
+    draws = reddsim_draws(inputs, "goodman2013", n=1000, seed=1)
+    (total,) = summary_rows(["total"], draws.sum(axis=0)[None, :])
     ref = reference[("all", "total")]
     assert total["mean"] == pytest.approx(ref["mean"], rel=rel_mean)
     assert total["sd"] == pytest.approx(ref["sd"], rel=rel_sd)
