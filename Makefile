@@ -14,10 +14,11 @@ PYTHON312 ?= $(shell \
 	command -v uv >/dev/null 2>&1 && uv python find 3.12 2>/dev/null && exit 0; \
 	true)
 
-.PHONY: run test test-slow calibration bench lint data clean help
+.PHONY: run monitoring test test-slow calibration bench lint data clean help
 
 help:
 	@echo "make run    - install (first time) and run $(RUN); prints where the appendix is"
+	@echo "make monitoring - the Los Amigos monitoring example (makes its validated ex-ante run once)"
 	@echo "make test   - install (first time) and run the test suite"
 	@echo "make test-slow - also run the slow statistical checks"
 	@echo "make bench  - benchmark the simulation (python -m simulator.bench)"
@@ -38,6 +39,12 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 
 run: $(VENV)/.installed
 	$(VENV)/bin/reddsim run $(RUN)
+
+# The monitoring example: the validated ex-ante run (made once), then the monitoring run.
+monitoring: $(VENV)/.installed
+	@[ -f runs/los-amigos/out/validated/manifest.json ] || \
+	  $(VENV)/bin/reddsim run runs/los-amigos --out runs/los-amigos/out/validated
+	$(VENV)/bin/reddsim run runs/los-amigos-monitoring
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -m "not slow" -p no:cacheprovider
