@@ -95,7 +95,7 @@ def appendix_data(spec, data, posteriors, post_tables, summary, manifest) -> dic
         )
     rows = [
         {
-            "period": r["period"],
+            "period": period_name(r["period"], summary),
             "baseline": tco2e(r["baseline"]),
             "project": tco2e(r["project"]),
             "leakage": tco2e(r["leakage"]),
@@ -418,6 +418,19 @@ def gates_data(manifest: dict, posteriors: Posteriors) -> dict:
     }
 
 
+def period_name(period: str, summary: xr.Dataset) -> str:
+    """A period as the appendix shows it: a year, or the whole crediting period.
+
+    The ``total`` row of the tables is the distribution of the crediting period's total,
+    accounted on its own (its deduction is not the sum of the years'), so the appendix
+    names it by its years rather than calling it a total.
+    """
+    if period != "total":
+        return period
+    years = [str(p) for p in summary["period"].values if str(p) != "total"]
+    return f"{years[0]}–{years[-1]} (whole period)"
+
+
 def monte_carlo_data(summary: xr.Dataset, sim: Summary) -> dict:
     """Monte Carlo standard error of the mean and of each CI bound, per period."""
     rows = []
@@ -429,7 +442,7 @@ def monte_carlo_data(summary: xr.Dataset, sim: Summary) -> dict:
 
         rows.append(
             {
-                "period": r["period"],
+                "period": period_name(r["period"], summary),
                 "mean": tco2e(r["ner_mean"]),
                 "mean_mcse": tco2e(r["ner_mean_mcse"]),
                 "low": tco2e(r["ner_ci_low"]),
@@ -458,7 +471,7 @@ def component_rows(sim: Summary, summary: xr.Dataset) -> list[dict]:
     cis = {name: sim[name].quantile(q) for name in parts}
     rows = []
     for i, r in enumerate(tables.period_records(summary)):
-        row = {"period": r["period"]}
+        row = {"period": period_name(r["period"], summary)}
         for name in parts:
             row[name] = tco2e(r[name])
             row[f"{name}_ci"] = f"{tco2e(cis[name][0][i])} – {tco2e(cis[name][1][i])}"

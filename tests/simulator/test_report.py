@@ -111,3 +111,14 @@ def test_importing_the_report_leaves_matplotlib_alone():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_the_appendix_names_the_whole_period_row_by_its_years():
+    """Its deduction is not the sum of the years': it is not shown as a 'total'."""
+    import xarray as xr
+
+    from simulator.report.appendix import period_name
+
+    summary = xr.Dataset(coords={"period": ["2026", "2027", "2028", "total"]})
+    assert period_name("2027", summary) == "2027"
+    assert period_name("total", summary) == "2026–2028 (whole period)"
