@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from simulator.accounting.standards import STANDARDS, relative_half_width
 from simulator.report.pdf import compile_appendix
 
 __all__ = ["PARAMETERS", "monitoring_json", "write_monitoring"]
@@ -102,6 +103,59 @@ def _ex_ante(result) -> list[dict] | None:
     return out
 
 
+def _worked(result) -> list[dict]:
+    """The run's standard per period with its numbers: U's interval, fraction, buffer, credits.
+
+    The values are those the accounting computed (``tables/monitoring_periods.csv``); the
+    interval is recomputed by the standard's own :func:`relative_half_width` on the
+    quantity the standard takes (cumulative where it adjusts cumulative NER).
+    """
+    key = result.spec.config.accounting.standard
+    std = STANDARDS[key]
+    d = result.draws
+    base = d.gross if std.uncertainty_of == "gross" else d.ner
+    if std.cumulative:
+        base = np.cumsum(base, axis=1)
+    hw = relative_half_width(base, std.confidence, std.relative_to)
+    t = result.accounts.table.sel(standard=key)
+    spans = result.spec.config.crediting.period_spans()
+    first = spans[0][0]
+    rows = []
+    for p, ((_, b), period) in enumerate(zip(spans, result.loss.periods, strict=True)):
+        rows.append(
+            {
+                "period": period,
+                "of": (
+                    f"cumulative {std.uncertainty_of.upper()} {first}-{b}"
+                    if std.cumulative
+                    else f"{std.uncertainty_of.upper()} of the period"
+                ),
+                "level": f"{100 * std.confidence:.0f}%",
+                "centre_name": std.relative_to,
+                "low": _num(hw["low"][p]),
+                "high": _num(hw["high"][p]),
+                "centre": _num(hw["centre"][p]),
+                "u_pct": _num(t.uncertainty_pct.sel(period=period)),
+                "fraction": _num(t.deduction_fraction.sel(period=period)),
+                "ner": _num(t.ner_mean.sel(period=period)),
+                "gross": _num(t.gross_mean.sel(period=period)),
+                "deduction": _num(t.uncertainty_deduction.sel(period=period)),
+                "adjusted": _num(t.adjusted_ner.sel(period=period)),
+                "buffer_on": "gross reductions"
+                if std.buffer_on == "stock_change"
+                else ("adjusted NER"),
+                "buffer_base": _num(
+                    t.gross_mean.sel(period=period)
+                    if std.buffer_on == "stock_change"
+                    else t.adjusted_ner.sel(period=period)
+                ),
+                "buffer": _num(t.buffer.sel(period=period)),
+                "credits": _num(t.credits.sel(period=period)),
+            }
+        )
+    return rows
+
+
 def monitoring_json(result, out_dir: Path) -> dict:
     """The monitoring run as a JSON-ready dict (``monitoring.json``)."""
     spec = result.spec
@@ -140,6 +194,7 @@ def monitoring_json(result, out_dir: Path) -> dict:
         "components": _components(result),
         "ex_ante": _ex_ante(result),
         "parameters": [{"parameter": p, "status": s, "source": src} for p, s, src in PARAMETERS],
+        "worked": _worked(result),
         "formulas": dict(zip(keys, table.attrs["formulas"], strict=True)),
         "citations": dict(zip(keys, table.attrs["citations"], strict=True)),
         "illustrative": {k: v for k, v in zip(keys, table.attrs["illustrative"], strict=True) if v},

@@ -300,3 +300,20 @@ def test_the_example_s_data_regenerate_byte_identically(tmp_path):
         assert (tmp_path / "ex" / "data" / name).read_bytes() == (
             EXAMPLE / "data" / name
         ).read_bytes()
+
+
+def test_the_appendix_shows_the_run_s_standard_with_its_numbers(monitored):
+    """Each worked line's arithmetic holds with the numbers the accounting computed."""
+    _, out, totals = monitored
+    doc = json.loads((out / "monitoring.json").read_text())
+    rows = totals["monitoring_periods"][doc["standard"]]["periods"]
+    assert [w["period"] for w in doc["worked"]] == [r["period"] for r in rows[:-1]]
+    for w, r in zip(doc["worked"], rows, strict=False):
+        u = (w["high"] - w["low"]) / 2 / abs(w["centre"])
+        assert 100 * u == pytest.approx(w["u_pct"], rel=1e-9) == pytest.approx(r["uncertainty_pct"])
+        assert (
+            w["credits"]
+            == pytest.approx(w["adjusted"] - w["buffer"])
+            == pytest.approx(r["credits"])
+        )
+        assert w["buffer"] == pytest.approx(doc["buffer_pct"] / 100 * w["buffer_base"])
