@@ -90,6 +90,7 @@ __all__ = [
     "build_model",
     "fit",
     "posterior_predictive",
+    "pointwise_log_likelihood",
 ]
 
 #: Parameters whose convergence gates the run (``phi`` only with AR(1) noise).
@@ -381,6 +382,48 @@ def fit(
     loss_pct = -100.0 * np.expm1(-np.exp(np.clip(pp["log_hazard_obs"], -700, 700)))
     tree["prior_predictive"] = pp.assign(loss_pct=loss_pct).drop_vars("log_hazard_obs")
     return tree
+
+
+def pointwise_log_likelihood(
+    tree: xr.DataTree, years, forest_area_ha, loss_ha, loss_se_ha, settings: Deforestation
+) -> np.ndarray:
+    """Log predictive density of each year's observation given the other years, per draw.
+
+    The observations ``y`` (log hazard) are jointly normal given the parameters:
+    ``y ~ N(mu, C)`` with ``C = sigma^2 R(phi) + diag(s^2)`` (``R = I`` for ``noise =
+    "iid"``). For a non-factorised normal model the leave-one-out conditional of year
+    ``i`` is, with ``g = C^-1 (y - mu)`` and ``c_ii = [C^-1]_ii`` (Bürkner, Gabry &
+    Vehtari 2021, Comput. Stat. 36, 1243-1261, Eq. 3.4-3.5)::
+
+        log p(y_i | y_-i, theta) = -log(2 pi)/2 + log(c_ii)/2 - g_i^2 / (2 c_ii)
+
+    which for ``R = I`` is the usual normal log density of each year. These are the
+    pointwise terms PSIS-LOO needs to compare the iid and AR(1) noise models on the
+    same footing (:mod:`simulator.analysis.noise_choice`).
+
+    Returns
+    -------
+    ndarray, shape (chain, draw, year)
+    """
+    years = np.asarray(years)
+    y, s_y = observed_log_hazard(forest_area_ha, loss_ha, loss_se_ha)
+    x, h = covariates(years, years, settings)
+    post = tree.posterior
+    a, b, c, sigma = (post[v].values for v in ("a", "b", "c", "sigma"))
+    mu = a[..., None] + b[..., None] * x + c[..., None] * h
+    n = years.size
+    shape = a.shape
+    if "phi" in post:
+        phi = post["phi"].values.reshape(-1)
+        lag = np.abs(np.arange(n)[:, None] - np.arange(n)[None, :])
+        cov = (sigma.reshape(-1, 1, 1) ** 2) * phi[:, None, None] ** lag + np.diag(s_y**2)
+        prec = np.linalg.inv(cov)
+        g = np.einsum("kij,kj->ki", prec, y[None, :] - mu.reshape(-1, n))
+        cii = np.diagonal(prec, axis1=1, axis2=2)
+        out = -0.5 * np.log(2 * np.pi) + 0.5 * np.log(cii) - g**2 / (2 * cii)
+        return out.reshape(*shape, n)
+    var = sigma[..., None] ** 2 + s_y**2
+    return -0.5 * np.log(2 * np.pi * var) - (y - mu) ** 2 / (2 * var)
 
 
 def posterior_predictive(tree: xr.DataTree, loss_se_pct, seed: int) -> np.ndarray:

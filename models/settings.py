@@ -117,6 +117,13 @@ class Deforestation(Section):
         Literal["iid", "ar1"],
         Field(description="process noise of the log hazard: independent years or AR(1)"),
     ] = "iid"
+    compare_noise: Annotated[
+        bool,
+        Field(
+            description="also fit the other noise form and compare both by PSIS-LOO "
+            "(reported in the appendix; the run keeps `noise`)"
+        ),
+    ] = False
     effectiveness: EffectivenessPrior
     post_conversion_tco2e_ha: NormalPrior
 

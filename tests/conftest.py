@@ -50,6 +50,7 @@ SMALL_SAMPLER = {
     "n_draws = 1000000": "n_draws = 4000",
     "chunk_size = 131072": "chunk_size = 1500",
     "n_monte_carlo = 1000": "n_monte_carlo = 100",
+    "compare_noise = true": "compare_noise = false",
 }
 
 

@@ -407,6 +407,13 @@ def run(
                 "timings_s": timings,
             }
             sensitivity = _sensitivity(timed, spec, data, posteriors, inputs, budget)
+            noise_rows = None
+            if cfg.deforestation.compare_noise and cfg.deforestation.baseline != "allocated":
+                from simulator.analysis.noise_choice import compare_noise
+
+                noise_rows = timed(
+                    "noise comparison", lambda: compare_noise(spec, data, posteriors)
+                )
             timed(
                 "report",
                 lambda: report.write_outputs(
@@ -421,6 +428,7 @@ def run(
                     manifest,
                     years=crediting_years(spec),
                     sensitivity=sensitivity,
+                    noise_comparison=noise_rows,
                 ),
             )
             manifest["outputs_sha256"] = output_hashes(tmp)

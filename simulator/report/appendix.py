@@ -47,6 +47,7 @@ __all__ = [
     "worked_deduction",
     "buffer_data",
     "prior_sensitivity_data",
+    "noise_comparison_data",
     "budget_data",
     "stocks_data",
     "accuracy_data",
@@ -319,6 +320,36 @@ def prior_sensitivity_data(rows: list[dict]) -> list[dict]:
         }
         for r in rows
     ]
+
+
+def noise_comparison_data(rows: list[dict]) -> dict:
+    """The PSIS-LOO comparison of the noise forms (:mod:`simulator.analysis.noise_choice`)."""
+    names = {"iid": "independent years", "ar1": "AR(1)"}
+    best = rows[0]
+    used = next(r for r in rows if r["used"])
+    other = next(r for r in rows if not r["used"])
+    diff = used["elpd_loo"] - other["elpd_loo"]
+    se = used["diff_se"] if used is not best else other["diff_se"]
+    return {
+        "rows": [
+            {
+                "noise": names[r["noise"]] + (" (the run's)" if r["used"] else ""),
+                "elpd": f"{r['elpd_loo']:.1f}",
+                "se": f"{r['se']:.1f}",
+                "p": f"{r['p_loo']:.1f}",
+                "diff": f"{r['elpd_diff']:.1f}",
+                "dse": f"{r['diff_se']:.1f}",
+                "k": f"{r['pareto_k_max']:.2f}",
+            }
+            for r in rows
+        ],
+        "used": names[used["noise"]],
+        "other": names[other["noise"]],
+        "diff": f"{diff:+.1f}",
+        "dse": f"{se:.1f}",
+        "clear": abs(diff) > 2 * se,
+        "unreliable": any(r["pareto_k_max"] > 0.7 for r in rows),
+    }
 
 
 def standards_data(accounts: Accounts, primary: str) -> dict:

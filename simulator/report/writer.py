@@ -66,11 +66,14 @@ def write_outputs(
     manifest: dict,
     years: np.ndarray,
     sensitivity=None,
+    noise_comparison: list[dict] | None = None,
 ) -> None:
     """Write posterior, summary, tables, figures and the appendix into ``out``.
 
     ``sensitivity`` (a :class:`simulator.sensitivity.SensitivityResult`, optional)
-    adds its tables, figures and appendix section (:func:`write_sensitivity`).
+    adds its tables, figures and appendix section (:func:`write_sensitivity`);
+    ``noise_comparison`` (:func:`simulator.analysis.noise_choice.compare_noise`, optional)
+    ``tables/noise_comparison.csv`` and its paragraph.
     """
     cfg = spec.config
     attrs = {"config_sha256": cfg.digest(), "reddsim_version": manifest["versions"]["reddsim"]}
@@ -166,6 +169,12 @@ def write_outputs(
     doc["deduction"] = appendix.worked_deduction(STANDARDS[cfg.accounting.standard], summary)
     doc["buffer"] = appendix.buffer_data(summary)
     doc["prior_sensitivity"] = appendix.prior_sensitivity_data(prior_rows)
+    doc["noise_comparison"] = None
+    if noise_comparison is not None:
+        from simulator.analysis.noise_choice import COLUMNS as NOISE_COLUMNS
+
+        tables.write_rows(out / "tables" / "noise_comparison.csv", NOISE_COLUMNS, noise_comparison)
+        doc["noise_comparison"] = appendix.noise_comparison_data(noise_comparison)
     if sensitivity is not None:
         doc["sensitivity"] = write_sensitivity(out, sensitivity)
     (out / "appendix.json").write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
