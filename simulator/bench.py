@@ -16,7 +16,7 @@ ratios compare like with like:
    at 1e7 and 1e8 draws, each in a fresh process;
 5. numba compile time (first call with an empty cache, fresh process) and the
    load time from the cache, separately from run time;
-6. the end-to-end ``reddsim run runs/los-amigos`` wall time by stage (from the
+6. the end-to-end ``reddsim run runs/los-amigos --no-cache`` wall time by stage (from the
    run's manifest).
 
 No test asserts on these timings; ``benchmarks/RESULTS.md`` records them.
@@ -187,7 +187,9 @@ def _end_to_end(run_dir: Path) -> dict:
         out = Path(tmp) / "run"
         t0 = time.perf_counter()
         subprocess.run(
-            [sys.executable, "-m", "simulator", "run", str(run_dir), "--out", str(out), "-q"],
+            # --no-cache: the models are sampled, as in a first run (and in earlier figures)
+            [sys.executable, "-m", "simulator", "run", str(run_dir), "--out", str(out), "-q"]
+            + ["--no-cache"],
             cwd=REPO,
             check=True,
             capture_output=True,

@@ -25,6 +25,26 @@ REPO = Path(__file__).resolve().parents[1]
 LOS_AMIGOS = REPO / "runs" / "los-amigos"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def posterior_cache(tmp_path_factory) -> Path:
+    """One posterior cache for the session (``REDDSIM_CACHE``), shared by every run.
+
+    The suite's many end-to-end runs fit the same small models; with one cache they
+    sample each key once. Set in ``os.environ`` so that ``reddsim`` subprocesses and
+    Dask workers inherit it; tests of the cache itself point it elsewhere or turn it off.
+    """
+    from simulator.inference.cache import CACHE_ENV
+
+    root = tmp_path_factory.mktemp("posterior-cache")
+    saved = os.environ.get(CACHE_ENV)
+    os.environ[CACHE_ENV] = str(root)
+    yield root
+    if saved is None:
+        os.environ.pop(CACHE_ENV, None)
+    else:
+        os.environ[CACHE_ENV] = saved
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(20261125)

@@ -283,6 +283,14 @@ def run(
             "\\[sampler].allow_failed_diagnostics = true); its first page says so.",
         ),
     ] = False,
+    no_cache: Annotated[
+        bool,
+        typer.Option(
+            "--no-cache",
+            help="Sample every model, neither reading nor writing the posterior cache "
+            "(REDDSIM_CACHE, default ~/.cache/reddsim; REDDSIM_CACHE=off does the same).",
+        ),
+    ] = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the totals as JSON on stdout.")
     ] = False,
@@ -328,6 +336,7 @@ def run(
                 force=force,
                 allow_unconverged=allow_unconverged,
                 resume=resume,
+                posterior_cache=not no_cache,
             )
     except USER_ERRORS as e:
         fail(e)

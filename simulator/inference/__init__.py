@@ -2,9 +2,11 @@
 
 * :mod:`simulator.inference.inventory` — the tree inventory's Monte Carlo (plot AGB, error budget);
 * :mod:`simulator.inference.fit` — sampling every model and diagnosing its convergence;
+* :mod:`simulator.inference.cache` — posteriors reused by content key (the posterior cache);
 * :mod:`simulator.inference.inputs` — posterior draws flattened into kernel inputs.
 """
 
+from simulator.inference.cache import PosteriorCache, posterior_key
 from simulator.inference.fit import MODELS, Posteriors, fit_models, gated_parameters, model_seed
 from simulator.inference.inputs import (
     PRIOR_DRAWS,
@@ -26,6 +28,7 @@ from simulator.inference.inventory import (
 __all__ = [
     "MODELS",
     "PlotBiomass",
+    "PosteriorCache",
     "Posteriors",
     "apply_shared_factor",
     "inventory_from_tables",
@@ -38,6 +41,7 @@ __all__ = [
     "kernel_inputs",
     "model_seed",
     "plot_biomass",
+    "posterior_key",
     "relative_risk",
     "PRIOR_DRAWS",
     "scenario_draws",

@@ -21,7 +21,19 @@ from models.sampling import Diagnostics, diagnose
 from simulator.config import RunConfig, RunSpec
 from simulator.data import RunData
 from simulator.engine import rng
-from simulator.inference.inventory import PlotBiomass, apply_shared_factor, plot_biomass
+from simulator.inference.cache import (
+    PLOT_ARRAYS,
+    CacheRecord,
+    PosteriorCache,
+    key_content,
+    posterior_key,
+)
+from simulator.inference.inventory import (
+    PlotBiomass,
+    apply_shared_factor,
+    build_inventory,
+    plot_biomass,
+)
 
 __all__ = ["MODELS", "Posteriors", "gated_parameters", "model_seed", "fit_models"]
 
@@ -58,6 +70,9 @@ class Posteriors:
     #: the ones the sampler gate diagnosed, and the ones the posterior tables and rank
     #: plots show.
     gated: dict[str, list[str]] = field(default_factory=dict)
+    #: Whether the posteriors came from the posterior cache, under which key and files
+    #: (:mod:`simulator.inference.cache`); ``None`` from callers that do not record it.
+    cache: CacheRecord | None = None
 
     def combined(self, attrs: dict) -> xr.DataTree:
         """One DataTree with a child group per model (saved as ``posterior.nc``)."""
@@ -78,8 +93,9 @@ def fit_models(
     spec: RunSpec,
     data: RunData,
     on_stage: Callable[[str], None] | None = None,
+    cache: PosteriorCache | None = None,
 ) -> Posteriors:
-    """Sample every model of the run and diagnose its convergence.
+    """Sample every model of the run (or reuse its cached posteriors) and diagnose them.
 
     Parameters
     ----------
@@ -87,6 +103,11 @@ def fit_models(
     data : RunData
     on_stage : callable, optional
         Called with the name of each stage (``"sampling biomass"``, ...) as it starts.
+    cache : PosteriorCache, optional
+        Where posteriors of the same key (:func:`~simulator.inference.cache.posterior_key`)
+        are reused from, or stored after sampling. A hit returns bit-identical
+        posteriors, plots and diagnostics (the diagnostics are recomputed from the
+        posteriors); without a cache every model is sampled.
 
     Returns
     -------
@@ -95,10 +116,53 @@ def fit_models(
         :func:`gated_parameters`; the caller applies the gate
         (:func:`simulator.orchestration.gates.check_sampler`).
     """
+    on_stage = on_stage or (lambda stage: None)
+    key = posterior_key(spec, data)
+    if cache is None:
+        trees, plots = _sample(spec, data, on_stage)
+        return _diagnosed(spec, trees, plots, CacheRecord(key, hit=False, enabled=False))
+    with_plots = data.carbon_stocks is None
+    with cache.lock(key):  # two processes sampling the same key: the second one reads it
+        cached = cache.load(key, with_plots)
+        if cached is not None:
+            on_stage("posterior cache")
+            log.info("posterior cache hit %s: the models are not sampled", key)
+            plots = _cached_plots(spec, data, cached.plot_arrays) if with_plots else None
+            record = CacheRecord(key, hit=True, enabled=True, sha256=cached.sha256)
+            return _diagnosed(spec, cached.trees, plots, record)
+        trees, plots = _sample(spec, data, on_stage)
+        arrays = None if plots is None else {a: getattr(plots, a) for a in PLOT_ARRAYS}
+        hashes = cache.store(key, key_content(spec, data), trees, arrays)
+        # what was stored, read back: a later hit returns exactly these trees (NetCDF
+        # stores an object array of strings as fixed strings, the same values)
+        stored = cache.load(key, with_plots) if hashes else None
+    if stored is not None:
+        trees = stored.trees
+    return _diagnosed(spec, trees, plots, CacheRecord(key, hit=False, enabled=True, sha256=hashes))
+
+
+def _cached_plots(spec: RunSpec, data: RunData, arrays: dict[str, np.ndarray]) -> PlotBiomass:
+    """The tree Monte Carlo of a cache hit: its draws read back, the rest rebuilt.
+
+    The inventory, the height models and the candidate AGB are deterministic and
+    cheap; the draws (most of the stage's time) are the cached arrays, so the result
+    equals :func:`~simulator.inference.inventory.plot_biomass`'s.
+    """
+    from models.inventory import candidate_agb
+
+    cfg = spec.config.biomass
+    inv = build_inventory(spec, data)
+    hd = inv.height_model(cfg.hd_model, cfg.hd_weights, None)
+    return PlotBiomass(inv, hd, candidates=candidate_agb(inv, hd), **arrays)
+
+
+def _sample(
+    spec: RunSpec, data: RunData, on_stage: Callable[[str], None]
+) -> tuple[dict[str, xr.DataTree], PlotBiomass | None]:
+    """Run the tree Monte Carlo (an inventory run) and sample every model."""
     cfg = spec.config
     seed = cfg.simulation.seed
     strata = [s.name for s in cfg.project.strata]
-    on_stage = on_stage or (lambda stage: None)
     plots = None
     if data.carbon_stocks is not None:
 
@@ -151,12 +215,24 @@ def fit_models(
             model_seed(seed, "leakage"),
         ),
     }
-    free = gated_parameters(cfg)
-    trees, diags, gated = {}, [], {}
+    trees = {}
     for name in MODELS:
         on_stage(f"sampling {name}")
         log.info("sampling %s model", name)
         trees[name] = fits[name]()
+    return trees, plots
+
+
+def _diagnosed(
+    spec: RunSpec,
+    trees: dict[str, xr.DataTree],
+    plots: PlotBiomass | None,
+    record: CacheRecord,
+) -> Posteriors:
+    """Diagnose each model's posterior over its gated parameters."""
+    free = gated_parameters(spec.config)
+    diags, gated = [], {}
+    for name in MODELS:
         # the stock model has a carbon fraction only when a pool is in dry matter
         gated[name] = [v for v in free[name] if v in trees[name].posterior]
         diags.append(diagnose(name, trees[name], gated[name]))
@@ -165,4 +241,4 @@ def fit_models(
             log.warning(
                 "%s model fails the sampler gate: %s", name, ", ".join(diags[-1].failures())
             )
-    return Posteriors(trees, diags, plots, gated)
+    return Posteriors(trees, diags, plots, gated, record)

@@ -15,6 +15,14 @@ Two kinds of parallel work, both exact:
   member writes a normal, atomic run directory under ``<out>/<member>/``; the
   batch writes ``batch_summary.csv`` and ``batch.json`` beside them.
 
+Members whose posteriors have one key (:func:`simulator.inference.cache.posterior_key`:
+they differ only in simulation, accounting, crediting or report settings) sample it
+once: the posterior cache (``REDDSIM_CACHE``, read by each worker from its own
+environment) holds a file lock per key, so on one machine the first worker samples
+and the others wait for its entry and read it. Workers on several machines share
+posteriors only through a cache directory they all see (or they sample each key
+themselves: the numbers are the same).
+
 Threads: a LocalCluster worker runs one task at a time (``threads_per_worker=1``)
 and its tasks use ``CPUs // workers`` numba threads (``numba_threads``: set with
 :func:`numba.set_num_threads` inside the task, because a worker process imports

@@ -49,6 +49,7 @@ from simulator.engine.streaming import (
 from simulator.errors import OutputError, describe_os_error
 from simulator.files import install_directory
 from simulator.inference import biomass_error_budget, crediting_years, fit_models, kernel_inputs
+from simulator.inference.cache import PosteriorCache
 from simulator.orchestration import gates
 from simulator.report.manifest import output_hashes, write_manifest
 
@@ -255,6 +256,7 @@ def run(
     allow_unconverged: bool = False,
     resume: bool = False,
     runner: Runner | None = None,
+    posterior_cache: bool = True,
 ) -> RunOutcome:
     """Execute a run and write its output directory.
 
@@ -281,6 +283,11 @@ def run(
         Executes the simulation's chunks (:func:`simulator.engine.streaming.stream`'s
         ``runner``), e.g. :func:`simulator.orchestration.batch.dask_runner`; the numbers do not
         depend on it.
+    posterior_cache : bool
+        Reuse (or store) the posteriors in the posterior cache
+        (:mod:`simulator.inference.cache`, at ``REDDSIM_CACHE``; ``off`` disables it);
+        false samples every model and leaves the cache alone. The numbers do not
+        depend on it; the manifest's ``posterior_cache`` says which it was.
 
     Returns
     -------
@@ -318,6 +325,7 @@ def run(
         return value
 
     data = timed("data", lambda: load_data(spec))
+    cache = PosteriorCache.from_environment() if posterior_cache else None
     run_id = new_run_id(spec)
     created_root = not out_root.exists()
     try:
@@ -344,7 +352,7 @@ def run(
             log.info("run %s of %s (config %s)", run_id, spec.path, cfg.digest())
             posteriors = timed(
                 "sampling",
-                lambda: fit_models(spec, data, on_stage=progress),
+                lambda: fit_models(spec, data, on_stage=progress, cache=cache),
             )
             gates.check_sampler(posteriors.diagnostics, cfg.sampler, override)
             budget = timed("error budget", lambda: biomass_error_budget(spec, posteriors))
@@ -397,6 +405,7 @@ def run(
                 "versions": _versions(),
                 "git_commit": _git_commit(spec.run_dir),
                 "diagnostics": [d.as_dict() for d in posteriors.diagnostics],
+                "posterior_cache": posteriors.cache.as_dict(),
                 "diagnostics_override": override is not None,
                 "gates": {
                     "passed": sampler_passed and mc_gate.passed,

@@ -136,7 +136,14 @@ def verify(run_dir: str | Path, progress=None) -> Verification:
     if missing or extra or changed:  # the directory is not the recorded run: nothing to re-run
         return Verification(run_dir, [], [], missing, extra, changed, n_files)
     with tempfile.TemporaryDirectory(prefix="reddsim-verify-") as tmp:
-        again = run(spec, Path(tmp), progress=progress, allow_unconverged=overridden).out_dir
+        # an auditor's re-run samples every model afresh: never from the posterior cache
+        again = run(
+            spec,
+            Path(tmp),
+            progress=progress,
+            allow_unconverged=overridden,
+            posterior_cache=False,
+        ).out_dir
         differing = [
             t
             for t in tables

@@ -39,6 +39,7 @@ from simulator.report.format import math_number as _q
 __all__ = [
     "DATA_ROLES",
     "appendix_data",
+    "posterior_cache_text",
     "standards_data",
     "ipcc_data",
     "gates_data",
@@ -66,6 +67,24 @@ DATA_ROLES = {
     "leakage_belt": "leakage-belt monitoring: belt loss, its baseline and SE",
     "project_monitoring": "monitored loss inside the project",
 }
+
+
+def posterior_cache_text(record: dict | None) -> str:
+    """The appendix's sentence on where the posteriors came from (manifest ``posterior_cache``)."""
+    if record is None or not record["enabled"]:
+        return "The posteriors were sampled for this run (posterior cache off)."
+    key = record["key"][:16]
+    if record["hit"]:
+        return (
+            f"The posteriors were reused from the posterior cache: a reused posterior is "
+            f"identified by its key ({key}…, in full in manifest.json under posterior_cache) "
+            "and the SHA-256 of each of its files, checked before use; reddsim verify samples "
+            "afresh."
+        )
+    return (
+        f"The posteriors were sampled for this run and stored in the posterior cache under "
+        f"key {key}… (manifest.json, posterior_cache: the key and each file's SHA-256)."
+    )
 
 
 def appendix_data(spec, data, posteriors, post_tables, summary, manifest) -> dict:
@@ -151,6 +170,7 @@ def appendix_data(spec, data, posteriors, post_tables, summary, manifest) -> dic
         "created": manifest["created_utc"],
         "config_sha256": manifest["config_sha256"],
         "git_commit": manifest["git_commit"] or "not in a git repository",
+        "posterior_cache": posterior_cache_text(manifest.get("posterior_cache")),
         "standard": summary.attrs["standard_title"],
         "citation": summary.attrs["citation"],
         "confidence": f"{100 * summary.attrs['confidence']:.0f}%",

@@ -29,6 +29,7 @@ __all__ = [
     "Diagnosis",
     "MonteCarloGateRecord",
     "GatesRecord",
+    "PosteriorCacheRecord",
     "Manifest",
     "UNRECORDED",
     "output_hashes",
@@ -94,6 +95,19 @@ class GatesRecord(_Record):
     override: str | None
 
 
+class PosteriorCacheRecord(_Record):
+    """The posterior cache of a run (:class:`simulator.inference.cache.CacheRecord`).
+
+    ``key`` identifies what the posteriors depend on; ``hit`` whether they were read
+    from the cache rather than sampled; ``sha256`` the entry's files read or written.
+    """
+
+    key: str = Field(pattern=r"^[0-9a-f]{64}$")
+    hit: bool
+    enabled: bool
+    sha256: dict[str, str]
+
+
 class Manifest(_Record):
     """The typed content of ``manifest.json`` (keys as written by :func:`simulator.run`)."""
 
@@ -120,6 +134,9 @@ class Manifest(_Record):
     #: SHA-256 of every file of the run directory but :data:`UNRECORDED`, by relative
     #: path (``tables/summary.csv``); ``None`` in manifests written before it was kept.
     outputs_sha256: dict[str, str] | None = None
+    #: The posterior cache's key and files, and whether the posteriors were reused;
+    #: ``None`` in manifests written before the cache.
+    posterior_cache: PosteriorCacheRecord | None = None
 
     @property
     def sampler_overridden(self) -> bool:

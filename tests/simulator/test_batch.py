@@ -316,6 +316,34 @@ def _tables(run_dir: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted((run_dir / "tables").glob("*.csv"))}
 
 
+def test_members_with_one_posterior_key_sample_it_once(small, client):
+    """Two workers run two members that differ only in accounting: one samples, one reuses."""
+    path = _spec(
+        small,
+        """
+[[runs]]
+name = "a"
+config = "run"
+seed = 424242
+
+[[runs]]
+name = "b"
+config = "run"
+seed = 424242
+set = { "accounting.buffer_pct" = 20 }
+""",
+    )
+    result = run_batch(load_batch(path), small / "out", client, numba_threads=1)
+    assert [r.status for r in result.results] == ["done", "done"]
+    records = [
+        json.loads((r.run_dir / "manifest.json").read_text())["posterior_cache"]
+        for r in result.results
+    ]
+    assert records[0]["key"] == records[1]["key"]
+    assert sorted(r["hit"] for r in records) == [False, True]
+    assert records[0]["sha256"] == records[1]["sha256"]
+
+
 @pytest.mark.slow
 def test_batch_on_two_workers_equals_serial_runs_despite_a_killed_worker(small, client):
     """Four whole runs and a huge run split into chunks, one worker killed mid-run."""
@@ -358,7 +386,8 @@ chunk_size = 65_536
     result = run_batch(batch, out, client, on_member=kill_once, numba_threads=1)
     assert killed and [r.status for r in result.results] == ["done"] * 5
     for r in result.results:
-        serial = run(r.member.spec, small / "serial" / r.member.name).out_dir
+        # sampled afresh: the members' posteriors came from the cache they share
+        serial = run(r.member.spec, small / "serial" / r.member.name, posterior_cache=False).out_dir
         assert _tables(r.run_dir) == _tables(serial), r.member.name
         assert [p.name for p in (out / r.member.name).iterdir()] == [r.run_dir.name]
 
