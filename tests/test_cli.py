@@ -268,8 +268,8 @@ def test_interrupted_run_leaves_nothing_that_looks_complete(small_run, tmp_path,
     import time
 
     out = tmp_path / "out"
-    proc = subprocess.Popen(
-        [*REDDSIM, "run", str(small_run), "--out", str(out), "-q"],
+    proc = subprocess.Popen(  # sampled (no posterior cache): the signal arrives mid-run
+        [*REDDSIM, "run", str(small_run), "--out", str(out), "-q", "--no-cache"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
