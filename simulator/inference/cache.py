@@ -11,7 +11,8 @@ everything the posteriors depend on:
 * the strata names the models see (``[project] strata``, names only);
 * the model sections as validated: ``[biomass]`` (the priors, and the settings of
   the tree Monte Carlo: ``n_monte_carlo``, wood-density and height errors, the H-D
-  model, the site bias), ``[deforestation]``, ``[leakage]``, and the ``[sampler]``
+  model, the site bias), ``[deforestation]`` (but ``compare_noise``, a report stage),
+  ``[leakage]``, and the ``[sampler]``
   settings that change draws (``chains``, ``draws``, ``tune``, ``target_accept``;
   not ``allow_failed_diagnostics``, which only decides what the gate does);
 * the SHA-256 of every ``[data]`` file by name (each feeds a model: the inventory or
@@ -138,7 +139,8 @@ def key_content(spec: RunSpec, data: RunData) -> dict:
         "format": CACHE_FORMAT,
         "strata": [s.name for s in cfg.project.strata],
         "biomass": cfg.biomass.model_dump(mode="json"),
-        "deforestation": cfg.deforestation.model_dump(mode="json"),
+        # compare_noise only adds a report stage (the run's fit keeps `noise`)
+        "deforestation": cfg.deforestation.model_dump(mode="json", exclude={"compare_noise"}),
         "leakage": cfg.leakage.model_dump(mode="json"),
         "sampler": cfg.sampler.model_dump(mode="json", exclude={"allow_failed_diagnostics"}),
         "data_sha256": dict(sorted(data.sha256.items())),

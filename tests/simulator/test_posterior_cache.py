@@ -48,6 +48,7 @@ def test_the_key_ignores_settings_no_model_reads(base):
     key = posterior_key(spec, data)
     same = [
         _edited(spec, sampler={"allow_failed_diagnostics": False}),
+        _edited(spec, deforestation={"compare_noise": not spec.config.deforestation.compare_noise}),
         _edited(spec, simulation={"n_draws": 9000, "chunk_size": 700}),
         _edited(spec, accounting={"buffer_pct": 25}),
         _edited(spec, crediting={"years": 5}),
