@@ -166,6 +166,8 @@ def load_study(path: Path) -> Study:
     """The :class:`Study` saved in a ``calibration.json`` (to redraw without refitting)."""
     saved = json.loads(Path(path).read_text())["study"]
     saved["intervals"] = {float(k): [tuple(b) for b in v] for k, v in saved["intervals"].items()}
+    for res in saved.get("misspecified", {}).values():
+        res["intervals"] = {float(k): [tuple(b) for b in v] for k, v in res["intervals"].items()}
     return Study(**saved)
 
 
