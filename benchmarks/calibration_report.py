@@ -213,6 +213,10 @@ def _diagnostics_summary(diagnostics: dict) -> dict:
             "fits_min_ess_bulk_below_rank_draws": int(np.sum(ess < RANK_DRAWS)),
             # the run's own sampler gate: R-hat <= 1.01, bulk and tail ESS >= 400, no divergences
             "fits_passing_gate": int(np.sum(d.get("passed", []))),
+            # failed with R-hat <= 1.01 and no divergences: by bulk or tail ESS < 400 alone
+            "fits_failing_gate_on_ess_only": int(
+                np.sum(~np.asarray(d.get("passed", []), dtype=bool) & (rhat <= 1.01) & (div == 0))
+            ),
         }
     return out
 
@@ -331,7 +335,13 @@ def _markdown(doc: dict) -> str:
             f"(max {d['max_r_hat']:.3f}); min bulk ESS median {d['min_ess_bulk_median']:.0f}, "
             f"lowest {d['min_ess_bulk_min']:.0f}. Passing the run's own sampler gate "
             f"(R-hat <= 1.01, bulk and tail ESS >= 400, no divergences): "
-            f"{d['fits_passing_gate']} of {d['fits']}.",
+            f"{d['fits_passing_gate']} of {d['fits']}"
+            + (
+                f" ({d['fits_failing_gate_on_ess_only']} of the others fail on ESS alone: "
+                "the calibration's chains are shorter than a run's 4 x 2000 draws)."
+                if "fits_failing_gate_on_ess_only" in d
+                else "."
+            ),
             "",
             f"![ranks](sbc_{model}_ranks.png)",
             f"![ecdf](sbc_{model}_ecdf.png)",
@@ -401,7 +411,8 @@ def _misspecified_markdown(doc: dict) -> list[str]:
     for k, d in doc["misspecified_diagnostics"].items():
         status = ", ".join(f"{s}: {c}" for s, c in doc["misspecified_status"][k].items())
         lines.append(
-            f"- {k}: {d['fits']} fits, {d['fits_passing_gate']} passing the run's sampler gate, "
+            f"- {k}: {d['fits']} fits, {d['fits_passing_gate']} passing the run's sampler gate "
+            f"({d['fits_failing_gate_on_ess_only']} others failing on ESS alone), "
             f"{d['fits_with_divergences']} with divergences, max R-hat {d['max_r_hat']:.3f}; "
             f"whole chain {status}; PIT ECDF test p = "
             f"{doc['misspecified_ner_pit_ecdf_p'].get(k, float('nan')):.3g}."
