@@ -22,7 +22,7 @@ help:
 	@echo "make test   - install (first time) and run the test suite"
 	@echo "make test-slow - also run the slow statistical checks"
 	@echo "make bench  - benchmark the simulation (python -m simulator.bench)"
-	@echo "make calibration - SBC and whole-chain coverage report in tests/reports/"
+	@echo "make calibration - SBC and whole-chain coverage (also misspecified) report in tests/reports/"
 	@echo "make lint   - ruff"
 
 $(VENV)/.installed: requirements.lock pyproject.toml

@@ -20,17 +20,27 @@ from benchmarks.calibration import (  # noqa: E402
     ALPHA,
     BINS,
     LEVELS,
+    MISSPECIFICATIONS,
     NER_DRAWS,
     RANK_DRAWS,
+    REPLICATIONS,
     SAMPLERS,
     Study,
     coverage_table,
     ecdf_band,
     ecdf_uniformity,
+    misspecified_coverage_table,
     sbc_table,
 )
 
-__all__ = ["write_report", "load_study", "plot_ranks", "plot_ecdf", "plot_coverage"]
+__all__ = [
+    "write_report",
+    "load_study",
+    "plot_ranks",
+    "plot_ecdf",
+    "plot_coverage",
+    "plot_misspecified_coverage",
+]
 
 N_VALUES = RANK_DRAWS + 1
 
@@ -141,9 +151,54 @@ def plot_coverage(study: Study, path: Path) -> None:
     plt.close(fig)
 
 
-def _diagnostics_summary(study: Study) -> dict:
+def plot_misspecified_coverage(rows: list[dict], path: Path) -> None:
+    """Coverage per misspecified scenario beside the well-specified chain, per level.
+
+    ``rows``: :func:`benchmarks.calibration.misspecified_coverage_table`. Each scenario's
+    coverage with its 99% Clopper-Pearson CI, the well-specified coverage on the same
+    replications (open marker), the nominal level and its 99% acceptance region.
+    """
+    levels = sorted({r["level"] for r in rows})
+    scenarios = list(dict.fromkeys(r["scenario"] for r in rows))
+    fig, axes = plt.subplots(1, len(levels), figsize=(4.6 * len(levels), 3.6), squeeze=False)
+    for ax, level in zip(axes.flat, levels, strict=True):
+        sel = [r for r in rows if r["level"] == level]
+        n = sel[0]["n"]
+        ax.axhspan(sel[0]["accept_low"] / n, sel[0]["accept_high"] / n, color="0.88", lw=0)
+        ax.axhline(level, color="0.3", lw=1)
+        for i, r in enumerate(sel):
+            ax.errorbar(
+                i,
+                r["rate"],
+                yerr=[[r["rate"] - r["rate_ci99_low"]], [r["rate_ci99_high"] - r["rate"]]],
+                fmt="o",
+                color="C3",
+                capsize=4,
+                label="misspecified (99% CI)" if i == 0 else None,
+            )
+            ax.plot(
+                i + 0.15,
+                r["well_specified_rate"],
+                "o",
+                mfc="none",
+                color="C0",
+                label="well specified, same replications" if i == 0 else None,
+            )
+        ax.set_xticks(range(len(scenarios)), [sc.replace("_", "\n") for sc in scenarios])
+        ax.set_xlim(-0.5, len(scenarios) - 0.5)
+        ax.set_ylabel("coverage of true total NER")
+        ax.set_title(f"{level:.0%} interval ({sel[0]['standard']}), n={n}", fontsize=9)
+        ax.tick_params(labelsize=8)
+    axes.flat[0].legend(fontsize=7, loc="lower left")
+    _title(fig, "Coverage under misspecification; grey: 99% acceptance region of the nominal level")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _diagnostics_summary(diagnostics: dict) -> dict:
     out = {}
-    for model, d in study.diagnostics.items():
+    for model, d in diagnostics.items():
         rhat = np.asarray(d["max_r_hat"])
         ess = np.asarray(d["min_ess_bulk"])
         div = np.asarray(d["divergences"])
@@ -158,14 +213,25 @@ def _diagnostics_summary(study: Study) -> dict:
             "fits_min_ess_bulk_below_rank_draws": int(np.sum(ess < RANK_DRAWS)),
             # the run's own sampler gate: R-hat <= 1.01, bulk and tail ESS >= 400, no divergences
             "fits_passing_gate": int(np.sum(d.get("passed", []))),
+            # failed with R-hat <= 1.01 and no divergences: by bulk or tail ESS < 400 alone
+            "fits_failing_gate_on_ess_only": int(
+                np.sum(~np.asarray(d.get("passed", []), dtype=bool) & (rhat <= 1.01) & (div == 0))
+            ),
         }
     return out
+
+
+def _pit_ranks(pit) -> np.ndarray:
+    """PIT values on the rank grid 0..RANK_DRAWS (the ranks' ECDF test applies)."""
+    return np.minimum((np.asarray(pit) * (RANK_DRAWS + 1)).astype(int), RANK_DRAWS)
 
 
 def load_study(path: Path) -> Study:
     """The :class:`Study` saved in a ``calibration.json`` (to redraw without refitting)."""
     saved = json.loads(Path(path).read_text())["study"]
     saved["intervals"] = {float(k): [tuple(b) for b in v] for k, v in saved["intervals"].items()}
+    for res in saved.get("misspecified", {}).values():
+        res["intervals"] = {float(k): [tuple(b) for b in v] for k, v in res["intervals"].items()}
     return Study(**saved)
 
 
@@ -181,11 +247,15 @@ def write_report(study: Study, out: Path, command: str | None = None) -> str:
         plot_ranks(study, model, out / f"sbc_{model}_ranks.png")
         plot_ecdf(study, model, out / f"sbc_{model}_ecdf.png")
     plot_coverage(study, out / "coverage_ner.png")
-    pit = np.minimum((np.asarray(study.ner_pit) * (RANK_DRAWS + 1)).astype(int), RANK_DRAWS)
+    mis = misspecified_coverage_table(study) if study.misspecified else []
+    if mis:
+        plot_misspecified_coverage(mis, out / "coverage_misspecified.png")
+    pit = _pit_ranks(study.ner_pit)
     statuses = {s: study.status.count(s) for s in sorted(set(study.status))}
     doc = {
         "command": command or " ".join(["python -m benchmarks.calibration", *sys.argv[1:]]),
         "replications": study.replications,
+        "replications_default": REPLICATIONS,
         "seed": study.seed,
         "samplers": {k: v.model_dump() for k, v in SAMPLERS.items()},
         "rank_draws": RANK_DRAWS,
@@ -197,10 +267,26 @@ def write_report(study: Study, out: Path, command: str | None = None) -> str:
         "python": platform.python_version(),
         "sbc": sbc,
         "sbc_passed": {m: all(r["passed"] for r in rows) for m, rows in sbc.items()},
-        "diagnostics": _diagnostics_summary(study),
+        "diagnostics": _diagnostics_summary(study.diagnostics),
         "whole_chain_status": statuses,
         "coverage": cov,
         "ner_pit_ecdf_p": ecdf_uniformity(pit, RANK_DRAWS + 1) if pit.size else None,
+        "misspecifications": {
+            k: {"model": m, "data": d} for k, (m, d) in MISSPECIFICATIONS.items()
+        },
+        "misspecified_coverage": mis,
+        "misspecified_diagnostics": _diagnostics_summary(
+            {k: v["diagnostics"] for k, v in study.misspecified.items()}
+        ),
+        "misspecified_status": {
+            k: {s: v["status"].count(s) for s in sorted(set(v["status"]))}
+            for k, v in study.misspecified.items()
+        },
+        "misspecified_ner_pit_ecdf_p": {
+            k: ecdf_uniformity(_pit_ranks(v["ner_pit"]), RANK_DRAWS + 1)
+            for k, v in study.misspecified.items()
+            if v["ner_pit"]
+        },
         "study": {k: v for k, v in asdict(study).items() if k not in ("intervals",)}
         | {"intervals": {str(k): v for k, v in study.intervals.items()}},
     }
@@ -216,7 +302,13 @@ def _markdown(doc: dict) -> str:
         "",
         f"Command: `{doc['command'].strip()}` (seed {doc['seed']}, "
         f"{doc['replications']} replications). Written by `benchmarks/calibration.py`; "
-        "the method is in its docstring.",
+        "the method is in its docstring."
+        + (
+            f" Fewer replications than the study's default ({doc['replications_default']}): "
+            "binomial intervals and uniformity tests are correspondingly wider and weaker."
+            if doc["replications"] < doc.get("replications_default", 0)
+            else ""
+        ),
         "",
         "Time (s): "
         + ", ".join(f"{k} {v:.0f}" for k, v in doc["seconds"].items())
@@ -243,7 +335,13 @@ def _markdown(doc: dict) -> str:
             f"(max {d['max_r_hat']:.3f}); min bulk ESS median {d['min_ess_bulk_median']:.0f}, "
             f"lowest {d['min_ess_bulk_min']:.0f}. Passing the run's own sampler gate "
             f"(R-hat <= 1.01, bulk and tail ESS >= 400, no divergences): "
-            f"{d['fits_passing_gate']} of {d['fits']}.",
+            f"{d['fits_passing_gate']} of {d['fits']}"
+            + (
+                f" ({d['fits_failing_gate_on_ess_only']} of the others fail on ESS alone: "
+                "the calibration's chains are shorter than a run's 4 x 2000 draws)."
+                if "fits_failing_gate_on_ess_only" in d
+                else "."
+            ),
             "",
             f"![ranks](sbc_{model}_ranks.png)",
             f"![ecdf](sbc_{model}_ecdf.png)",
@@ -287,4 +385,52 @@ def _markdown(doc: dict) -> str:
             "",
             f"PIT of the true total NER, simultaneous ECDF test: p = {doc['ner_pit_ecdf_p']:.3f}.",
         ]
+    if doc["misspecified_coverage"]:
+        lines += _misspecified_markdown(doc)
     return "\n".join(lines) + "\n"
+
+
+def _misspecified_markdown(doc: dict) -> list[str]:
+    rows = doc["misspecified_coverage"]
+    lines = [
+        "",
+        "## Coverage under misspecification",
+        "",
+        "The whole chain again, on the first replications, with one model's data generated "
+        "by a different process than the one fitted (the same true parameters, the same "
+        "fits of the other two models and the same seeds of the futures as the "
+        "well-specified replication, so the two are paired). The estimand is the realised "
+        "total NER of the true generating process. These coverages are measured, not "
+        "tested: they show how far the intervals degrade when the model is wrong in that way.",
+        "",
+        "| scenario | model | data generated with |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {k} | {v['model']} | {v['data']} |" for k, v in doc["misspecifications"].items()]
+    lines += [""]
+    for k, d in doc["misspecified_diagnostics"].items():
+        status = ", ".join(f"{s}: {c}" for s, c in doc["misspecified_status"][k].items())
+        lines.append(
+            f"- {k}: {d['fits']} fits, {d['fits_passing_gate']} passing the run's sampler gate "
+            f"({d['fits_failing_gate_on_ess_only']} others failing on ESS alone), "
+            f"{d['fits_with_divergences']} with divergences, max R-hat {d['max_r_hat']:.3f}; "
+            f"whole chain {status}; PIT ECDF test p = "
+            f"{doc['misspecified_ner_pit_ecdf_p'].get(k, float('nan')):.3g}."
+        )
+    lines += [
+        "",
+        "![coverage under misspecification](coverage_misspecified.png)",
+        "",
+        "| scenario | level | n | covered | rate | 99% CI of rate | well specified, same "
+        "replications | median width / well specified | within nominal 99% acceptance |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['scenario']} | {r['level']:.0%} ({r['standard']}) | {r['n']} | {r['covered']} | "
+        f"{r['rate']:.3f} | {r['rate_ci99_low']:.3f}-{r['rate_ci99_high']:.3f} | "
+        f"{r['well_specified_covered']} ({r['well_specified_rate']:.3f}) | "
+        f"{r['median_width'] / r['well_specified_median_width']:.2f} | "
+        f"{'yes' if r['passed'] else 'no'} |"
+        for r in rows
+    ]
+    return lines
