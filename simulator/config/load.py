@@ -160,28 +160,24 @@ def check_data_paths(spec, where: str, section: str = "data") -> None:
         raise ConfigError(f"{where}: " + "; ".join(problems))
 
 
-def validate_config(raw: dict, path: Path, origin: str | None = None) -> RunConfig:
-    """Validate a configuration dict (as read from ``path``), raising one-line ConfigError."""
+def _validate(model, raw: dict, path: Path, origin: str | None):
     try:
-        return RunConfig.model_validate(raw)
+        return model.model_validate(raw)
     except ValidationError as err:
         where = f"{path} ({origin})" if origin else str(path)
-        raise ConfigError(f"{where}: {describe_errors(err, RunConfig)}") from err
+        raise ConfigError(f"{where}: {describe_errors(err, model)}") from err
+
+
+def validate_config(raw: dict, path: Path, origin: str | None = None) -> RunConfig:
+    """Validate a configuration dict (as read from ``path``), raising one-line ConfigError."""
+    return _validate(RunConfig, raw, path, origin)
 
 
 def validate_mocaredd_config(raw: dict, path: Path, origin: str | None = None):
     """Validate a mocaredd-mode configuration dict, raising one-line ConfigError."""
-    try:
-        return MocareddRunConfig.model_validate(raw)
-    except ValidationError as err:
-        where = f"{path} ({origin})" if origin else str(path)
-        raise ConfigError(f"{where}: {describe_errors(err, MocareddRunConfig)}") from err
+    return _validate(MocareddRunConfig, raw, path, origin)
 
 
 def validate_monitoring_config(raw: dict, path: Path, origin: str | None = None):
     """Validate a monitoring-run configuration dict, raising one-line ConfigError."""
-    try:
-        return MonitoringRunConfig.model_validate(raw)
-    except ValidationError as err:
-        where = f"{path} ({origin})" if origin else str(path)
-        raise ConfigError(f"{where}: {describe_errors(err, MonitoringRunConfig)}") from err
+    return _validate(MonitoringRunConfig, raw, path, origin)

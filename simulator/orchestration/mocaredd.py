@@ -19,20 +19,15 @@
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 import json
-import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from simulator.accounting.mocaredd import results, simulate
 from simulator.config.mocaredd import MocareddSpec
 from simulator.data.mocaredd import read_mocaredd_inputs
-from simulator.errors import OutputError, describe_os_error
-from simulator.files import install_directory
-from simulator.orchestration.pipeline import check_output_dir
+from simulator.orchestration.pipeline import write_new_run
 
 __all__ = ["MocareddOutcome", "RESULT_NAME", "COLUMNS", "run_mocaredd"]
 
@@ -108,22 +103,8 @@ def run_mocaredd(spec: MocareddSpec, out_dir: Path | None = None, force: bool = 
         "transcribes": [f"openforis/mocaredd {f}" for f in SOURCES],
         "estimates": records,
     }
-    out_root = spec.run_dir / "out"
-    if out_dir is None:
-        stamp = f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}-{cfg.digest()[:8]}"
-        final = out_root / stamp
-        k = 1
-        while final.exists():
-            k += 1
-            final = out_root / f"{stamp}-{k}"
-    else:
-        final = Path(out_dir)
-        check_output_dir(final, force, marker=RESULT_NAME)
-    parent = final.parent
-    tmp = parent / f".incomplete-{final.name}-{os.getpid()}"
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        tmp.mkdir()
+
+    def write(tmp: Path, final: Path) -> None:
         buf = io.StringIO(newline="")
         writer = csv.DictWriter(buf, COLUMNS, lineterminator="\n", extrasaction="ignore")
         writer.writeheader()
@@ -131,11 +112,6 @@ def run_mocaredd(spec: MocareddSpec, out_dir: Path | None = None, force: bool = 
         (tmp / "mocaredd.csv").write_text(buf.getvalue(), encoding="utf-8")
         result["out_dir"] = str(final)
         (tmp / RESULT_NAME).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-        install_directory(tmp, final, replace=force)
-    except OSError as err:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise OutputError(f"{final}: cannot write the run ({describe_os_error(err)})") from err
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+
+    final = write_new_run(spec.run_dir, cfg.digest(), out_dir, force, RESULT_NAME, write)
     return MocareddOutcome(final, result)

@@ -21,10 +21,7 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
-import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -37,12 +34,11 @@ from simulator.config.monitoring import MonitoringSpec
 from simulator.data import RunData, load_data
 from simulator.data.monitoring import MonitoredLoss, read_monitored_loss
 from simulator.engine.kernels import KernelInputs, simulate
-from simulator.errors import ConfigError, DataError, OutputError, describe_os_error
-from simulator.files import install_directory
+from simulator.errors import ConfigError, DataError, OutputError
 from simulator.inference import kernel_inputs
 from simulator.inference.fit import MODELS
 from simulator.inference.monitoring import monitored_loss_draws
-from simulator.orchestration.pipeline import check_output_dir
+from simulator.orchestration.pipeline import check_output_dir, write_new_run
 from simulator.report.manifest import MANIFEST_NAME, read_manifest
 
 __all__ = [
@@ -260,30 +256,17 @@ def run_monitoring(
     """
     from simulator.report.monitoring import write_monitoring
 
-    cfg = spec.config
-    if out_dir is None:
-        stamp = f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}-{cfg.digest()[:8]}"
-        final = spec.run_dir / "out" / stamp
-        k = 1
-        while final.exists():
-            k += 1
-            final = spec.run_dir / "out" / f"{stamp}-{k}"
-    else:
-        final = Path(out_dir)
-        check_output_dir(final, force, marker=RESULT_NAME)
+    if out_dir is not None:  # before the baseline is read and the draws are made
+        check_output_dir(out_dir, force, marker=RESULT_NAME)
     result = compute_monitoring(spec)
-    tmp = final.parent / f".incomplete-{final.name}-{os.getpid()}"
-    try:
-        final.parent.mkdir(parents=True, exist_ok=True)
-        tmp.mkdir()
-        write_monitoring(tmp, result, final, pdf=pdf)
-        install_directory(tmp, final, replace=force)
-    except OSError as err:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise OutputError(f"{final}: cannot write the run ({describe_os_error(err)})") from err
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    final = write_new_run(
+        spec.run_dir,
+        spec.config.digest(),
+        out_dir,
+        force,
+        RESULT_NAME,
+        lambda tmp, final: write_monitoring(tmp, result, final, pdf=pdf),
+    )
     return final, result
 
 

@@ -53,7 +53,14 @@ from simulator.inference.cache import PosteriorCache
 from simulator.orchestration import gates
 from simulator.report.manifest import output_hashes, write_manifest
 
-__all__ = ["RunOutcome", "run", "new_run_id", "check_output_dir", "TRACKED_PACKAGES"]
+__all__ = [
+    "RunOutcome",
+    "run",
+    "new_run_id",
+    "check_output_dir",
+    "write_new_run",
+    "TRACKED_PACKAGES",
+]
 
 log = logging.getLogger(__name__)
 
@@ -237,6 +244,51 @@ def _check_writable(path: Path) -> None:
         raise OutputError(
             f"{path}: cannot write in {parent} ({err.strerror or type(err).__name__})"
         ) from err
+
+
+def write_new_run(
+    run_dir: Path,
+    digest: str,
+    out_dir: Path | None,
+    force: bool,
+    marker: str,
+    write: Callable[[Path, Path], None],
+) -> Path:
+    """Write a run directory that appears only when complete; return where it is.
+
+    For the runs that are not pipeline runs (a mocaredd-mode run, a monitoring run):
+    ``out_dir``, checked by :func:`check_output_dir` with the run's ``marker`` file, or
+    a new ``run_dir/out/<UTC time>-<digest[:8]>``. ``write(tmp, final)`` fills the
+    temporary directory beside it; it is then installed, or removed on any failure.
+
+    Raises
+    ------
+    OutputError
+        The directory cannot be written (one line naming it and why).
+    """
+    if out_dir is None:
+        stamp = f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}-{digest[:8]}"
+        final = run_dir / "out" / stamp
+        k = 1
+        while final.exists():
+            k += 1
+            final = run_dir / "out" / f"{stamp}-{k}"
+    else:
+        final = Path(out_dir)
+        check_output_dir(final, force, marker=marker)
+    tmp = final.parent / f".incomplete-{final.name}-{os.getpid()}"
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp.mkdir()
+        write(tmp, final)
+        install_directory(tmp, final, replace=force)
+    except OSError as err:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise OutputError(f"{final}: cannot write the run ({describe_os_error(err)})") from err
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
 
 
 def _install(tmp: Path, final: Path, force: bool) -> None:
