@@ -26,6 +26,7 @@ BYOD_NOTEBOOK = NOTEBOOKS / "03_bring_your_own_data.ipynb"
 _SMALL_SAMPLER = {
     "draws = 2000": "draws = 500",
     "tune = 1000": "tune = 500\nallow_failed_diagnostics = true",
+    "compare_noise = true": "compare_noise = false",  # the noise comparison is tested elsewhere
 }
 
 
