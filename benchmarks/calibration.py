@@ -115,6 +115,7 @@ __all__ = [
     "NER_DRAWS",
     "LEVELS",
     "REPLICATIONS",
+    "TEST_REPLICATIONS",
     "AR1_PHI",
     "CONTAMINATION",
     "BELT_BIAS",
@@ -163,8 +164,12 @@ ALPHA = 0.01
 NER_DRAWS = 4000
 #: Interval levels checked and the standard that reports each.
 LEVELS = {0.90: "VM0007-1.8", 0.95: "VM0007-1.6"}
-#: Replications of the tests and of the default report.
+#: Replications of the default report (`python -m benchmarks.calibration`).
 REPLICATIONS = 100
+#: Replications of the study the slow tests run (``tests/conftest.py``): fewer than the
+#: report's, to keep CI within its time limit; the ranks' and coverage tests' levels do not
+#: depend on the count (their power does).
+TEST_REPLICATIONS = 60
 #: AR(1) coefficient of the process noise in the ``ar1_noise`` scenario's data.
 AR1_PHI = 0.6
 #: Contaminated normal of the ``heavy_tailed_plots`` scenario: (share of plots, ratio of

@@ -119,9 +119,9 @@ def kernel_inputs(rng) -> KernelInputs:
 @pytest.fixture(scope="session")
 def calibration_study():
     """The calibration study (SBC + whole-chain coverage), run once for every slow test."""
-    from benchmarks.calibration import REPLICATIONS, run_study
+    from benchmarks.calibration import TEST_REPLICATIONS, run_study
 
-    return run_study(REPLICATIONS)
+    return run_study(TEST_REPLICATIONS)
 
 
 def fake_manifest(
