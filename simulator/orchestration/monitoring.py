@@ -48,7 +48,6 @@ __all__ = [
     "load_baseline",
     "compute_monitoring",
     "run_monitoring",
-    "credits_summary",
 ]
 
 #: The file that marks a complete monitoring-run directory.
@@ -269,8 +268,3 @@ def run_monitoring(
     )
     return final, result
 
-
-def credits_summary(result: MonitoringResult) -> dict:
-    """Per period under the run's standard: NER, U, deduction, buffer, credits (JSON-ready)."""
-    key = result.spec.config.accounting.standard
-    return result.accounts.records()[key]
