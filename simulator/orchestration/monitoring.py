@@ -267,4 +267,3 @@ def run_monitoring(
         lambda tmp, final: write_monitoring(tmp, result, final, pdf=pdf),
     )
     return final, result
-
