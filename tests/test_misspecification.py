@@ -33,18 +33,23 @@ def _replicates(problem, scenario, truth, n, seed=0):
     return np.array([o[0] for o in out]), [o[1] for o in out], y
 
 
-@pytest.mark.slow
-def test_ar1_scenario_has_ar1_noise_in_data_and_true_future(problems):
-    p = problems["deforestation"]
-    truth, _ = p.simulate(1)
-    truth = truth | {"sigma": np.float64(0.6)}  # process noise well above the map error
-    mu = cal.deforestation.log_hazard_mean(
+def _log_hazard_mean(p, truth):
+    """The rate model's mean log hazard of a truth, on the problem's own covariates."""
+    return cal.deforestation.log_hazard_mean(
         truth["a"],
         truth["b"],
         truth["c"],
         p.model["trend_years"].get_value(),
         p.model["highway"].get_value(),
     )
+
+
+@pytest.mark.slow
+def test_ar1_scenario_has_ar1_noise_in_data_and_true_future(problems):
+    p = problems["deforestation"]
+    truth, _ = p.simulate(1)
+    truth = truth | {"sigma": np.float64(0.6)}  # process noise well above the map error
+    mu = _log_hazard_mean(p, truth)
     s2 = p.model["log_hazard_obs_sd"].get_value() ** 2
     ys, overrides, _ = _replicates(p, "ar1_noise", truth, 6000)
     resid = ys - mu
@@ -61,13 +66,7 @@ def test_ar1_scenario_has_ar1_noise_in_data_and_true_future(problems):
     iid = []
     for i in range(300):
         t, y = p.simulate(10_000 + i)
-        mean = cal.deforestation.log_hazard_mean(
-            t["a"],
-            t["b"],
-            t["c"],
-            p.model["trend_years"].get_value(),
-            p.model["highway"].get_value(),
-        )
+        mean = _log_hazard_mean(p, t)
         iid.append((y - mean) / np.sqrt(t["sigma"] ** 2 + s2))
     iid = np.array(iid)
     assert abs(stats.pearsonr(iid[:, 1:].ravel(), iid[:, :-1].ravel()).statistic) < 0.1
