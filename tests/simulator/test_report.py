@@ -122,3 +122,24 @@ def test_the_appendix_names_the_whole_period_row_by_its_years():
     summary = xr.Dataset(coords={"period": ["2026", "2027", "2028", "total"]})
     assert period_name("2027", summary) == "2027"
     assert period_name("total", summary) == "2026–2028 (whole period)"
+
+
+def test_every_figure_legend_names_its_place():
+    """``loc="best"`` times its own search and warns when it takes over a second, so a figure
+    drawn on a loaded machine warns (an error under the test suite) where the same figure on an
+    idle one does not; every legend the appendix draws is placed explicitly."""
+    import ast
+
+    import simulator.report.figures as figures
+
+    unplaced = []
+    for path in sorted(Path(figures.__file__).parent.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "legend"
+                and not any(k.arg == "loc" for k in node.keywords)
+            ):
+                unplaced.append(f"{path.name}:{node.lineno}")
+    assert unplaced == []

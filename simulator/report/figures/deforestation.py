@@ -107,7 +107,7 @@ def fig_parameters(path, spec, posteriors: Posteriors) -> None:
         if prior is not None:
             grid = np.linspace(*np.quantile(x, [0.0005, 0.9995]), 200)
             ax.plot(grid, prior.pdf(grid), color="k", lw=1, ls="--", label="prior")
-            ax.legend(frameon=False, fontsize=7)
+            ax.legend(frameon=False, fontsize=7, loc="upper right")
         ax.set_title(label, fontsize=8)
         ax.set_yticks([])
     save(fig, path)

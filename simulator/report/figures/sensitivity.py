@@ -51,5 +51,5 @@ def fig_planning(path: Path, rows: list[dict], notes: dict) -> None:
         ax.set_xscale("log")
         ax.set_xlabel(f"added {lever.replace('_', ' ')} (0 plotted at 0.5)")
         ax.set_ylabel("uncertainty of total NER (%)")
-        ax.legend(frameon=False, fontsize=7)
+        ax.legend(frameon=False, fontsize=7, loc="upper right")
     save(fig, path)

@@ -45,7 +45,7 @@ def fig_total(path, sim: Summary, summary: xr.Dataset) -> None:
     ax.set_yticks([])
     beyond = f"; {outside:,} beyond the axis" if outside else ""
     ax.set_title(f"Total NER: {sim.n_draws:,} simulated futures{beyond}")
-    ax.legend(frameon=False, fontsize=7)
+    ax.legend(frameon=False, fontsize=7, loc="upper left")
     save(fig, path)
 
 
@@ -78,7 +78,7 @@ def fig_convergence(path, sim: Summary, limit: float) -> None:
     ax.set_xlabel("draws")
     ax.set_ylabel("difference from final (% of mean)")
     ax.set_title(f"Monte Carlo convergence of total NER ({sim.n_draws:,} draws)")
-    ax.legend(frameon=False, fontsize=7, ncols=4)
+    ax.legend(frameon=False, fontsize=7, ncols=4, loc="lower right")
     save(fig, path)
 
 
