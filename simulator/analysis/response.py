@@ -22,10 +22,11 @@ turned into kernel inputs by its own posterior (:class:`ResponseModel`):
   :func:`models.inventory.error_budget`), and the projected rate into
   *deforestation rate* and *map accuracy* (``w`` from :func:`map_share`).
 
-Every evaluation of ``f`` runs :func:`simulator.engine.kernels.simulate` with one
-posterior draw per model (so the kernel's posterior pick is that draw) and
-``rate_sigma = 0`` (the process noise is already in the log-rate path), so it is
-deterministic: the kernel's random numbers are not used.
+A batch of evaluations of ``f`` is one call of
+:func:`simulator.engine.kernels.simulate_aligned`: evaluation i uses row i of every
+input (its posterior draw of each model) and ``rate_sigma = 0`` (the process noise
+is already in the log-rate path), so it is deterministic: the kernel's random
+numbers are not used.
 
 Assumptions (stated in the appendix): the groups are independent a posteriori.
 This holds by construction between the models (they are fitted separately),
@@ -47,7 +48,6 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import numba
 import numpy as np
 import xarray as xr
 from scipy import special, stats
@@ -60,7 +60,7 @@ from simulator.accounting.standards import relative_half_width
 from simulator.analysis.rate_design import map_share, run_design
 from simulator.config import RunSpec
 from simulator.data import RunData
-from simulator.engine.kernels import KernelInputs, SimulationResult, simulate
+from simulator.engine.kernels import KernelInputs, SimulationResult, simulate_aligned
 
 __all__ = [
     "Group",
@@ -189,42 +189,18 @@ class ResponseModel:
         eff = _pick(self.effectiveness, z[:, col["effectiveness"]])
         post = _pick(self.post_carbon, z[:, col["post_carbon"]])
         lam = _pick(self.leakage_fraction, z[:, col["leakage"]])
-        shape = (m, self.n_years)
-        eb, ep, lk, loss = (np.empty(shape) for _ in range(4))
-        zeros = np.zeros((1, self.n_years))
-        threads = numba.get_num_threads()
-        # One draw per call: a parallel launch over several threads costs more than the
-        # draw, and far more on a loaded machine. Results do not depend on threads.
-        numba.set_num_threads(1)
-        try:
-            for i in range(m):
-                self._evaluate_one(
-                    i, carbon, paths, targets, eff, post, lam, zeros, eb, ep, lk, loss
-                )
-        finally:
-            numba.set_num_threads(threads)
-        return SimulationResult(eb, ep, lk, loss, seed=0, draw_start=0)
-
-    def _evaluate_one(self, i, carbon, paths, targets, eff, post, lam, zeros, eb, ep, lk, loss):
-        """Kernel run of evaluation ``i`` (one posterior draw per model, no process noise)."""
         inputs = KernelInputs(
-            carbon_density=carbon[i : i + 1],
-            log_rate_mean=zeros if paths is None else paths[i : i + 1],
-            rate_sigma=np.zeros(1),
-            effectiveness=eff[i : i + 1],
-            post_carbon=post[i : i + 1],
-            leakage_fraction=lam[i : i + 1],
+            carbon_density=carbon,
+            log_rate_mean=np.zeros((m, self.n_years)) if paths is None else paths,
+            rate_sigma=np.zeros(m),
+            effectiveness=eff,
+            post_carbon=post,
+            leakage_fraction=lam,
             area=self.area,
             risk=self.risk,
-            loss_target=None if targets is None else targets[i : i + 1],
+            loss_target=targets,
         )
-        r = simulate(inputs, 1, 1)
-        eb[i], ep[i], lk[i], loss[i] = (
-            r.baseline[0],
-            r.project[0],
-            r.leakage[0],
-            r.baseline_loss_ha[0],
-        )
+        return simulate_aligned(inputs)
 
     def total_ner(self, z: np.ndarray, **factors) -> np.ndarray:
         """Total NER over the crediting period (tCO2e) per row of ``z``."""

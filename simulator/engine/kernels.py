@@ -59,6 +59,7 @@ __all__ = [
     "SimulationResult",
     "simulate",
     "simulate_into",
+    "simulate_aligned",
     "MODEL_STREAMS",
     "PICKED",
     "PICK_SLOTS",
@@ -255,6 +256,7 @@ def _simulate(
     loss,
     picks,
     bad,
+    aligned,
 ):
     # One draw per iteration, years in order (the forest carries over), strata innermost.
     # ``forest``, ``forest_p`` and ``dc`` are per-chunk scratch rows: nothing is
@@ -271,11 +273,18 @@ def _simulate(
         total_area += area[s]
     for i in numba.prange(n):
         key = rng.draw_key(seed, draw_start + np.uint64(i))
-        j = rng.index_keyed(key, 0, rng.SLOT_BIOMASS, rng.STREAM_POSTERIOR, n_b)
-        k = rng.index_keyed(key, 0, rng.SLOT_DEFORESTATION, rng.STREAM_POSTERIOR, n_d)
-        m = rng.index_keyed(key, 0, rng.SLOT_LEAKAGE, rng.STREAM_POSTERIOR, n_l)
-        ke = rng.index_keyed(key, 0, rng.SLOT_EFFECTIVENESS, rng.STREAM_POSTERIOR, n_e)
-        kc = rng.index_keyed(key, 0, rng.SLOT_POST_CONVERSION, rng.STREAM_POSTERIOR, n_c)
+        if aligned:  # future i uses row i of every input
+            j = k = m = ke = kc = np.int64(i)
+        else:
+            j = np.int64(rng.index_keyed(key, 0, rng.SLOT_BIOMASS, rng.STREAM_POSTERIOR, n_b))
+            k = np.int64(rng.index_keyed(key, 0, rng.SLOT_DEFORESTATION, rng.STREAM_POSTERIOR, n_d))
+            m = np.int64(rng.index_keyed(key, 0, rng.SLOT_LEAKAGE, rng.STREAM_POSTERIOR, n_l))
+            ke = np.int64(
+                rng.index_keyed(key, 0, rng.SLOT_EFFECTIVENESS, rng.STREAM_POSTERIOR, n_e)
+            )
+            kc = np.int64(
+                rng.index_keyed(key, 0, rng.SLOT_POST_CONVERSION, rng.STREAM_POSTERIOR, n_c)
+            )
         picks[i, 0] = j
         picks[i, 1] = k
         picks[i, 2] = m
@@ -349,12 +358,20 @@ def _simulate(
         bad[i] = flag
 
 
-def simulate_into(inputs: KernelInputs, seed: int, draw_start: int, out: SimulationResult):
+def simulate_into(
+    inputs: KernelInputs,
+    seed: int,
+    draw_start: int,
+    out: SimulationResult,
+    aligned: bool = False,
+):
     """Simulate ``len(out.baseline)`` draws from ``draw_start`` into preallocated arrays.
 
     ``out`` holds ``(n, T)`` arrays (its ``seed``/``draw_start`` are ignored; its
     ``picks``, when given, receive the posterior picks); this is the
     allocation-free entry point of :func:`simulate` and of the streaming summaries.
+    ``aligned``: future i uses row i of every picked input instead of a random pick
+    (:func:`simulate_aligned`).
 
     Raises
     ------
@@ -400,6 +417,7 @@ def simulate_into(inputs: KernelInputs, seed: int, draw_start: int, out: Simulat
         out.baseline_loss_ha,
         picks,
         bad,
+        aligned,
     )
     n_bad = int(bad.sum())
     if n_bad:
@@ -451,6 +469,39 @@ def simulate(
     for lo in range(0, n_draws, chunk_size):
         hi = min(lo + chunk_size, n_draws)
         simulate_into(inputs, seed, draw_start + lo, _rows(sim, lo, hi))
+    return sim
+
+
+def simulate_aligned(inputs: KernelInputs, seed: int = 0) -> SimulationResult:
+    """Evaluate each row of ``inputs`` once: future i uses row i of every picked input.
+
+    Every input of :data:`PICKED` (with ``rate_sigma``, ``rate_phi``, ``noise_last``,
+    ``loss_target`` and ``belt_carbon`` when given) must have the same number of rows
+    n. Future i is then bit for bit ``simulate(row_i, 1, seed, draw_start=i)`` with
+    ``row_i`` the one-row input made of row i (a one-row input's pick is that row), so
+    a batch of deterministic evaluations (``rate_sigma = 0``) runs as one parallel
+    kernel call instead of n calls.
+
+    Raises
+    ------
+    ValueError
+        If the inputs' rows differ in number.
+    SimulationError
+        As :func:`simulate`.
+    """
+    n = inputs.carbon_density.shape[0]
+    if set(inputs.n_posterior) != {n}:
+        raise ValueError(
+            f"aligned inputs need the same rows in {', '.join(PICKED)}; got {inputs.n_posterior}"
+        )
+    shape = (n, inputs.n_years)
+    sim = SimulationResult(
+        *(np.empty(shape) for _ in range(4)),
+        seed=seed,
+        draw_start=0,
+        n_posterior=inputs.n_posterior,
+    )
+    simulate_into(inputs, seed, 0, sim, aligned=True)
     return sim
 
 

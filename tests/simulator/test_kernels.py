@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulator.engine.kernels import KernelInputs, simulate
+from simulator.engine.kernels import KernelInputs, simulate, simulate_aligned
 from simulator.engine.reference import simulate_reference
 from simulator.errors import SimulationError
 from tests.conftest import make_inputs
@@ -249,3 +249,72 @@ def test_allocated_loss_larger_than_the_forest_is_an_error(kernel_inputs):
         simulate(KernelInputs(**{**kernel_inputs.__dict__, "loss_target": big}), 10, seed=0)
     with pytest.raises(ValueError, match="loss_target"):
         KernelInputs(**{**kernel_inputs.__dict__, "loss_target": -big})
+
+
+def _aligned(inputs: KernelInputs, n: int, gen) -> KernelInputs:
+    """The first n rows of every picked input, with AR(1) noise and gap years."""
+    fields = {**inputs.__dict__}
+    for name in ("carbon_density", "log_rate_mean", "effectiveness", "post_carbon"):
+        fields[name] = fields[name][:n]
+    fields["rate_sigma"] = fields["rate_sigma"][:n]
+    fields["leakage_fraction"] = fields["leakage_fraction"][:n]
+    fields["rate_phi"] = gen.uniform(-0.5, 0.9, n)
+    fields["noise_last"] = gen.normal(0, 0.2, n)
+    fields["gap_years"] = 3
+    return KernelInputs(**fields)
+
+
+def _row(inputs: KernelInputs, i: int) -> KernelInputs:
+    picked = (
+        "carbon_density",
+        "log_rate_mean",
+        "rate_sigma",
+        "rate_phi",
+        "noise_last",
+        "effectiveness",
+        "post_carbon",
+        "leakage_fraction",
+        "loss_target",
+        "belt_carbon",
+    )
+    return KernelInputs(
+        **{
+            k: (v[i : i + 1] if k in picked and v is not None else v)
+            for k, v in inputs.__dict__.items()
+        }
+    )
+
+
+@pytest.mark.parametrize("allocated", [False, True])
+def test_aligned_rows_are_the_one_row_simulations(kernel_inputs, rng, allocated):
+    inputs = _aligned(kernel_inputs, 64, rng)
+    if allocated:
+        inputs = _allocated(inputs, rng)
+    batch = simulate_aligned(inputs, seed=5)
+    for i in (0, 1, 17, 63):
+        one = simulate(_row(inputs, i), 1, seed=5, draw_start=i)
+        for f in FIELDS:
+            assert np.array_equal(getattr(batch, f)[i], getattr(one, f)[0]), (i, f)
+    # rows are not picked at random: permuting the inputs permutes the futures' inputs,
+    # and with no process noise (sigma = 0) it permutes the futures
+    quiet = KernelInputs(**{**inputs.__dict__, "rate_sigma": np.zeros(64)})
+    order = rng.permutation(64)
+    permuted = _permute(quiet, order)
+    assert np.array_equal(
+        simulate_aligned(permuted).baseline, simulate_aligned(quiet).baseline[order]
+    )
+
+
+def _permute(inputs: KernelInputs, order: np.ndarray) -> KernelInputs:
+    n = order.size
+    return KernelInputs(
+        **{
+            k: (v[order] if isinstance(v, np.ndarray) and v.shape[:1] == (n,) else v)
+            for k, v in inputs.__dict__.items()
+        }
+    )
+
+
+def test_aligned_inputs_must_have_equal_rows(kernel_inputs):
+    with pytest.raises(ValueError, match="same rows"):
+        simulate_aligned(kernel_inputs)
