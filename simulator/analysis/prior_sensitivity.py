@@ -28,7 +28,10 @@ from simulator.accounting import account
 from simulator.accounting.standards import STANDARDS
 from simulator.engine.kernels import KernelInputs, simulate
 
-__all__ = ["COLUMNS", "cases", "prior_sensitivity"]
+__all__ = ["COLUMNS", "MAX_DRAWS", "cases", "n_draws", "prior_sensitivity"]
+
+#: Futures per case, at most (fewer when the run itself simulates fewer).
+MAX_DRAWS = 200_000
 
 #: Columns of ``tables/prior_sensitivity.csv``.
 COLUMNS = (
@@ -109,19 +112,40 @@ def _systematic(weights: np.ndarray, gen: np.random.Generator) -> np.ndarray:
     return np.searchsorted(cum, (gen.uniform() + np.arange(n)) / n)
 
 
-def prior_sensitivity(spec, inputs: KernelInputs, n_draws: int = 200_000) -> list[dict]:
+def _total(inputs: KernelInputs, futures: int, seed: int, cfg, standard):
+    """The whole-period row of the accounting of ``futures`` simulated futures of ``inputs``."""
+    return account(
+        simulate(inputs, futures, seed),
+        standard,
+        cfg.accounting.buffer_pct,
+        cfg.crediting.start_year,
+    ).sel(period="total")
+
+
+def n_draws(cfg) -> int:
+    """Futures per case: as many as the run simulates, at most :data:`MAX_DRAWS`.
+
+    200,000 futures put a case's Monte Carlo error well below the differences between
+    priors it is read for; a trial run with fewer futures than that simulates its
+    cases with as many as itself, so it is not slowed by them.
+    """
+    return min(MAX_DRAWS, cfg.simulation.n_draws)
+
+
+def prior_sensitivity(spec, inputs: KernelInputs) -> list[dict]:
     """One row per case of :func:`cases` (module docstring); the run's prior first per group.
 
+    Each case simulates :func:`n_draws` futures.
     ``inputs`` are the run's kernel inputs. Effectiveness alternatives are only
     exact when it is prior-only (no project monitoring); with monitoring data they
     are importance weights on its posterior draws, as for the displacement.
     """
     cfg = spec.config
     standard = STANDARDS[cfg.accounting.standard]
-    seed = cfg.simulation.seed
+    seed, futures = cfg.simulation.seed, n_draws(cfg)
     gen = np.random.default_rng([seed, 0x50524953])
     run_lam = cases(cfg)[3][3]
-    rows, base_credits = [], {}
+    rows, base_credits, run_total = [], {}, None
     for parameter, case, text, dist in cases(cfg):
         ess = float("nan")
         if parameter == "displacement":
@@ -136,14 +160,12 @@ def prior_sensitivity(spec, inputs: KernelInputs, n_draws: int = 200_000) -> lis
             new = replace(
                 inputs, post_carbon=dist.rvs(size=inputs.post_carbon.size, random_state=gen)
             )
-        if case == "run":
-            new = inputs  # the run's own draws
-        total = account(
-            simulate(new, n_draws, seed),
-            standard,
-            cfg.accounting.buffer_pct,
-            cfg.crediting.start_year,
-        ).sel(period="total")
+        if case == "run":  # the run's own draws: one simulation for every parameter
+            if run_total is None:
+                run_total = _total(inputs, futures, seed, cfg, standard)
+            total = run_total
+        else:
+            total = _total(new, futures, seed, cfg, standard)
         credits = float(total["credits"])
         if case == "run":
             base_credits[parameter] = credits

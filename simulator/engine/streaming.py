@@ -250,6 +250,7 @@ class Draws(Distribution):
         self.n = self.draws.shape[0]
         self.picks = picks
         self.n_posterior = n_posterior
+        self._quantiles: dict[tuple, np.ndarray] = {}  # the draws are not changed after this
 
     def posterior_variance_of_cdf(self, q):
         out = np.full(np.shape(q), np.nan)
@@ -274,7 +275,12 @@ class Draws(Distribution):
         return self.draws.std(axis=0, ddof=1) if self.n > 1 else np.zeros(self.draws.shape[1:])
 
     def quantile(self, p):
-        return np.quantile(self.draws, p, axis=0)
+        # An interval summary asks for each of its few levels several times (the bound,
+        # its two Monte Carlo errors): each level is computed once per distribution.
+        key = tuple(np.ravel(p).tolist()) + (np.ndim(p),)
+        if key not in self._quantiles:
+            self._quantiles[key] = np.quantile(self.draws, p, axis=0)
+        return self._quantiles[key].copy()
 
     def density(self, x, half_window):
         near = np.abs(self.draws - x) <= half_window

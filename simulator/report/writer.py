@@ -169,6 +169,7 @@ def write_outputs(
     doc["deduction"] = appendix.worked_deduction(STANDARDS[cfg.accounting.standard], summary)
     doc["buffer"] = appendix.buffer_data(summary)
     doc["prior_sensitivity"] = appendix.prior_sensitivity_data(prior_rows)
+    doc["prior_sensitivity_draws"] = f"{prior_sensitivity.n_draws(cfg):,}"
     doc["noise_comparison"] = None
     if noise_comparison is not None:
         from simulator.analysis.noise_choice import COLUMNS as NOISE_COLUMNS
