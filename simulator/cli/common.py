@@ -17,7 +17,15 @@ import typer
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.markup import escape
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from simulator.errors import ReddsimError, describe_os_error, one_line
 
@@ -83,11 +91,24 @@ def quiet_libraries(verbose: bool) -> None:
         logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.ERROR)
 
 
+class _WhenCounted(ProgressColumn):
+    """A column shown only for a stage that reports how far it is (``Stages.advance``)."""
+
+    def __init__(self, column: ProgressColumn):
+        super().__init__()
+        self.column = column
+
+    def render(self, task):
+        return self.column.render(task) if task.fields.get("counted") else ""
+
+
 class Stages:
     """Progress of a run's stages on stderr: a spinner and elapsed time per stage.
 
     On a terminal each stage gets a live line (spinner while it runs, its time when
-    done); elsewhere (a pipe, a CI log) one plain line per stage as it starts.
+    done), and a stage that counts its work (the simulation, per chunk of futures) a
+    bar and the time remaining; elsewhere (a pipe, a CI log) one plain line per stage
+    as it starts.
     """
 
     def __init__(self, quiet: bool):
@@ -98,6 +119,9 @@ class Stages:
                 SpinnerColumn(finished_text="[green]✓[/]"),
                 TextColumn("{task.description}"),
                 TimeElapsedColumn(),
+                _WhenCounted(BarColumn(bar_width=24)),
+                _WhenCounted(TextColumn("{task.completed:,.0f}/{task.total:,.0f}")),
+                _WhenCounted(TimeRemainingColumn()),
                 console=err,
             )
             if self.live
@@ -117,7 +141,9 @@ class Stages:
 
     def _finish(self):
         if self.task is not None:
-            self.progress.update(self.task, total=1, completed=1)
+            task = next(t for t in self.progress.tasks if t.id == self.task)
+            done = task.total if task.fields.get("counted") else 1
+            self.progress.update(self.task, total=done, completed=done)
             self.progress.stop_task(self.task)
 
     def __call__(self, stage: str) -> None:
@@ -129,6 +155,12 @@ class Stages:
             return
         self._finish()
         self.task = self.progress.add_task(escape(stage), total=None)
+
+    def advance(self, done: int, total: int) -> None:
+        """The current stage has done ``done`` of ``total`` units (futures)."""
+        stop_if_interrupted()
+        if self.progress is not None and self.task is not None:
+            self.progress.update(self.task, total=total, completed=done, counted=True)
 
 
 #: Signals received (SIGINT, SIGTERM): a run stops at the next stage even if a library

@@ -892,6 +892,15 @@ def _snapshot(stats: ChunkStats | Distribution, track: dict[str, list]) -> None:
     track["ci_high"].append(hi[-1])
 
 
+def _reporting(chunks, done: int, target: int, on_progress) -> Iterator[tuple[int, ChunkStats]]:
+    """``chunks`` as they come, telling ``on_progress`` the futures done so far."""
+    on_progress(done, target)
+    for start, stats in chunks:
+        done += stats.n
+        on_progress(done, target)
+        yield start, stats
+
+
 def _merge_in_order(
     results: Iterable[tuple[int, ChunkStats]],
     plan: list[tuple[int, int]],
@@ -937,6 +946,7 @@ def stream(
     runner: Runner | None = None,
     mc_tolerance: float | None = None,
     max_draws: int | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> Summary:
     """Simulate ``n_draws`` futures and summarise them in memory independent of ``n_draws``.
 
@@ -958,6 +968,10 @@ def stream(
         only on the inputs and the seed.
     max_draws : int, optional
         Ceiling for ``mc_tolerance`` (default ``64 * n_draws``).
+    on_progress : callable, optional
+        Called as ``on_progress(done, target)`` (futures) after the pilot block and
+        each chunk as it arrives; ``target`` grows when ``mc_tolerance`` asks for more.
+        It cannot change the numbers.
 
     Returns
     -------
@@ -990,7 +1004,10 @@ def stream(
         target = n_draws
         while True:
             plan = [(stats.n + s, n) for s, n in chunk_plan(target - stats.n, chunk_size)]
-            stats = _merge_in_order(runner(inputs, seed, plan, grid), plan, stats, track)
+            chunks = runner(inputs, seed, plan, grid)
+            if on_progress is not None:
+                chunks = _reporting(chunks, stats.n, target, on_progress)
+            stats = _merge_in_order(chunks, plan, stats, track)
             ner = StreamedDistribution(stats, QUANTITIES.index("ner"))
             if (
                 mc_tolerance is None

@@ -80,7 +80,9 @@ TRACKED_PACKAGES = (
     "typst",
 )
 
-#: Progress callback: called with a stage name ("data", "sampling <model>", ...).
+#: Progress callback: called with a stage name ("data", "sampling <model>", ...). If it
+#: also has a method ``advance(done, total)``, the simulation stage calls it with the
+#: futures simulated so far.
 Progress = Callable[[str], None]
 
 
@@ -319,7 +321,7 @@ def run(
     out_root : Path, optional
         Directory that receives ``<run-id>/``; default ``<run dir>/out``.
     progress : callable, optional
-        Called with the name of each stage as it starts.
+        Called with the name of each stage as it starts (:data:`Progress`).
     out_dir : Path, optional
         The run directory itself (instead of ``out_root/<run-id>``).
     force : bool
@@ -419,6 +421,7 @@ def run(
                     runner=checkpointed(runner or serial_runner, chunks) if resume else runner,
                     mc_tolerance=cfg.simulation.mc_tolerance,
                     max_draws=cfg.simulation.max_draws,
+                    on_progress=getattr(progress, "advance", None),
                 ),
             )
             standard = STANDARDS[cfg.accounting.standard]
