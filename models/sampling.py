@@ -9,7 +9,10 @@ these figures, and its advice, is :mod:`simulator.orchestration.gates`.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
+import sys
 import warnings
 from dataclasses import asdict, dataclass
 
@@ -25,6 +28,7 @@ __all__ = [
     "ESS_MIN",
     "Diagnostics",
     "sample",
+    "chain_progress",
     "diagnose",
     "flat_draws",
 ]
@@ -35,8 +39,30 @@ RHAT_MAX = 1.01
 ESS_MIN = 400
 
 
+#: Whether :func:`sample` shows PyMC's progress table (set by :func:`chain_progress`).
+_CHAIN_PROGRESS = contextvars.ContextVar("chain_progress", default=False)
+
+
+@contextlib.contextmanager
+def chain_progress():
+    """Within this block :func:`sample` shows each chain's draws, speed and time left.
+
+    The table is PyMC's (its nutpie progress bar, rich), which PyMC writes to
+    stdout; here it goes to stderr, so stdout keeps only results. Showing it does
+    not change the draws.
+    """
+    token = _CHAIN_PROGRESS.set(True)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        _CHAIN_PROGRESS.reset(token)
+
+
 def sample(model: pm.Model, settings: Sampler, seed: int) -> xr.DataTree:
     """Draw from the posterior of ``model`` with nutpie's NUTS.
+
+    Inside :func:`chain_progress` it shows each chain's progress on stderr.
 
     Returns
     -------
@@ -51,7 +77,7 @@ def sample(model: pm.Model, settings: Sampler, seed: int) -> xr.DataTree:
             target_accept=settings.target_accept,
             nuts_sampler="nutpie",
             random_seed=seed,
-            progressbar=False,
+            progressbar=_CHAIN_PROGRESS.get(),
         )
 
 

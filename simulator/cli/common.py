@@ -128,6 +128,7 @@ class Stages:
             else None
         )
         self.task = None
+        self._sampling = None
 
     def __enter__(self):
         if self.progress is not None:
@@ -137,7 +138,21 @@ class Stages:
     def __exit__(self, *exc):
         self._finish()
         if self.progress is not None:
+            self._chains("")
             self.progress.stop()
+
+    def _chains(self, stage: str) -> None:
+        """While a model samples, PyMC's table of its chains replaces the live lines."""
+        if self._sampling is not None:
+            self._sampling.__exit__(None, None, None)
+            self._sampling = None
+            self.progress.start()
+        if stage.startswith("sampling "):
+            from models.sampling import chain_progress  # PyMC: only when a model samples
+
+            self.progress.stop()
+            self._sampling = chain_progress()
+            self._sampling.__enter__()
 
     def _finish(self):
         if self.task is not None:
@@ -155,6 +170,7 @@ class Stages:
             return
         self._finish()
         self.task = self.progress.add_task(escape(stage), total=None)
+        self._chains(stage)
 
     def advance(self, done: int, total: int) -> None:
         """The current stage has done ``done`` of ``total`` units (futures)."""

@@ -54,3 +54,28 @@ def test_quiet_shows_nothing(monkeypatch):
         stages("simulation")
         stages.advance(1, 2)
     assert buffer.getvalue() == ""
+
+
+def test_while_a_model_samples_its_chains_table_replaces_the_live_lines(monkeypatch):
+    import contextlib
+
+    import models.sampling
+
+    events = []
+
+    @contextlib.contextmanager
+    def recording():
+        events.append("chains shown")
+        yield
+        events.append("chains done")
+
+    monkeypatch.setattr(models.sampling, "chain_progress", recording)
+    _terminal(monkeypatch)
+    with common.Stages(quiet=False) as stages:
+        stages("data")
+        assert events == []
+        stages("sampling biomass")
+        assert events == ["chains shown"]
+        stages("sampling leakage")
+        stages("simulation")
+        assert events == ["chains shown", "chains done"] * 2
