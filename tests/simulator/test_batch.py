@@ -386,8 +386,12 @@ chunk_size = 65_536
     result = run_batch(batch, out, client, on_member=kill_once, numba_threads=1)
     assert killed and [r.status for r in result.results] == ["done"] * 5
     for r in result.results:
-        # sampled afresh: the members' posteriors came from the cache they share
-        serial = run(r.member.spec, small / "serial" / r.member.name, posterior_cache=False).out_dir
+        # the first sampled afresh (the members' posteriors came from the cache they share);
+        # the others reuse that cache, which test_posterior_cache shows is bit-identical
+        fresh = r.member.name == "base"
+        serial = run(
+            r.member.spec, small / "serial" / r.member.name, posterior_cache=not fresh
+        ).out_dir
         assert _tables(r.run_dir) == _tables(serial), r.member.name
         assert [p.name for p in (out / r.member.name).iterdir()] == [r.run_dir.name]
 
