@@ -19,9 +19,9 @@ import numpy as np
 import xarray as xr
 
 from models import deforestation
-from simulator.inference.fit import model_seed
+from simulator.inference.fit import fit_rate_variant
 
-__all__ = ["COLUMNS", "loo_tree", "compare_noise"]
+__all__ = ["COLUMNS", "loo_tree", "other_noise", "compare_noise"]
 
 #: Columns of ``tables/noise_comparison.csv``.
 COLUMNS = ("noise", "used", "elpd_loo", "se", "p_loo", "elpd_diff", "diff_se", "pareto_k_max")
@@ -37,12 +37,20 @@ def loo_tree(tree: xr.DataTree, pointwise: np.ndarray) -> xr.DataTree:
     return xr.DataTree.from_dict({"posterior": post, "log_likelihood": log_lik})
 
 
-def compare_noise(spec, data, posteriors) -> list[dict]:
-    """Fit the other noise form and compare both by PSIS-LOO; one row per form.
+def other_noise(cfg):
+    """The run's ``[deforestation]`` settings with the other noise form."""
+    other = "ar1" if cfg.deforestation.noise == "iid" else "iid"
+    return cfg.deforestation.model_copy(update={"noise": other})
 
-    Rows (best first): ``noise``, ``used`` (the run's), ``elpd_loo`` and its ``se``,
-    ``p_loo``, ``elpd_diff`` from the best with its ``diff_se``, and the largest
-    Pareto k (above 0.7 the estimate of that form is unreliable).
+
+def compare_noise(spec, data, posteriors, other_tree: xr.DataTree | None = None) -> list[dict]:
+    """Compare the run's noise form with the other by PSIS-LOO; one row per form.
+
+    ``other_tree``: the rate model's posterior with :func:`other_noise` (same data,
+    sampler and seed; :func:`simulator.inference.fit.fit_rate_variant`); fitted here
+    when not given. Rows (best first): ``noise``, ``used`` (the run's), ``elpd_loo``
+    and its ``se``, ``p_loo``, ``elpd_diff`` from the best with its ``diff_se``, and
+    the largest Pareto k (above 0.7 the estimate of that form is unreliable).
     """
     import arviz as az
 
@@ -50,18 +58,11 @@ def compare_noise(spec, data, posteriors) -> list[dict]:
     d = data.deforestation
     args = (d["year"], d["forest_area_ha"], d["loss_ha"], d["loss_se_ha"])
     used = cfg.deforestation.noise
-    other = "ar1" if used == "iid" else "iid"
-    other_settings = cfg.deforestation.model_copy(update={"noise": other})
-    trees = {
-        used: posteriors.trees["deforestation"],
-        other: deforestation.fit(
-            *args,
-            other_settings,
-            cfg.sampler,
-            model_seed(cfg.simulation.seed, "deforestation"),
-            monitoring=data.project_monitoring,
-        ),
-    }
+    other_settings = other_noise(cfg)
+    other = other_settings.noise
+    if other_tree is None:
+        other_tree, _ = fit_rate_variant(spec, data, other_settings)
+    trees = {used: posteriors.trees["deforestation"], other: other_tree}
     settings = {used: cfg.deforestation, other: other_settings}
     loo = {}
     with warnings.catch_warnings():

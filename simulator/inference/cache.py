@@ -34,6 +34,11 @@ is not the recorded one (corrupt or edited) is refused with a warning, and the
 caller samples afresh and replaces the entry. A cache directory that cannot be
 created or written never fails a run: the run warns and goes on without it.
 
+An entry may hold some models alone (:meth:`PosteriorCache.load_trees`): the noise
+comparison's fit of the rate model with the other noise form
+(:func:`simulator.inference.fit.fit_rate_variant`) is kept under the key of the
+content of the run with that form, with ``"models": ["deforestation"]`` added.
+
 Where: ``REDDSIM_CACHE`` (a directory), else ``$XDG_CACHE_HOME/reddsim``, else
 ``~/.cache/reddsim``; ``REDDSIM_CACHE=off`` disables it (:func:`cache_root`).
 """
@@ -157,7 +162,12 @@ def _canonical(content: dict) -> bytes:
 
 def posterior_key(spec: RunSpec, data: RunData) -> str:
     """The cache key of a run's posteriors: SHA-256 of the canonical JSON of :func:`key_content`."""
-    return hashlib.sha256(_canonical(key_content(spec, data))).hexdigest()
+    return content_key(key_content(spec, data))
+
+
+def content_key(content: dict) -> str:
+    """The cache key of an entry's content: the SHA-256 of its canonical JSON."""
+    return hashlib.sha256(_canonical(content)).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -262,6 +272,17 @@ class PosteriorCache:
 
     def load(self, key: str, with_plots: bool) -> CachedFit | None:
         """The verified entry of ``key``; ``None`` for a miss or a refused entry (warned)."""
+        return self._load(key, self._files(with_plots), with_plots)
+
+    def load_trees(self, key: str, models: tuple[str, ...]) -> CachedFit | None:
+        """The verified entry of ``key`` holding only the posteriors of ``models``.
+
+        Such an entry (:meth:`store` with those trees and no plot arrays) holds a fit of
+        some models alone, e.g. the rate model with the other noise form.
+        """
+        return self._load(key, {f"{m}.nc" for m in models}, False)
+
+    def _load(self, key: str, files: set[str], with_plots: bool) -> CachedFit | None:
         where = self.entries / key
         try:
             raw = (where / ENTRY_NAME).read_bytes()
@@ -276,7 +297,7 @@ class PosteriorCache:
             return _refused(where / ENTRY_NAME, "not a posterior cache entry")
         if recorded_key != key:
             return _refused(where, f"records key {str(recorded_key)[:16]}…, a stale entry")
-        if not isinstance(hashes, dict) or set(hashes) != self._files(with_plots):
+        if not isinstance(hashes, dict) or set(hashes) != files:
             return _refused(where, "does not list the files of an entry")
         contents = {}
         for name, expected in sorted(hashes.items()):
@@ -289,7 +310,7 @@ class PosteriorCache:
                     where / name, "does not match its recorded SHA-256 (corrupt or edited)"
                 )
         try:
-            trees = {m: _read_tree(contents[f"{m}.nc"]) for m in _models()}
+            trees = {m: _read_tree(contents[f"{m}.nc"]) for m in _models() if f"{m}.nc" in files}
             plots = _read_npz(contents[PLOTS_NAME]) if with_plots else None
         except (OSError, ValueError) as err:
             return _refused(where, f"cannot be parsed ({type(err).__name__})")

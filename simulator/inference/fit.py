@@ -25,6 +25,7 @@ from simulator.inference.cache import (
     PLOT_ARRAYS,
     CacheRecord,
     PosteriorCache,
+    content_key,
     key_content,
     posterior_key,
 )
@@ -35,7 +36,14 @@ from simulator.inference.inventory import (
     plot_biomass,
 )
 
-__all__ = ["MODELS", "Posteriors", "gated_parameters", "model_seed", "fit_models"]
+__all__ = [
+    "MODELS",
+    "Posteriors",
+    "gated_parameters",
+    "model_seed",
+    "fit_models",
+    "fit_rate_variant",
+]
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +149,51 @@ def fit_models(
     return _diagnosed(spec, trees, plots, CacheRecord(key, hit=False, enabled=True, sha256=hashes))
 
 
+def _fit_rate(spec: RunSpec, data: RunData, settings) -> xr.DataTree:
+    """The rate model fitted to the run's loss series with ``settings``."""
+    d = data.deforestation
+    return deforestation.fit(
+        d["year"],
+        d["forest_area_ha"],
+        d["loss_ha"],
+        d["loss_se_ha"],
+        settings,
+        spec.config.sampler,
+        model_seed(spec.config.simulation.seed, "deforestation"),
+        monitoring=data.project_monitoring,
+    )
+
+
+def fit_rate_variant(
+    spec: RunSpec, data: RunData, settings, cache: PosteriorCache | None = None
+) -> tuple[xr.DataTree, CacheRecord]:
+    """The rate model alone, with ``settings`` in place of the run's ``[deforestation]``.
+
+    Same data, sampler and seed as the run's own fit (the noise comparison fits the
+    other noise form so). Reused from ``cache`` like the run's models, under its own
+    key: :func:`~simulator.inference.cache.key_content` of the run with these
+    settings, restricted to the rate model; a hit returns the posterior a fresh fit
+    gives, bit for bit.
+    """
+    variant = RunSpec(spec.config.model_copy(update={"deforestation": settings}), spec.path)
+    content = {**key_content(variant, data), "models": ["deforestation"]}
+    key = content_key(content)
+    if cache is None:
+        return _fit_rate(spec, data, settings), CacheRecord(key, hit=False, enabled=False)
+    with cache.lock(key):
+        cached = cache.load_trees(key, ("deforestation",))
+        if cached is not None:
+            log.info("posterior cache hit %s: the rate model variant is not sampled", key)
+            record = CacheRecord(key, hit=True, enabled=True, sha256=cached.sha256)
+            return cached.trees["deforestation"], record
+        tree = _fit_rate(spec, data, settings)
+        hashes = cache.store(key, content, {"deforestation": tree}, None)
+        stored = cache.load_trees(key, ("deforestation",)) if hashes else None
+    if stored is not None:  # as a later hit will read it (see fit_models)
+        tree = stored.trees["deforestation"]
+    return tree, CacheRecord(key, hit=False, enabled=True, sha256=hashes)
+
+
 def _cached_plots(spec: RunSpec, data: RunData, arrays: dict[str, np.ndarray]) -> PlotBiomass:
     """The tree Monte Carlo of a cache hit: its draws read back, the rest rebuilt.
 
@@ -194,16 +247,7 @@ def _sample(
 
     fits = {
         "biomass": fit_biomass,
-        "deforestation": lambda: deforestation.fit(
-            data.deforestation["year"],
-            data.deforestation["forest_area_ha"],
-            data.deforestation["loss_ha"],
-            data.deforestation["loss_se_ha"],
-            cfg.deforestation,
-            cfg.sampler,
-            model_seed(seed, "deforestation"),
-            monitoring=data.project_monitoring,
-        ),
+        "deforestation": lambda: _fit_rate(spec, data, cfg.deforestation),
         "leakage": lambda: leakage.fit(
             data.leakage_belt["year"],
             data.leakage_belt["avoided_ha"],

@@ -473,11 +473,15 @@ def run(
             sensitivity = _sensitivity(timed, spec, data, posteriors, inputs, budget)
             noise_rows = None
             if cfg.deforestation.compare_noise and cfg.deforestation.baseline != "allocated":
-                from simulator.analysis.noise_choice import compare_noise
+                from simulator.analysis.noise_choice import compare_noise, other_noise
+                from simulator.inference.fit import fit_rate_variant
 
-                noise_rows = timed(
-                    "noise comparison", lambda: compare_noise(spec, data, posteriors)
-                )
+                def noise_comparison():
+                    tree, record = fit_rate_variant(spec, data, other_noise(cfg), cache)
+                    manifest["noise_comparison_cache"] = record.as_dict()
+                    return compare_noise(spec, data, posteriors, tree)
+
+                noise_rows = timed("noise comparison", noise_comparison)
             timed(
                 "report",
                 lambda: report.write_outputs(

@@ -210,3 +210,37 @@ def test_verify_samples_afresh_and_reproduces_a_run_from_the_cache(cold_and_warm
     monkeypatch.setattr(pipeline.PosteriorCache, "from_environment", no_cache)
     result = verify(warm)
     assert result.identical and result.compared
+
+
+# --------------------------------------------------------------------------- a model alone
+
+
+def test_the_noise_comparisons_other_fit_is_reused_bit_for_bit(base, tmp_path, caplog):
+    from simulator.analysis.noise_choice import other_noise
+    from simulator.inference.fit import fit_rate_variant
+
+    spec, data = base
+    settings = other_noise(spec.config)
+    cache = PosteriorCache(tmp_path / "cache")
+    fresh, none = fit_rate_variant(spec, data, settings)
+    first, miss = fit_rate_variant(spec, data, settings, cache)
+    again, hit = fit_rate_variant(spec, data, settings, cache)
+    assert (none.enabled, miss.hit, hit.hit) == (False, False, True)
+    assert none.key == miss.key == hit.key and miss.sha256 == hit.sha256
+    # its own key: not the run's posterior key, nor the run's with the other noise
+    assert hit.key not in {
+        posterior_key(spec, data),
+        posterior_key(_edited(spec, deforestation={"noise": settings.noise}), data),
+    }
+    for tree in (first, again):
+        for v in fresh.posterior.data_vars:
+            assert np.array_equal(tree.posterior[v].values, fresh.posterior[v].values), v
+    # an edited file is refused, sampled afresh and replaced
+    nc = cache.entries / hit.key / "deforestation.nc"
+    edited = bytearray(nc.read_bytes())
+    edited[len(edited) // 2] ^= 1
+    nc.write_bytes(bytes(edited))
+    with caplog.at_level(logging.WARNING, logger="simulator.inference.cache"):
+        redone, record = fit_rate_variant(spec, data, settings, cache)
+    assert "does not match its recorded SHA-256" in caplog.text and not record.hit
+    assert np.array_equal(redone.posterior["a"].values, fresh.posterior["a"].values)
