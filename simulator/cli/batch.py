@@ -44,6 +44,14 @@ def batch(
     resume: Annotated[
         bool, typer.Option("--resume", help="Skip members whose run is already complete.")
     ] = False,
+    no_cache: Annotated[
+        bool,
+        typer.Option(
+            "--no-cache",
+            help="Sample every member's models, neither reading nor writing the posterior "
+            "cache (as reddsim run --no-cache).",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print batch.json on stdout.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
     verbose: Annotated[
@@ -77,7 +85,15 @@ def batch(
     try:
         with open_client(scheduler, workers) as client, _batch_progress(quiet, spec) as hooks:
             threads = None if scheduler else local_numba_threads(workers)
-            result = run_batch(spec, out_dir, client, resume=resume, numba_threads=threads, **hooks)
+            result = run_batch(
+                spec,
+                out_dir,
+                client,
+                resume=resume,
+                numba_threads=threads,
+                posterior_cache=not no_cache,
+                **hooks,
+            )
     except USER_ERRORS as e:
         fail(e)
     except KeyboardInterrupt:

@@ -137,7 +137,11 @@ def completed_run(member_root: Path, digest: str) -> Path | None:
 
 
 def _execute_member(
-    spec: RunSpec, out_root: str, digest: str, numba_threads: int | None
+    spec: RunSpec,
+    out_root: str,
+    digest: str,
+    numba_threads: int | None,
+    posterior_cache: bool = True,
 ) -> tuple[str, str]:
     """Task on a worker: run the pipeline; ``("done", run_dir)`` or ``("failed: …", "")``.
 
@@ -160,7 +164,7 @@ def _execute_member(
         logging.getLogger(name).setLevel(logging.ERROR)
     set_numba_threads(numba_threads)
     try:
-        outcome = run(spec, Path(out_root))
+        outcome = run(spec, Path(out_root), posterior_cache=posterior_cache)
     except ReddsimError as err:
         return f"failed: {err}", ""
     return "done", str(outcome.out_dir)
@@ -213,6 +217,7 @@ def run_batch(
     on_chunk: Callable[[int, int], None] | None = None,
     on_stage: Callable[[str], None] | None = None,
     numba_threads: int | None = None,
+    posterior_cache: bool = True,
 ) -> BatchResult:
     """Run every member of ``batch`` on ``client``'s cluster into ``out_dir``.
 
@@ -233,6 +238,9 @@ def run_batch(
     numba_threads : int, optional
         numba threads of each task on the workers (:func:`local_numba_threads` for a
         LocalCluster; default: the workers' own ``NUMBA_NUM_THREADS``).
+    posterior_cache : bool
+        Members reuse (and store) posteriors in the posterior cache (as
+        :func:`simulator.orchestration.pipeline.run`); false samples every member.
 
     Returns
     -------
@@ -259,6 +267,7 @@ def run_batch(
                     str(out_dir / m.name),
                     m.digest,
                     numba_threads,
+                    posterior_cache,
                     key=f"reddsim-run-{m.name}-{m.digest[:8]}-{os.urandom(4).hex()}",
                     retries=batch.retries,
                     pure=False,
@@ -279,7 +288,11 @@ def run_batch(
                 )
                 try:
                     outcome = run_pipeline(
-                        m.spec, out_dir / m.name, progress=on_stage, runner=runner
+                        m.spec,
+                        out_dir / m.name,
+                        progress=on_stage,
+                        runner=runner,
+                        posterior_cache=posterior_cache,
                     )
                     results[m.name] = MemberResult(m, "done", outcome.out_dir)
                 except ReddsimError as err:

@@ -413,3 +413,29 @@ chunk_size = 65_536
     assert after.replace("resumed", "done").replace(str(redone.run_dir), "") == (
         before.replace(str(again_dir), "")
     )
+
+
+@pytest.mark.parametrize("cached", [True, False])
+def test_a_member_task_passes_the_cache_choice_to_its_run(three, tmp_path, monkeypatch, cached):
+    from simulator.orchestration import batch as batch_module
+    from simulator.orchestration import pipeline
+
+    seen = {}
+
+    def recording(spec, out_root, **kwargs):
+        seen.update(kwargs)
+        raise ReddsimError("stop here")
+
+    monkeypatch.setattr(pipeline, "run", recording)
+    m = load_batch(three).members[0]
+    status, _ = batch_module._execute_member(m.spec, str(tmp_path / "s-00"), m.digest, 1, cached)
+    assert status == "failed: stop here" and seen == {"posterior_cache": cached}
+
+
+def test_cli_batch_offers_no_cache():
+    from typer.testing import CliRunner
+
+    from simulator.cli import app
+
+    result = CliRunner().invoke(app, ["batch", "--help"])
+    assert result.exit_code == 0 and "--no-cache" in result.output
