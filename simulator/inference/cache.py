@@ -328,6 +328,9 @@ class PosteriorCache:
     ) -> dict[str, str]:
         """Write the entry of ``key`` (replacing any), atomically; the SHA-256 of its files.
 
+        Call it holding :meth:`lock` of ``key``: a half-written entry of the key that a
+        killed process left is removed first.
+
         A cache that cannot be written is warned about and skipped: ``{}``.
         """
         files = {f"{name}.nc": _tree_bytes(tree) for name, tree in trees.items()}
@@ -342,9 +345,13 @@ class PosteriorCache:
             "content": content,
         }
         tmp = None
+        prefix = f".incomplete-{key[:16]}-"
         try:
             self.entries.mkdir(parents=True, exist_ok=True)
-            tmp = Path(tempfile.mkdtemp(prefix=f".incomplete-{key[:16]}-", dir=self.entries))
+            # what a killed writer of this key left (the caller holds the key's lock)
+            for left in self.entries.glob(prefix + "*"):
+                shutil.rmtree(left, ignore_errors=True)
+            tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=self.entries))
             for name, b in files.items():
                 write_bytes(tmp / name, b)
             write_text(tmp / ENTRY_NAME, json.dumps(entry, indent=2, sort_keys=True) + "\n")

@@ -107,6 +107,26 @@ def test_an_unwritable_cache_is_skipped_with_a_warning(tmp_path, caplog):
     assert cache.load("k" * 64, with_plots=False) is None
 
 
+def test_what_a_killed_writer_left_is_removed_by_the_next_writer_of_its_key(tmp_path):
+    cache = PosteriorCache(tmp_path / "cache")
+    key, other = "a" * 64, "b" * 64
+    left = cache.entries / f".incomplete-{key[:16]}-killed"
+    kept = cache.entries / f".incomplete-{other[:16]}-running"
+    for d in (left, kept):
+        d.mkdir(parents=True)
+        (d / "biomass.nc").write_bytes(b"half")
+    tree = xr.DataTree.from_dict({"/posterior": xr.Dataset({"x": ("draw", np.arange(3.0))})})
+    with cache.lock(key):
+        assert cache.store(key, {}, {"biomass": tree}, None)
+    assert not left.exists() and kept.exists()  # another key's writer is left alone
+    assert sorted(p.name for p in cache.entries.iterdir() if not p.name.startswith(".")) == [key]
+    assert cache.load_trees(key, ("biomass",)).trees["biomass"].posterior["x"].values.tolist() == [
+        0.0,
+        1.0,
+        2.0,
+    ]
+
+
 # --------------------------------------------------------------------------- reuse
 
 
