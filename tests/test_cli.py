@@ -201,10 +201,20 @@ def test_bad_data_exits_2(tmp_path):
     assert result.stderr.strip() == f"error: {path}: row 5, column year = '2002x': not an integer"
 
 
+#: Chains far too short for the sampler gate (and a small tree Monte Carlo: the run stops at
+#: the gate); one configuration, so its posteriors are sampled once and then cached.
+UNCONVERGED = {
+    "draws = 2000": "draws = 50",
+    "tune = 1000": "tune = 50",
+    "chains = 4": "chains = 2",
+    "n_monte_carlo = 1000": "n_monte_carlo = 100",
+}
+
+
 def test_convergence_failure_leaves_no_output(tmp_path):
     run_dir = copy_run(
         tmp_path / "run",
-        {"draws = 2000": "draws = 50", "tune = 1000": "tune = 50", "chains = 4": "chains = 2"},
+        UNCONVERGED,
     )
     out = tmp_path / "out"
     result = reddsim("run", run_dir, "--out", out, "-q")
@@ -384,7 +394,7 @@ def test_force_replaces_a_run_only_once_the_new_one_is_complete(json_run, tmp_pa
     # a forced run that fails (its gates) leaves the old run whole
     strict = copy_run(
         tmp_path / "strict",
-        {"draws = 2000": "draws = 50", "tune = 1000": "tune = 50", "chains = 4": "chains = 2"},
+        UNCONVERGED,
     )
     failed = reddsim("run", strict, "--out", dest, "--force", "-q")
     assert failed.returncode == 2 and "sampler diagnostics fail" in failed.stderr
