@@ -27,6 +27,7 @@ from models.settings import BetaPrior
 from simulator.accounting import account
 from simulator.accounting.standards import STANDARDS
 from simulator.engine.kernels import KernelInputs, simulate
+from simulator.engine.streaming import period_totals
 
 __all__ = ["COLUMNS", "MAX_DRAWS", "cases", "n_draws", "prior_sensitivity"]
 
@@ -115,7 +116,7 @@ def _systematic(weights: np.ndarray, gen: np.random.Generator) -> np.ndarray:
 def _total(inputs: KernelInputs, futures: int, seed: int, cfg, standard):
     """The whole-period row of the accounting of ``futures`` simulated futures of ``inputs``."""
     return account(
-        simulate(inputs, futures, seed),
+        period_totals(simulate(inputs, futures, seed)),
         standard,
         cfg.accounting.buffer_pct,
         cfg.crediting.start_year,

@@ -82,6 +82,7 @@ __all__ = [
     "ChunkStats",
     "Grid",
     "summarise_draws",
+    "period_totals",
     "chunk_plan",
     "simulate_chunk",
     "kernel_batches",
@@ -768,10 +769,7 @@ def summarise_draws(sim: SimulationResult, n_posterior=None) -> Summary:
     n_posterior = n_posterior if n_posterior is not None else sim.n_posterior
 
     def with_total(a):
-        total = a[:, 0].copy()
-        for t in range(1, a.shape[1]):  # years in order, as the streamed totals are summed
-            total += a[:, t]
-        return np.concatenate([a, total[:, None]], axis=1)
+        return np.concatenate([a, _sum_years(a)[:, None]], axis=1)
 
     b, p, lk, loss = (
         with_total(a) for a in (sim.baseline, sim.project, sim.leakage, sim.baseline_loss_ha)
@@ -789,6 +787,34 @@ def summarise_draws(sim: SimulationResult, n_posterior=None) -> Summary:
         k: Draws(v, sim.picks, n_posterior) if k == "ner" else Draws(v) for k, v in values.items()
     }
     return Summary(n, n_years, sim.seed, dists)
+
+
+def _sum_years(a: np.ndarray) -> np.ndarray:
+    """Each draw's sum over the years, in year order (as the streamed totals are summed)."""
+    total = a[:, 0].copy()
+    for t in range(1, a.shape[1]):
+        total += a[:, t]
+    return total
+
+
+def period_totals(sim: SimulationResult) -> SimulationResult:
+    """``sim`` reduced to one "year", each draw's whole-period total.
+
+    Its summary's whole-period statistics are bit for bit those of ``sim`` (the totals
+    are summed as :func:`summarise_draws` sums them, and every statistic is taken per
+    period), at the cost of one period instead of all: for a caller that needs only
+    the whole period.
+    """
+    return SimulationResult(
+        *(
+            _sum_years(a)[:, None]
+            for a in (sim.baseline, sim.project, sim.leakage, sim.baseline_loss_ha)
+        ),
+        seed=sim.seed,
+        draw_start=sim.draw_start,
+        picks=sim.picks,
+        n_posterior=sim.n_posterior,
+    )
 
 
 def as_summary(sim: Summary | SimulationResult) -> Summary:

@@ -72,3 +72,16 @@ def test_each_alternative_moves_the_credits_the_way_its_prior_does(rows):
 def test_a_case_simulates_as_many_futures_as_the_run_up_to_the_maximum(run_draws, expected):
     cfg = load_run(LOS_AMIGOS).with_overrides(n_draws=run_draws).config
     assert ps.n_draws(cfg) == expected
+
+
+def test_the_whole_period_of_the_totals_alone_is_the_whole_period_of_every_year():
+    from simulator.engine.streaming import period_totals
+
+    inputs = make_inputs(np.random.default_rng(8), n_post=300)
+    sim = simulate(inputs, 20_000, 4)
+    for standard in STANDARDS.values():
+        full = account(sim, standard, 15.0, 2026).sel(period="total")
+        alone = account(period_totals(sim), standard, 15.0, 2026).sel(period="total")
+        for name in full.data_vars:
+            a, b = full[name].values, alone[name].values
+            assert np.array_equal(a, b, equal_nan=True), (standard.key, name)
