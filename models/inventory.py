@@ -83,6 +83,7 @@ __all__ = [
     "stratum_log_variance",
     "source_log_variances",
     "error_budget",
+    "ERROR_BUDGET_KEYS",
 ]
 
 #: SD (cm) of a gross diameter error and the share of trees with one (Chave et al. 2004).
@@ -94,6 +95,18 @@ H_MIN = 1.3
 
 SHARED_SOURCES = ("coefficients", "height_model", "wood_density_mean", "site_bias")
 INDEPENDENT_SOURCES = ("diameter", "wood_density", "height", "allometry")
+#: The entries of :func:`error_budget`'s result.
+ERROR_BUDGET_KEYS = (
+    *INDEPENDENT_SOURCES,
+    *SHARED_SOURCES,
+    "sampling",
+    "carbon_fraction",
+    "root_shoot",
+    "total",
+    "independent",
+    "shared",
+    "height_model_choice",
+)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,15 @@
 """
 
 from simulator.inference.cache import PosteriorCache, posterior_key
-from simulator.inference.fit import MODELS, Posteriors, fit_models, gated_parameters, model_seed
+from simulator.inference.fit import (
+    MODELS,
+    Posteriors,
+    cached_error_budget,
+    fit_models,
+    fit_rate_variant,
+    gated_parameters,
+    model_seed,
+)
 from simulator.inference.inputs import (
     PRIOR_DRAWS,
     crediting_years,
@@ -34,6 +42,8 @@ __all__ = [
     "inventory_from_tables",
     "tree_monte_carlo",
     "biomass_error_budget",
+    "cached_error_budget",
+    "fit_rate_variant",
     "build_inventory",
     "crediting_years",
     "fit_models",

@@ -34,10 +34,13 @@ is not the recorded one (corrupt or edited) is refused with a warning, and the
 caller samples afresh and replaces the entry. A cache directory that cannot be
 created or written never fails a run: the run warns and goes on without it.
 
-An entry may hold some models alone (:meth:`PosteriorCache.load_trees`): the noise
-comparison's fit of the rate model with the other noise form
-(:func:`simulator.inference.fit.fit_rate_variant`) is kept under the key of the
-content of the run with that form, with ``"models": ["deforestation"]`` added.
+An entry may hold one part alone, under the key of its content with ``"part"``
+added: the noise comparison's fit of the rate model with the other noise form
+(:func:`simulator.inference.fit.fit_rate_variant`, :meth:`PosteriorCache.load_trees`;
+the content of the run with that form, ``"part": "deforestation"``) and the biomass
+error budget computed from the run's posteriors
+(:func:`simulator.inference.fit.cached_error_budget`,
+:meth:`PosteriorCache.load_arrays`; ``"part": "error_budget"``).
 
 Where: ``REDDSIM_CACHE`` (a directory), else ``$XDG_CACHE_HOME/reddsim``, else
 ``~/.cache/reddsim``; ``REDDSIM_CACHE=off`` disables it (:func:`cache_root`).
@@ -272,17 +275,27 @@ class PosteriorCache:
 
     def load(self, key: str, with_plots: bool) -> CachedFit | None:
         """The verified entry of ``key``; ``None`` for a miss or a refused entry (warned)."""
-        return self._load(key, self._files(with_plots), with_plots)
+        arrays = (PLOTS_NAME, PLOT_ARRAYS) if with_plots else None
+        return self._load(key, self._files(with_plots), arrays)
 
     def load_trees(self, key: str, models: tuple[str, ...]) -> CachedFit | None:
         """The verified entry of ``key`` holding only the posteriors of ``models``.
 
-        Such an entry (:meth:`store` with those trees and no plot arrays) holds a fit of
+        Such an entry (:meth:`store` with those trees and no arrays) holds a fit of
         some models alone, e.g. the rate model with the other noise form.
         """
-        return self._load(key, {f"{m}.nc" for m in models}, False)
+        return self._load(key, {f"{m}.nc" for m in models}, None)
 
-    def _load(self, key: str, files: set[str], with_plots: bool) -> CachedFit | None:
+    def load_arrays(self, key: str, name: str, keys: tuple[str, ...]) -> CachedFit | None:
+        """The verified entry of ``key`` holding only the arrays ``keys`` in file ``name``.
+
+        Such an entry (:meth:`store` with no trees and ``arrays_name=name``) holds a
+        result computed from a run's posteriors, e.g. its biomass error budget; they
+        are in ``plot_arrays`` of the result.
+        """
+        return self._load(key, {name}, (name, keys))
+
+    def _load(self, key: str, files: set[str], arrays) -> CachedFit | None:
         where = self.entries / key
         try:
             raw = (where / ENTRY_NAME).read_bytes()
@@ -311,11 +324,11 @@ class PosteriorCache:
                 )
         try:
             trees = {m: _read_tree(contents[f"{m}.nc"]) for m in _models() if f"{m}.nc" in files}
-            plots = _read_npz(contents[PLOTS_NAME]) if with_plots else None
+            plots = _read_npz(contents[arrays[0]]) if arrays is not None else None
         except (OSError, ValueError) as err:
             return _refused(where, f"cannot be parsed ({type(err).__name__})")
-        if plots is not None and set(plots) != set(PLOT_ARRAYS):
-            return _refused(where / PLOTS_NAME, "lacks the tree Monte Carlo's arrays")
+        if plots is not None and set(plots) != set(arrays[1]):
+            return _refused(where / arrays[0], "lacks the arrays of an entry")
         log.info("posterior cache: reusing %s", where)
         return CachedFit(trees, plots, dict(hashes))
 
@@ -325,17 +338,20 @@ class PosteriorCache:
         content: dict,
         trees: dict[str, xr.DataTree],
         plot_arrays: dict[str, np.ndarray] | None,
+        arrays_name: str = PLOTS_NAME,
     ) -> dict[str, str]:
         """Write the entry of ``key`` (replacing any), atomically; the SHA-256 of its files.
 
         Call it holding :meth:`lock` of ``key``: a half-written entry of the key that a
         killed process left is removed first.
 
-        A cache that cannot be written is warned about and skipped: ``{}``.
+        ``plot_arrays`` go to the file ``arrays_name`` (by default the tree Monte
+        Carlo's ``plots.npz``). A cache that cannot be written is warned about and
+        skipped: ``{}``.
         """
         files = {f"{name}.nc": _tree_bytes(tree) for name, tree in trees.items()}
         if plot_arrays is not None:
-            files[PLOTS_NAME] = _npz_bytes(plot_arrays)
+            files[arrays_name] = _npz_bytes(plot_arrays)
         hashes = {name: _sha256(b) for name, b in sorted(files.items())}
         entry = {
             "format": CACHE_FORMAT,

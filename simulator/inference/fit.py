@@ -32,6 +32,7 @@ from simulator.inference.cache import (
 from simulator.inference.inventory import (
     PlotBiomass,
     apply_shared_factor,
+    biomass_error_budget,
     build_inventory,
     plot_biomass,
 )
@@ -43,7 +44,11 @@ __all__ = [
     "model_seed",
     "fit_models",
     "fit_rate_variant",
+    "cached_error_budget",
 ]
+
+#: The cache entry file of an error budget (:func:`cached_error_budget`).
+BUDGET_NAME = "error_budget.npz"
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +181,7 @@ def fit_rate_variant(
     gives, bit for bit.
     """
     variant = RunSpec(spec.config.model_copy(update={"deforestation": settings}), spec.path)
-    content = {**key_content(variant, data), "models": ["deforestation"]}
+    content = {**key_content(variant, data), "part": "deforestation"}
     key = content_key(content)
     if cache is None:
         return _fit_rate(spec, data, settings), CacheRecord(key, hit=False, enabled=False)
@@ -192,6 +197,35 @@ def fit_rate_variant(
     if stored is not None:  # as a later hit will read it (see fit_models)
         tree = stored.trees["deforestation"]
     return tree, CacheRecord(key, hit=False, enabled=True, sha256=hashes)
+
+
+def cached_error_budget(
+    spec: RunSpec, data: RunData, posteriors: Posteriors, cache: PosteriorCache | None = None
+) -> tuple[dict[str, np.ndarray] | None, CacheRecord | None]:
+    """:func:`~simulator.inference.inventory.biomass_error_budget`, reused from ``cache``.
+
+    The budget depends only on what the run's posteriors depend on (the inventory, the
+    ``[biomass]`` settings, the seed, and the biomass posterior's between-plot SD), so
+    it is kept under the key of the run's content with ``"part": "error_budget"``; a
+    hit returns the arrays a fresh computation gives, bit for bit. ``(None, None)`` for
+    a run from stated carbon stocks (no budget).
+    """
+    from models.inventory import ERROR_BUDGET_KEYS
+
+    if posteriors.plots is None:
+        return None, None
+    content = {**key_content(spec, data), "part": "error_budget"}
+    key = content_key(content)
+    if cache is None:
+        return biomass_error_budget(spec, posteriors), CacheRecord(key, hit=False, enabled=False)
+    with cache.lock(key):
+        cached = cache.load_arrays(key, BUDGET_NAME, ERROR_BUDGET_KEYS)
+        if cached is not None:
+            record = CacheRecord(key, hit=True, enabled=True, sha256=cached.sha256)
+            return {k: cached.plot_arrays[k] for k in ERROR_BUDGET_KEYS}, record
+        budget = biomass_error_budget(spec, posteriors)
+        hashes = cache.store(key, content, {}, budget, arrays_name=BUDGET_NAME)
+    return budget, CacheRecord(key, hit=False, enabled=True, sha256=hashes)
 
 
 def _cached_plots(spec: RunSpec, data: RunData, arrays: dict[str, np.ndarray]) -> PlotBiomass:

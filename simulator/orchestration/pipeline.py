@@ -48,7 +48,7 @@ from simulator.engine.streaming import (
 )
 from simulator.errors import OutputError, describe_os_error
 from simulator.files import install_directory
-from simulator.inference import biomass_error_budget, crediting_years, fit_models, kernel_inputs
+from simulator.inference import cached_error_budget, crediting_years, fit_models, kernel_inputs
 from simulator.inference.cache import PosteriorCache
 from simulator.orchestration import gates
 from simulator.report.manifest import output_hashes, write_manifest
@@ -409,7 +409,9 @@ def run(
                 lambda: fit_models(spec, data, on_stage=progress, cache=cache),
             )
             gates.check_sampler(posteriors.diagnostics, cfg.sampler, override)
-            budget = timed("error budget", lambda: biomass_error_budget(spec, posteriors))
+            budget, budget_record = timed(
+                "error budget", lambda: cached_error_budget(spec, data, posteriors, cache)
+            )
             inputs = kernel_inputs(spec, data, posteriors)
             sim = timed(
                 "simulation",
@@ -461,6 +463,9 @@ def run(
                 "git_commit": _git_commit(spec.run_dir),
                 "diagnostics": [d.as_dict() for d in posteriors.diagnostics],
                 "posterior_cache": posteriors.cache.as_dict(),
+                "cache_parts": {
+                    "error_budget": None if budget_record is None else budget_record.as_dict()
+                },
                 "diagnostics_override": override is not None,
                 "gates": {
                     "passed": sampler_passed and mc_gate.passed,
@@ -478,7 +483,7 @@ def run(
 
                 def noise_comparison():
                     tree, record = fit_rate_variant(spec, data, other_noise(cfg), cache)
-                    manifest["noise_comparison_cache"] = record.as_dict()
+                    manifest["cache_parts"]["noise_comparison"] = record.as_dict()
                     return compare_noise(spec, data, posteriors, tree)
 
                 noise_rows = timed("noise comparison", noise_comparison)

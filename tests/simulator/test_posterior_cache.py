@@ -264,3 +264,29 @@ def test_the_noise_comparisons_other_fit_is_reused_bit_for_bit(base, tmp_path, c
         redone, record = fit_rate_variant(spec, data, settings, cache)
     assert "does not match its recorded SHA-256" in caplog.text and not record.hit
     assert np.array_equal(redone.posterior["a"].values, fresh.posterior["a"].values)
+
+
+def test_the_error_budget_is_reused_bit_for_bit(base, tmp_path, caplog):
+    from simulator.inference import biomass_error_budget, cached_error_budget
+    from simulator.inference.fit import BUDGET_NAME
+
+    spec, data = base
+    posteriors = fit_models(spec, data, cache=PosteriorCache.from_environment())
+    fresh = biomass_error_budget(spec, posteriors)
+    cache = PosteriorCache(tmp_path / "cache")
+    first, miss = cached_error_budget(spec, data, posteriors, cache)
+    again, hit = cached_error_budget(spec, data, posteriors, cache)
+    assert (miss.hit, hit.hit) == (False, True) and miss.key == hit.key
+    assert hit.key != posterior_key(spec, data)
+    for budget in (first, again):
+        assert list(budget) == list(fresh)
+        for k in fresh:
+            assert np.array_equal(budget[k], fresh[k]), k
+    npz = cache.entries / hit.key / BUDGET_NAME
+    edited = bytearray(npz.read_bytes())
+    edited[len(edited) // 2] ^= 1
+    npz.write_bytes(bytes(edited))
+    with caplog.at_level(logging.WARNING, logger="simulator.inference.cache"):
+        redone, record = cached_error_budget(spec, data, posteriors, cache)
+    assert "does not match its recorded SHA-256" in caplog.text and not record.hit
+    assert all(np.array_equal(redone[k], fresh[k]) for k in fresh)
