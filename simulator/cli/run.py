@@ -379,10 +379,20 @@ def report(
 
 @app.command()
 def verify(
-    run_dir: Annotated[Path, typer.Argument(help="A run's output directory (with manifest.json).")],
+    run_dir: Annotated[
+        Path,
+        typer.Argument(
+            help="A run's output directory (with manifest.json, or monitoring.json for a "
+            "monitoring run)."
+        ),
+    ],
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
 ) -> None:
-    """Re-run a finished run from its manifest; check every table and recorded file."""
+    """Re-run a finished run from its manifest; check every table and recorded file.
+
+    A monitoring run is re-run from its monitoring.json (its configuration, data and
+    validated baseline are checked again) and every table compared.
+    """
     configure_logging(False, quiet)
     import simulator.orchestration.pipeline  # noqa: F401  (PyMC sets its log level on import)
     from simulator.orchestration.verify import verify as reproduce

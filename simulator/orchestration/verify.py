@@ -10,11 +10,17 @@ recorded list of outputs (missing, extra and changed files; if any, the
 directory is not the recorded run and nothing is re-run), runs the pipeline
 again from the recorded configuration into a temporary directory, and compares
 every CSV table byte for byte.
+
+A monitoring run (a directory with ``monitoring.json`` instead of ``manifest.json``)
+is verified the same way from what ``monitoring.json`` records: its configuration
+and SHA-256, its data files' SHA-256, and, through the re-run, its validated
+baseline (whose own checks the re-run repeats); every table is compared.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +64,93 @@ class Verification:
         return [f"{what}: {', '.join(names)}" for what, names in kinds if names]
 
 
+#: What a monitoring run records (:mod:`simulator.orchestration.monitoring`).
+MONITORING_NAME = "monitoring.json"
+
+
+def _config_path(record: Path, recorded: str, loader) -> Path:
+    """The run's configuration: the recorded path, else the usual layout.
+
+    The usual layout is ``<run>/out/<run-id>/`` beside ``<run>/run.toml`` (an
+    auditor's copy of the project need not sit at the same absolute path). The
+    recorded path is only a hint from the record: it is used only if ``loader`` reads
+    it as a run configuration, so the data paths cannot be made relative to any
+    directory.
+    """
+    config_path = Path(recorded)
+    for candidate in (config_path, record.parent.resolve().parent.parent / "run.toml"):
+        try:
+            if candidate.suffix == ".toml" and candidate.is_file():
+                loader(candidate)
+                return candidate
+        except (OSError, ValueError, ReddsimError):
+            continue
+    raise ReddsimError(
+        f"{record}: no run configuration at config_path = {str(config_path)!r} "
+        "nor at ../../run.toml; verify needs the run's project directory"
+    )
+
+
+def _tables(run_dir: Path) -> list[str]:
+    return sorted(p.relative_to(run_dir).as_posix() for p in (run_dir / "tables").glob("*.csv"))
+
+
+def _differing(tables: list[str], run_dir: Path, again: Path) -> list[str]:
+    """The tables whose re-run in ``again`` is missing or not byte-identical."""
+    return [
+        t
+        for t in tables
+        if not (again / t).is_file() or (run_dir / t).read_bytes() != (again / t).read_bytes()
+    ]
+
+
+def _verify_monitoring(run_dir: Path) -> Verification:
+    """:func:`verify` of a monitoring run, from its ``monitoring.json``."""
+    from simulator.config.load import load_run, validate_monitoring_config
+    from simulator.config.monitoring import MonitoringSpec
+    from simulator.orchestration.monitoring import compute_monitoring
+    from simulator.report.monitoring import write_monitoring
+
+    record = run_dir / MONITORING_NAME
+    try:
+        doc = json.loads(record.read_text(encoding="utf-8"))
+        raw, digest, hashes = doc["config"], doc["config_sha256"], doc["data_sha256"]
+        recorded_path = str(doc["config_path"])
+        if doc.get("run_kind") != "monitoring" or not isinstance(hashes, dict):
+            raise ValueError
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ReddsimError(f"{record}: not a reddsim monitoring record") from err
+
+    def monitoring_config(path):
+        if not isinstance(load_run(path), MonitoringSpec):
+            raise ValueError("not a monitoring run")
+
+    config_path = _config_path(record, recorded_path, monitoring_config)
+    config = validate_monitoring_config(raw, record, "recorded config")
+    if config.digest() != digest:
+        raise ReddsimError(
+            f"{record}: config_sha256 does not match the recorded config "
+            "(the record was edited); the run cannot be verified from it"
+        )
+    spec = MonitoringSpec(config, config_path)
+    check_data_paths(spec, f"{record} (recorded config)", section="monitoring")
+    result = compute_monitoring(spec)  # checks the validated baseline again
+    for name, expected in sorted(hashes.items()):
+        actual = result.loss.sha256.get(name)
+        if actual != expected:
+            raise ReddsimError(
+                f"{record}: data file {name} changed since the run (SHA-256 "
+                f"{str(actual)[:12]}…, recorded {str(expected)[:12]}…); "
+                "the run cannot be reproduced from it"
+            )
+    tables = _tables(run_dir)
+    with tempfile.TemporaryDirectory(prefix="reddsim-verify-") as tmp:
+        again = Path(tmp) / "run"
+        write_monitoring(again, result, run_dir, pdf=False)
+        differing = _differing(tables, run_dir, again)
+    return Verification(run_dir, tables, differing)
+
+
 def verify(run_dir: str | Path, progress=None) -> Verification:
     """Re-run ``run_dir`` from its ``manifest.json`` and compare its files.
 
@@ -71,29 +164,14 @@ def verify(run_dir: str | Path, progress=None) -> Verification:
     from simulator.orchestration.pipeline import run
 
     run_dir = Path(run_dir)
+    if not (run_dir / MANIFEST_NAME).exists() and (run_dir / MONITORING_NAME).is_file():
+        return _verify_monitoring(run_dir)
     manifest_path = run_dir / MANIFEST_NAME
     manifest = read_manifest(run_dir)
-    config_path = Path(manifest.config_path)
     raw_config, hashes = manifest.config, manifest.data_sha256
     # A run whose gates were overridden on the command line is re-run the same way.
     overridden = bool(manifest.gates.override)
-    # The recorded path, else the usual layout <run>/out/<run-id>/ beside <run>/run.toml
-    # (an auditor's copy of the project need not sit at the same absolute path). The
-    # recorded path is only a hint from the manifest: it is used only if it is a run
-    # configuration itself, so the data paths cannot be made relative to any directory.
-    for candidate in (config_path, run_dir.resolve().parent.parent / "run.toml"):
-        try:
-            if candidate.suffix == ".toml" and candidate.is_file():
-                load_config(candidate)
-                config_path = candidate
-                break
-        except (OSError, ValueError, ReddsimError):
-            continue
-    else:
-        raise ReddsimError(
-            f"{manifest_path}: no run configuration at config_path = {str(config_path)!r} "
-            "nor at ../../run.toml; verify needs the run's project directory"
-        )
+    config_path = _config_path(manifest_path, manifest.config_path, load_config)
     config = validate_config(raw_config, manifest_path, "recorded config")
     if config.digest() != manifest.config_sha256:
         raise ReddsimError(
@@ -129,9 +207,7 @@ def verify(run_dir: str | Path, progress=None) -> Verification:
         changed = sorted(n for n in set(recorded) & set(present) if recorded[n] != present[n])
         tables = sorted(n for n in recorded if n.startswith("tables/") and n.endswith(".csv"))
     else:
-        tables = sorted(
-            p.relative_to(run_dir).as_posix() for p in (run_dir / "tables").glob("*.csv")
-        )
+        tables = _tables(run_dir)
     n_files = len(recorded) if recorded is not None else 0
     if missing or extra or changed:  # the directory is not the recorded run: nothing to re-run
         return Verification(run_dir, [], [], missing, extra, changed, n_files)
@@ -144,12 +220,5 @@ def verify(run_dir: str | Path, progress=None) -> Verification:
             allow_unconverged=overridden,
             posterior_cache=False,
         ).out_dir
-        differing = [
-            t
-            for t in tables
-            if t not in missing
-            and (
-                not (again / t).is_file() or (run_dir / t).read_bytes() != (again / t).read_bytes()
-            )
-        ]
+        differing = _differing(tables, again=again, run_dir=run_dir)
     return Verification(run_dir, tables, differing, missing, extra, changed, n_files)

@@ -317,3 +317,35 @@ def test_the_appendix_shows_the_run_s_standard_with_its_numbers(monitored):
             == pytest.approx(r["credits"])
         )
         assert w["buffer"] == pytest.approx(doc["buffer_pct"] / 100 * w["buffer_base"])
+
+
+def test_verify_reproduces_a_monitoring_run_and_catches_changes(monitored, tmp_path):
+    from simulator.errors import ReddsimError
+    from simulator.orchestration.verify import verify
+
+    run_dir, out, _ = monitored
+    result = reddsim("verify", out, "-q")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("identical: 4 tables")
+    # an edited table is found
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    table = copy / "tables" / "vintages.csv"
+    table.write_text(table.read_text().replace("2026,", "2026,1", 1))
+    assert verify(copy).differing == ["tables/vintages.csv"]
+    # an edited record is refused
+    doc = json.loads((copy / "monitoring.json").read_text())
+    edited = {**doc, "config": {**doc["config"], "simulation": {"n_draws": 30000, "seed": 1}}}
+    (copy / "monitoring.json").write_text(json.dumps(edited))
+    with pytest.raises(ReddsimError, match="config_sha256 does not match"):
+        verify(copy)
+    # changed data are refused, naming the file
+    project = tmp_path / "project"
+    shutil.copytree(run_dir, project, ignore=shutil.ignore_patterns("out"))
+    (copy / "monitoring.json").write_text(
+        json.dumps({**doc, "config_path": str(project / "run.toml")})
+    )
+    areas = sorted((project / "data").glob("*map_areas*.csv"))[0]
+    areas.write_text(areas.read_text() + "\n")
+    with pytest.raises(ReddsimError, match=f"data file {areas.name} changed since the run"):
+        verify(copy)
