@@ -235,6 +235,13 @@ def test_verify_samples_afresh_and_reproduces_a_run_from_the_cache(cold_and_warm
 # --------------------------------------------------------------------------- a model alone
 
 
+def _flip_a_byte(path: Path) -> None:
+    """Edit one bit in the middle of ``path`` (its SHA-256 changes, its size does not)."""
+    edited = bytearray(path.read_bytes())
+    edited[len(edited) // 2] ^= 1
+    path.write_bytes(bytes(edited))
+
+
 def test_the_noise_comparisons_other_fit_is_reused_bit_for_bit(base, tmp_path, caplog):
     from simulator.analysis.noise_choice import other_noise
     from simulator.inference.fit import fit_rate_variant
@@ -256,10 +263,7 @@ def test_the_noise_comparisons_other_fit_is_reused_bit_for_bit(base, tmp_path, c
         for v in fresh.posterior.data_vars:
             assert np.array_equal(tree.posterior[v].values, fresh.posterior[v].values), v
     # an edited file is refused, sampled afresh and replaced
-    nc = cache.entries / hit.key / "deforestation.nc"
-    edited = bytearray(nc.read_bytes())
-    edited[len(edited) // 2] ^= 1
-    nc.write_bytes(bytes(edited))
+    _flip_a_byte(cache.entries / hit.key / "deforestation.nc")
     with caplog.at_level(logging.WARNING, logger="simulator.inference.cache"):
         redone, record = fit_rate_variant(spec, data, settings, cache)
     assert "does not match its recorded SHA-256" in caplog.text and not record.hit
@@ -282,10 +286,7 @@ def test_the_error_budget_is_reused_bit_for_bit(base, tmp_path, caplog):
         assert list(budget) == list(fresh)
         for k in fresh:
             assert np.array_equal(budget[k], fresh[k]), k
-    npz = cache.entries / hit.key / BUDGET_NAME
-    edited = bytearray(npz.read_bytes())
-    edited[len(edited) // 2] ^= 1
-    npz.write_bytes(bytes(edited))
+    _flip_a_byte(cache.entries / hit.key / BUDGET_NAME)
     with caplog.at_level(logging.WARNING, logger="simulator.inference.cache"):
         redone, record = cached_error_budget(spec, data, posteriors, cache)
     assert "does not match its recorded SHA-256" in caplog.text and not record.hit
