@@ -49,9 +49,18 @@ PUBLIC = {
 }
 
 #: What the sampling helpers and the biomass model offer: one gate (simulator.orchestration.gates)
-#: and one path from trees to stratum carbon (the pipeline's), none beside them.
+#: and one path from trees to stratum carbon (the pipeline's), none beside them; and the
+#: chains' progress display, which does not change a draw.
 MODEL_APIS = {
-    "models.sampling": ["RHAT_MAX", "ESS_MIN", "Diagnostics", "sample", "diagnose", "flat_draws"],
+    "models.sampling": [
+        "RHAT_MAX",
+        "ESS_MIN",
+        "Diagnostics",
+        "sample",
+        "chain_progress",
+        "diagnose",
+        "flat_draws",
+    ],
 }
 
 
