@@ -161,7 +161,9 @@ def prior_sensitivity(spec, inputs: KernelInputs) -> list[dict]:
             new = replace(
                 inputs, post_carbon=dist.rvs(size=inputs.post_carbon.size, random_state=gen)
             )
-        if case == "run":  # the run's own draws: one simulation for every parameter
+        # the run's own draws, one simulation for every parameter (its alternative draws
+        # above are still made, so each later case draws what it always drew)
+        if case == "run":
             if run_total is None:
                 run_total = _total(inputs, futures, seed, cfg, standard)
             total = run_total

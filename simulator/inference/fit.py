@@ -182,21 +182,38 @@ def fit_rate_variant(
     """
     variant = RunSpec(spec.config.model_copy(update={"deforestation": settings}), spec.path)
     content = {**key_content(variant, data), "part": "deforestation"}
+    return _cached_part(
+        cache,
+        content,
+        compute=lambda: _fit_rate(spec, data, settings),
+        load=lambda key: cache.load_trees(key, ("deforestation",)),
+        store=lambda key, tree: cache.store(key, content, {"deforestation": tree}, None),
+        unpack=lambda entry: entry.trees["deforestation"],
+    )
+
+
+def _cached_part(cache: PosteriorCache | None, content: dict, compute, load, store, unpack):
+    """A part of a run computed, or reused from ``cache`` under the key of ``content``.
+
+    ``load(key)`` reads the verified entry (``None``: a miss or a refused entry),
+    ``store(key, value)`` writes it and returns its files' SHA-256, ``unpack(entry)``
+    is the value an entry holds. A computed value is returned as stored and read
+    back, so a later hit returns exactly it. Returns ``(value, CacheRecord)``.
+    """
     key = content_key(content)
     if cache is None:
-        return _fit_rate(spec, data, settings), CacheRecord(key, hit=False, enabled=False)
+        return compute(), CacheRecord(key, hit=False, enabled=False)
     with cache.lock(key):
-        cached = cache.load_trees(key, ("deforestation",))
+        cached = load(key)
         if cached is not None:
-            log.info("posterior cache hit %s: the rate model variant is not sampled", key)
-            record = CacheRecord(key, hit=True, enabled=True, sha256=cached.sha256)
-            return cached.trees["deforestation"], record
-        tree = _fit_rate(spec, data, settings)
-        hashes = cache.store(key, content, {"deforestation": tree}, None)
-        stored = cache.load_trees(key, ("deforestation",)) if hashes else None
-    if stored is not None:  # as a later hit will read it (see fit_models)
-        tree = stored.trees["deforestation"]
-    return tree, CacheRecord(key, hit=False, enabled=True, sha256=hashes)
+            log.info("posterior cache hit %s (%s)", key, content["part"])
+            return unpack(cached), CacheRecord(key, hit=True, enabled=True, sha256=cached.sha256)
+        value = compute()
+        hashes = store(key, value)
+        stored = load(key) if hashes else None
+    if stored is not None:
+        value = unpack(stored)
+    return value, CacheRecord(key, hit=False, enabled=True, sha256=hashes)
 
 
 def cached_error_budget(
@@ -215,17 +232,14 @@ def cached_error_budget(
     if posteriors.plots is None:
         return None, None
     content = {**key_content(spec, data), "part": "error_budget"}
-    key = content_key(content)
-    if cache is None:
-        return biomass_error_budget(spec, posteriors), CacheRecord(key, hit=False, enabled=False)
-    with cache.lock(key):
-        cached = cache.load_arrays(key, BUDGET_NAME, ERROR_BUDGET_KEYS)
-        if cached is not None:
-            record = CacheRecord(key, hit=True, enabled=True, sha256=cached.sha256)
-            return {k: cached.plot_arrays[k] for k in ERROR_BUDGET_KEYS}, record
-        budget = biomass_error_budget(spec, posteriors)
-        hashes = cache.store(key, content, {}, budget, arrays_name=BUDGET_NAME)
-    return budget, CacheRecord(key, hit=False, enabled=True, sha256=hashes)
+    return _cached_part(
+        cache,
+        content,
+        compute=lambda: biomass_error_budget(spec, posteriors),
+        load=lambda key: cache.load_arrays(key, BUDGET_NAME, ERROR_BUDGET_KEYS),
+        store=lambda key, budget: cache.store(key, content, {}, budget, arrays_name=BUDGET_NAME),
+        unpack=lambda entry: {k: entry.plot_arrays[k] for k in ERROR_BUDGET_KEYS},
+    )
 
 
 def _cached_plots(spec: RunSpec, data: RunData, arrays: dict[str, np.ndarray]) -> PlotBiomass:
