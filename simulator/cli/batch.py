@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -15,10 +14,10 @@ from rich.table import Table
 from simulator.cli.common import (
     USER_ERRORS,
     app,
+    catch_interrupts,
     configure_logging,
     err,
     fail,
-    interrupt,
     out,
     quiet_libraries,
 )
@@ -80,8 +79,7 @@ def batch(
     import simulator.orchestration.pipeline  # noqa: F401  (PyMC sets its log level on import)
 
     quiet_libraries(verbose)
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, interrupt)
+    catch_interrupts()
     try:
         with open_client(scheduler, workers) as client, _batch_progress(quiet, spec) as hooks:
             threads = None if scheduler else local_numba_threads(workers)

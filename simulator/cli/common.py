@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import logging
 import math
+import signal
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -40,6 +42,7 @@ __all__ = [
     "quiet_libraries",
     "Stages",
     "interrupt",
+    "catch_interrupts",
     "stop_if_interrupted",
     "finite",
 ]
@@ -188,6 +191,36 @@ def interrupt(signum, frame):
     """Signal handler: unwind the run (its partial output is then removed)."""
     _RECEIVED.append(signum)
     raise KeyboardInterrupt
+
+
+def _unraisable(hook):
+    """``sys.unraisablehook`` that is silent about the interrupt :func:`interrupt` raised.
+
+    A signal that lands while C code is calling back into Python (numba's compiler notifies
+    llvmlite's object cache through a ctypes callback) makes the ``KeyboardInterrupt`` raised
+    there unraisable: Python prints it with a traceback and carries on. The signal is already
+    recorded, so the run stops at its next stage; only the noise is dropped. Anything else
+    goes to the previous hook.
+    """
+
+    def silent(unraisable):
+        if isinstance(unraisable.exc_value, KeyboardInterrupt) and _RECEIVED:
+            return
+        hook(unraisable)
+
+    return silent
+
+
+def catch_interrupts() -> None:
+    """SIGINT and SIGTERM (Ctrl-C, a scheduler, ``kill``) unwind the command.
+
+    Set explicitly, because a shell's background jobs start with SIGINT ignored.
+    """
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, interrupt)
+    if not getattr(sys.unraisablehook, "reddsim", False):
+        sys.unraisablehook = _unraisable(sys.unraisablehook)
+        sys.unraisablehook.reddsim = True
 
 
 def stop_if_interrupted() -> None:

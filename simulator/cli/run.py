@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -16,10 +15,10 @@ from simulator.cli.common import (
     RunArg,
     Stages,
     app,
+    catch_interrupts,
     configure_logging,
     err,
     fail,
-    interrupt,
     json_text,
     out,
     quiet_libraries,
@@ -323,10 +322,7 @@ def run(
     from simulator.orchestration.pipeline import run as execute
 
     quiet_libraries(verbose)
-    # SIGINT and SIGTERM (Ctrl-C, a scheduler, `kill`) unwind the run so its partial output is
-    # removed; set explicitly because a shell's background jobs start with SIGINT ignored.
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, interrupt)
+    catch_interrupts()  # the run unwinds and its partial output is removed
     try:
         with Stages(quiet) as stages:
             outcome = execute(

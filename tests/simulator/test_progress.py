@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 import numpy as np
+import pytest
 from rich.console import Console
 
 from simulator.cli import common
@@ -79,3 +80,33 @@ def test_while_a_model_samples_its_chains_table_replaces_the_live_lines(monkeypa
         stages("sampling leakage")
         stages("simulation")
         assert events == ["chains shown", "chains done"] * 2
+
+
+def test_an_interrupt_c_code_could_not_raise_is_silent_and_stops_the_next_stage(monkeypatch):
+    """A signal during a ctypes callback (numba's compiler) makes the interrupt unraisable."""
+    import signal
+    import sys
+
+    seen = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda u: seen.append(u.exc_type))
+    monkeypatch.setattr(signal, "signal", lambda *a: None)  # the test's own handlers stay
+    monkeypatch.setattr(common, "_RECEIVED", [])
+    common.catch_interrupts()
+    common.catch_interrupts()  # installed once, however often the CLI asks
+
+    class RaisesOnDel:
+        def __init__(self, exc):
+            self.exc = exc
+
+        def __del__(self):
+            raise self.exc
+
+    RaisesOnDel(ValueError("not an interrupt"))  # unraisable: reaches the previous hook
+    assert seen == [ValueError]
+    try:
+        common.interrupt(signal.SIGTERM, None)
+    except KeyboardInterrupt as e:
+        RaisesOnDel(e)  # as if raised inside a ctypes callback: dropped, not printed
+    assert seen == [ValueError]
+    with pytest.raises(KeyboardInterrupt):  # the recorded signal stops the next stage
+        common.stop_if_interrupted()
