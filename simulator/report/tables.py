@@ -82,8 +82,9 @@ def write_csv(ds: xr.Dataset, dim: str, columns, path: Path) -> None:
     with open(path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow([dim, *columns])
+        values = [ds[c].values for c in columns]  # once: indexing a Dataset per cell is slow
         for i, label in enumerate(ds[dim].values):
-            writer.writerow([label, *(_cell(ds[c].values[i]) for c in columns)])
+            writer.writerow([label, *(_cell(v[i]) for v in values)])
 
 
 def _cell(value) -> str:

@@ -78,109 +78,119 @@ def write_outputs(
     cfg = spec.config
     attrs = {"config_sha256": cfg.digest(), "reddsim_version": manifest["versions"]["reddsim"]}
     tables.write_posterior(posteriors.combined(attrs), out / "posterior.nc")
-    summary = accounts.summary.assign_attrs(attrs)
-    tables.write_summary(summary, out / "summary.nc")
-    tables.write_csv(summary, "period", tables.TABLE_COLUMNS, out / "tables" / "summary.csv")
-    tables.write_standards_csv(accounts.side_by_side, out / "tables" / "standards.csv")
-    if accounts.periods is not None:
-        periods = accounts.periods.table.to_dataframe().reset_index()
-        periods.to_csv(out / "tables" / "monitoring_periods.csv", index=False)
-        vint = accounts.periods.vintages.rename("credits").to_dataframe().reset_index()
-        vint.to_csv(out / "tables" / "vintages.csv", index=False)
-    prior_rows = prior_sensitivity.prior_sensitivity(spec, inputs)
-    tables.write_rows(
-        out / "tables" / "prior_sensitivity.csv", prior_sensitivity.COLUMNS, prior_rows
-    )
-    strata = [st.name for st in cfg.project.strata]
-    if posteriors.plots is not None:
-        budget_ds = tables.write_inventory_tables(out, data, posteriors, budget, strata)
-    fan = tables.quantiles_dataset(sim["ner"], years)
-    tables.write_csv(fan, "year", list(fan.data_vars), out / "tables" / "ner_quantiles.csv")
-    loss_fan = tables.quantiles_dataset(sim["baseline_loss"], years)
-    tables.write_csv(
-        loss_fan, "year", list(loss_fan.data_vars), out / "tables" / "baseline_loss_quantiles.csv"
-    )
-    post_tables = {}
-    for name, tree in posteriors.trees.items():
-        table = az.summary(tree, var_names=posteriors.gated[name], ci_prob=0.90, round_to="none")
-        table.to_csv(out / "tables" / f"posterior_{name}.csv")
-        post_tables[name] = table
     figdir = out / "figures"
     figdir.mkdir()
-    fig_biomass.fig_biomass_density(figdir / "biomass_density.png", spec, posteriors)
-    if posteriors.plots is not None:
-        fig_biomass.fig_plot_agb(figdir / "plot_agb.png", strata, posteriors.plots)
-    fig_deforestation.fig_rates(
-        figdir / "deforestation_rates.png",
-        spec,
-        data,
-        posteriors.trees["deforestation"],
-        inputs,
-        years,
-    )
-    fig_deforestation.fig_parameters(figdir / "parameters.png", spec, posteriors)
-    ppc = fig_deforestation.fig_deforestation_checks(
-        figdir / "deforestation_checks.png",
-        data,
-        posteriors.trees["deforestation"],
-        cfg.simulation.seed,
-    )
-    for name, tree in posteriors.trees.items():
-        fig_sampling.fig_rank(figdir / f"rank_{name}.png", tree, posteriors.gated[name])
-    fig_simulation.fig_fan(
-        figdir / "ner_fan.png",
-        fan,
-        color="C2",
-        ylabel="NER (tCO2e / yr)",
-        title="Net emission reductions per year (simulated distribution)",
-    )
-    fig_simulation.fig_fan(
-        figdir / "baseline_loss.png",
-        loss_fan,
-        color="C3",
-        ylabel="baseline loss (ha / yr)",
-        title="Projected baseline deforestation in the project area",
-    )
-    fig_simulation.fig_total(figdir / "ner_total.png", sim, summary)
-    fig_simulation.fig_waterfall(figdir / "waterfall.png", summary)
-    fig_simulation.fig_convergence(
-        figdir / "mc_convergence.png", sim, manifest["gates"]["monte_carlo"]["limit"]
-    )
-    doc = appendix.appendix_data(spec, data, posteriors, post_tables, summary, manifest)
-    doc["standards"] = appendix.standards_data(accounts, cfg.accounting.standard)
-    doc["budget"] = (
-        appendix.budget_data(budget_ds, posteriors.plots) if posteriors.plots is not None else None
-    )
-    doc["stocks"] = (
-        appendix.stocks_data(data, posteriors) if data.carbon_stocks is not None else None
-    )
-    doc["accuracy"] = appendix.accuracy_data(data)
-    doc["baseline_loss"] = appendix.baseline_loss_data(sim)
-    doc["ppc"] = ppc
-    if data.accuracy is not None:
-        acc = tables.accuracy_dataset(data)
-        tables.write_csv(
-            acc, "year", list(acc.data_vars), out / "tables" / "accuracy_assessment.csv"
+    gated = {name: posteriors.gated[name] for name in posteriors.trees}
+    # the rank plots are drawn from posterior.nc by another process meanwhile
+    with fig_sampling.rank_figures(out / "posterior.nc", figdir, gated):
+        summary = accounts.summary.assign_attrs(attrs)
+        tables.write_summary(summary, out / "summary.nc")
+        tables.write_csv(summary, "period", tables.TABLE_COLUMNS, out / "tables" / "summary.csv")
+        tables.write_standards_csv(accounts.side_by_side, out / "tables" / "standards.csv")
+        if accounts.periods is not None:
+            periods = accounts.periods.table.to_dataframe().reset_index()
+            periods.to_csv(out / "tables" / "monitoring_periods.csv", index=False)
+            vint = accounts.periods.vintages.rename("credits").to_dataframe().reset_index()
+            vint.to_csv(out / "tables" / "vintages.csv", index=False)
+        prior_rows = prior_sensitivity.prior_sensitivity(spec, inputs)
+        tables.write_rows(
+            out / "tables" / "prior_sensitivity.csv", prior_sensitivity.COLUMNS, prior_rows
         )
-    doc["ipcc"] = appendix.ipcc_data(accounts.ipcc)
-    doc["gates"] = appendix.gates_data(manifest, posteriors)
-    doc["monte_carlo"] = appendix.monte_carlo_data(summary, sim)
-    doc["components"] = appendix.component_rows(sim, summary)
-    doc["deduction"] = appendix.worked_deduction(STANDARDS[cfg.accounting.standard], summary)
-    doc["buffer"] = appendix.buffer_data(summary)
-    doc["prior_sensitivity"] = appendix.prior_sensitivity_data(prior_rows)
-    doc["prior_sensitivity_draws"] = f"{prior_sensitivity.n_draws(cfg):,}"
-    doc["noise_comparison"] = None
-    if noise_comparison is not None:
-        from simulator.analysis.noise_choice import COLUMNS as NOISE_COLUMNS
+        strata = [st.name for st in cfg.project.strata]
+        if posteriors.plots is not None:
+            budget_ds = tables.write_inventory_tables(out, data, posteriors, budget, strata)
+        fan = tables.quantiles_dataset(sim["ner"], years)
+        tables.write_csv(fan, "year", list(fan.data_vars), out / "tables" / "ner_quantiles.csv")
+        loss_fan = tables.quantiles_dataset(sim["baseline_loss"], years)
+        tables.write_csv(
+            loss_fan,
+            "year",
+            list(loss_fan.data_vars),
+            out / "tables" / "baseline_loss_quantiles.csv",
+        )
+        post_tables = {}
+        for name, tree in posteriors.trees.items():
+            table = az.summary(
+                tree, var_names=posteriors.gated[name], ci_prob=0.90, round_to="none"
+            )
+            table.to_csv(out / "tables" / f"posterior_{name}.csv")
+            post_tables[name] = table
+        fig_biomass.fig_biomass_density(figdir / "biomass_density.png", spec, posteriors)
+        if posteriors.plots is not None:
+            fig_biomass.fig_plot_agb(figdir / "plot_agb.png", strata, posteriors.plots)
+        fig_deforestation.fig_rates(
+            figdir / "deforestation_rates.png",
+            spec,
+            data,
+            posteriors.trees["deforestation"],
+            inputs,
+            years,
+        )
+        fig_deforestation.fig_parameters(figdir / "parameters.png", spec, posteriors)
+        ppc = fig_deforestation.fig_deforestation_checks(
+            figdir / "deforestation_checks.png",
+            data,
+            posteriors.trees["deforestation"],
+            cfg.simulation.seed,
+        )
+        fig_simulation.fig_fan(
+            figdir / "ner_fan.png",
+            fan,
+            color="C2",
+            ylabel="NER (tCO2e / yr)",
+            title="Net emission reductions per year (simulated distribution)",
+        )
+        fig_simulation.fig_fan(
+            figdir / "baseline_loss.png",
+            loss_fan,
+            color="C3",
+            ylabel="baseline loss (ha / yr)",
+            title="Projected baseline deforestation in the project area",
+        )
+        fig_simulation.fig_total(figdir / "ner_total.png", sim, summary)
+        fig_simulation.fig_waterfall(figdir / "waterfall.png", summary)
+        fig_simulation.fig_convergence(
+            figdir / "mc_convergence.png", sim, manifest["gates"]["monte_carlo"]["limit"]
+        )
+        doc = appendix.appendix_data(spec, data, posteriors, post_tables, summary, manifest)
+        doc["standards"] = appendix.standards_data(accounts, cfg.accounting.standard)
+        doc["budget"] = (
+            appendix.budget_data(budget_ds, posteriors.plots)
+            if posteriors.plots is not None
+            else None
+        )
+        doc["stocks"] = (
+            appendix.stocks_data(data, posteriors) if data.carbon_stocks is not None else None
+        )
+        doc["accuracy"] = appendix.accuracy_data(data)
+        doc["baseline_loss"] = appendix.baseline_loss_data(sim)
+        doc["ppc"] = ppc
+        if data.accuracy is not None:
+            acc = tables.accuracy_dataset(data)
+            tables.write_csv(
+                acc, "year", list(acc.data_vars), out / "tables" / "accuracy_assessment.csv"
+            )
+        doc["ipcc"] = appendix.ipcc_data(accounts.ipcc)
+        doc["gates"] = appendix.gates_data(manifest, posteriors)
+        doc["monte_carlo"] = appendix.monte_carlo_data(summary, sim)
+        doc["components"] = appendix.component_rows(sim, summary)
+        doc["deduction"] = appendix.worked_deduction(STANDARDS[cfg.accounting.standard], summary)
+        doc["buffer"] = appendix.buffer_data(summary)
+        doc["prior_sensitivity"] = appendix.prior_sensitivity_data(prior_rows)
+        doc["prior_sensitivity_draws"] = f"{prior_sensitivity.n_draws(cfg):,}"
+        doc["noise_comparison"] = None
+        if noise_comparison is not None:
+            from simulator.analysis.noise_choice import COLUMNS as NOISE_COLUMNS
 
-        tables.write_rows(out / "tables" / "noise_comparison.csv", NOISE_COLUMNS, noise_comparison)
-        doc["noise_comparison"] = appendix.noise_comparison_data(noise_comparison)
-    if sensitivity is not None:
-        doc["sensitivity"] = write_sensitivity(out, sensitivity)
-    (out / "appendix.json").write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
-    template = resources.files("simulator.report.templates").joinpath("appendix.typ")
-    shutil.copyfile(str(template), out / "appendix.typ")
+            tables.write_rows(
+                out / "tables" / "noise_comparison.csv", NOISE_COLUMNS, noise_comparison
+            )
+            doc["noise_comparison"] = appendix.noise_comparison_data(noise_comparison)
+        if sensitivity is not None:
+            doc["sensitivity"] = write_sensitivity(out, sensitivity)
+        (out / "appendix.json").write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+        template = resources.files("simulator.report.templates").joinpath("appendix.typ")
+        shutil.copyfile(str(template), out / "appendix.typ")
     compile_appendix(out)
 
 

@@ -104,7 +104,7 @@ def test_importing_the_report_leaves_matplotlib_alone():
 
     code = (
         "import matplotlib; matplotlib.use('svg'); before = dict(matplotlib.rcParams)\n"
-        "import simulator.report, simulator.report.figures.simulation\n"
+        "import simulator.report.writer, simulator.report.figures.simulation\n"
         "after = dict(matplotlib.rcParams)\n"
         "assert matplotlib.get_backend() == 'svg', matplotlib.get_backend()\n"
         "assert before == after, {k for k in before if before[k] != after[k]}\n"
@@ -143,3 +143,63 @@ def test_every_figure_legend_names_its_place():
             ):
                 unplaced.append(f"{path.name}:{node.lineno}")
     assert unplaced == []
+
+
+def _small_tree(seed: int = 0):
+    import numpy as np
+    import xarray as xr
+
+    gen = np.random.default_rng(seed)
+    post = xr.Dataset(
+        {
+            "a": (("chain", "draw"), gen.normal(size=(4, 200))),
+            "b": (("chain", "draw", "k"), gen.normal(size=(4, 200, 2))),
+        },
+        coords={"chain": range(4), "draw": range(200), "k": ["x", "y"]},
+    )
+    return xr.DataTree.from_dict({"m/posterior": post})
+
+
+def test_rank_figures_drawn_by_the_child_are_those_drawn_here(tmp_path):
+    from simulator.report.figures.sampling import fig_rank, rank_figures
+
+    tree = _small_tree()
+    tree.to_netcdf(tmp_path / "posterior.nc", engine="h5netcdf")
+    (tmp_path / "here").mkdir()
+    (tmp_path / "child").mkdir()
+    fig_rank(tmp_path / "here" / "rank_m.png", tree["m"], ["a", "b"])
+    with rank_figures(tmp_path / "posterior.nc", tmp_path / "child", {"m": ["a", "b"]}) as paths:
+        pass
+    assert paths == [tmp_path / "child" / "rank_m.png"]
+    assert paths[0].read_bytes() == (tmp_path / "here" / "rank_m.png").read_bytes()
+
+
+def test_a_failing_rank_figure_process_is_an_error_with_its_message(tmp_path):
+    from simulator.report.figures.sampling import rank_figures
+
+    _small_tree().to_netcdf(tmp_path / "posterior.nc", engine="h5netcdf")
+    with pytest.raises(RuntimeError, match=r"rank figures: .*no_such_variable"):
+        with rank_figures(tmp_path / "posterior.nc", tmp_path, {"m": ["no_such_variable"]}):
+            pass
+    assert not (tmp_path / "rank_m.png").exists()
+
+
+def test_the_rank_figure_process_is_stopped_when_the_run_fails(tmp_path, monkeypatch):
+    import subprocess
+
+    from simulator.report.figures import sampling
+
+    started = []
+    popen = subprocess.Popen
+
+    def spy(*args, **kwargs):
+        started.append(popen(*args, **kwargs))
+        return started[-1]
+
+    monkeypatch.setattr(sampling.subprocess, "Popen", spy)
+    _small_tree().to_netcdf(tmp_path / "posterior.nc", engine="h5netcdf")
+    with pytest.raises(KeyboardInterrupt):
+        with sampling.rank_figures(tmp_path / "posterior.nc", tmp_path, {"m": ["a"]}):
+            raise KeyboardInterrupt
+    assert started[0].returncode is not None  # killed and reaped, not left running
+    assert not (tmp_path / "rank_m.png").exists()

@@ -1,7 +1,24 @@
-"""Sampler diagnostics figures: rank plots of the gated parameters."""
+"""Sampler diagnostics figures: rank plots of the gated parameters.
+
+The rank plots are the report's slowest figures (ArviZ's multi-chain uniformity
+test, then many panels), and they need only ``posterior.nc``. :func:`rank_figures`
+therefore draws them in a separate Python process (``python -m
+simulator.report.figures.sampling``) while the run writes its other outputs, and
+collects them before the PDF is compiled. The process
+reads the very draws the run wrote (NetCDF round-trips float64 exactly), so the
+figures are those :func:`fig_rank` would draw in the run's own process. A subprocess
+rather than :mod:`multiprocessing`, because a Dask worker (a batch member) may not
+start child processes of its own.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import warnings
 from pathlib import Path
 
 import arviz as az
@@ -11,7 +28,7 @@ import xarray as xr
 
 from simulator.report.figures.style import styled
 
-__all__ = ["fig_rank"]
+__all__ = ["draw_rank_figures", "fig_rank", "rank_figures"]
 
 
 @styled
@@ -28,3 +45,52 @@ def fig_rank(path: Path, tree: xr.DataTree, var_names: list[str]) -> None:
     )
     pc.savefig(str(path))
     plt.close("all")
+
+
+def rank_figure_path(figdir: Path, model: str) -> Path:
+    """Where the rank plot of ``model`` is written."""
+    return figdir / f"rank_{model}.png"
+
+
+def draw_rank_figures(posterior: Path, figdir: Path, gated: dict[str, list[str]]) -> None:
+    """Rank plot of each model's gated parameters, from a run's ``posterior.nc``."""
+    with xr.open_datatree(posterior, engine="h5netcdf") as tree:
+        for model, var_names in gated.items():
+            fig_rank(rank_figure_path(figdir, model), tree[model].load(), var_names)
+
+
+@contextlib.contextmanager
+def rank_figures(posterior: Path, figdir: Path, gated: dict[str, list[str]]):
+    """Draw the rank plots of ``posterior.nc`` into ``figdir`` while the block runs.
+
+    On leaving the block normally it waits for them, and a failure of the process
+    is raised, with its last line; warnings the process printed are warned here
+    (they are the run's). If the block raises, the process is killed.
+    """
+    # the child imports this package from where this process found it
+    root = str(Path(__file__).resolve().parents[3])
+    path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
+    process = subprocess.Popen(
+        [sys.executable, "-m", __name__, str(posterior), str(figdir), json.dumps(gated)],
+        env={**os.environ, "PYTHONPATH": path},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        yield [rank_figure_path(figdir, model) for model in gated]
+    except BaseException:
+        process.kill()
+        process.communicate()
+        raise
+    _, stderr = process.communicate()
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    if process.returncode != 0:
+        raise RuntimeError(f"rank figures: {lines[-1] if lines else 'no message'}")
+    for line in lines:
+        warnings.warn(f"rank figures: {line}", RuntimeWarning, stacklevel=3)
+
+
+if __name__ == "__main__":
+    draw_rank_figures(Path(sys.argv[1]), Path(sys.argv[2]), json.loads(sys.argv[3]))
