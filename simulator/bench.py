@@ -20,7 +20,12 @@ ratios compare like with like:
    alone on as many draws (its all-thread throughput at 1e7);
 7. the end-to-end ``reddsim run runs/los-amigos`` wall time by stage (from the run's
    manifest), cold (an empty posterior cache: every model is sampled, as in a first
-   run and in earlier figures) and warm (the same run again, its posteriors cached).
+   run and in earlier figures) and warm (the same run again, its posteriors cached);
+8. ``sweep_vs_single``: a ``reddsim batch`` sweep of the same run over
+   ``accounting.buffer_pct`` (members that differ only in accounting, so they share
+   one posterior), cold, on one worker, over one cold single run: with posterior
+   reuse it costs one sampling plus a simulation and report per member, and the
+   members that sampled are counted from their manifests.
 
 No test asserts on these timings; ``benchmarks/RESULTS.md`` records them.
 """
@@ -209,6 +214,53 @@ def _end_to_end(run_dir: Path) -> tuple[dict, dict]:
     return timings[0], timings[1]
 
 
+#: Buffer percentages of the ``sweep_vs_single`` sweep (one member each).
+SWEEP_BUFFERS = (12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31)
+
+
+def _sweep_vs_single(run_dir: Path, members: int) -> dict:
+    """A cold sweep of ``members`` accounting variants over one cold single run (item 8)."""
+    buffers = SWEEP_BUFFERS[:members]
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "REDDSIM_CACHE": str(Path(tmp) / "cache-single")}
+        t0 = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "simulator", "run", str(run_dir), "--out", f"{tmp}/one", "-q"],
+            cwd=REPO,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        single = time.perf_counter() - t0
+        spec = Path(tmp) / "sweep.toml"
+        spec.write_text(
+            'schema_version = 1\n[batch]\nname = "sweep"\n[[sweeps]]\nname = "buffer"\n'
+            f'config = "{run_dir.resolve()}"\n'
+            f'over = {{ "accounting.buffer_pct" = {list(buffers)} }}\n',
+            encoding="utf-8",
+        )
+        env["REDDSIM_CACHE"] = str(Path(tmp) / "cache-sweep")
+        t0 = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "simulator", "batch", str(spec), "--out", f"{tmp}/sweep"]
+            + ["--workers", "1", "-q"],
+            cwd=REPO,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        sweep = time.perf_counter() - t0
+        manifests = sorted(Path(tmp, "sweep").glob("*/*/manifest.json"))
+        sampled = sum(not json.loads(m.read_text())["posterior_cache"]["hit"] for m in manifests)
+    return {
+        "members": len(manifests),
+        "single_s": round(single, 2),
+        "sweep_s": round(sweep, 2),
+        "ratio": round(sweep / single, 2),
+        "members_that_sampled": sampled,
+    }
+
+
 def _machine() -> dict:
     cpu = platform.processor() or platform.machine()
     try:
@@ -265,7 +317,9 @@ def run_benchmark(quick: bool = False, end_to_end: bool = True) -> dict:
     result["stream_overhead"] = round(result["stream_s"][f"{n_big:.0e}"] / kernel_big_s, 2)
     result.update(_compile_times())
     if end_to_end:
-        result["end_to_end"], result["end_to_end_warm"] = _end_to_end(REPO / "runs" / "los-amigos")
+        run_dir = REPO / "runs" / "los-amigos"
+        result["end_to_end"], result["end_to_end_warm"] = _end_to_end(run_dir)
+        result["sweep_vs_single"] = _sweep_vs_single(run_dir, 4 if quick else 20)
     return result
 
 
@@ -302,6 +356,16 @@ def _print(result: dict) -> None:
             + ("   (target <= 15)" if label == "warm" else "")
         )
         print(f"  by stage (s): {stages}")
+    if "sweep_vs_single" in result:
+        _print_sweep(result["sweep_vs_single"])
+
+
+def _print_sweep(r: dict) -> None:
+    print(
+        f"sweep of {r['members']} accounting variants, cold, 1 worker: {r['sweep_s']:.1f} s, "
+        f"{r['ratio']:.2f}x one cold run ({r['single_s']:.1f} s); "
+        f"members that sampled: {r['members_that_sampled']}"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

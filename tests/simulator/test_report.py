@@ -160,7 +160,7 @@ def _small_tree(seed: int = 0):
     return xr.DataTree.from_dict({"m/posterior": post})
 
 
-def test_rank_figures_drawn_by_the_child_are_those_drawn_here(tmp_path):
+def test_rank_figures_drawn_by_the_child_are_those_drawn_here(tmp_path, monkeypatch):
     from simulator.report.figures.sampling import fig_rank, rank_figures
 
     tree = _small_tree()
@@ -168,9 +168,10 @@ def test_rank_figures_drawn_by_the_child_are_those_drawn_here(tmp_path):
     (tmp_path / "here").mkdir()
     (tmp_path / "child").mkdir()
     fig_rank(tmp_path / "here" / "rank_m.png", tree["m"], ["a", "b"])
-    with rank_figures(tmp_path / "posterior.nc", tmp_path / "child", {"m": ["a", "b"]}) as paths:
+    monkeypatch.chdir(tmp_path)  # paths relative to this process's directory
+    with rank_figures(Path("posterior.nc"), Path("child"), {"m": ["a", "b"]}) as paths:
         pass
-    assert paths == [tmp_path / "child" / "rank_m.png"]
+    assert paths == [Path("child") / "rank_m.png"]
     assert paths[0].read_bytes() == (tmp_path / "here" / "rank_m.png").read_bytes()
 
 

@@ -67,11 +67,14 @@ def rank_figures(posterior: Path, figdir: Path, gated: dict[str, list[str]]):
     is raised, with its last line; warnings the process printed are warned here
     (they are the run's). If the block raises, the process is killed.
     """
-    # the child imports this package from where this process found it
+    # the child imports this package from where this process found it (``-m`` puts its
+    # working directory first on its path, hence that directory and absolute paths)
     root = str(Path(__file__).resolve().parents[3])
     path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
+    files = [str(Path(posterior).resolve()), str(Path(figdir).resolve())]
     process = subprocess.Popen(
-        [sys.executable, "-m", __name__, str(posterior), str(figdir), json.dumps(gated)],
+        [sys.executable, "-m", __name__, *files, json.dumps(gated)],
+        cwd=root,
         env={**os.environ, "PYTHONPATH": path},
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
