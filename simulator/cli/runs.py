@@ -45,9 +45,14 @@ def list_runs(
         }
         sys.stdout.write(json_text(doc))
     else:
-        table = Table(title="Runs (total over the crediting period, tCO2e)", title_justify="left")
+        table = Table(
+            title="Runs (tCO2e: an ex-ante run's total over its crediting period, "
+            "a monitoring run's sum over its periods)",
+            title_justify="left",
+        )
         for col in (
             "run id",
+            "kind",
             "date (UTC)",
             "standard",
             "N",
@@ -58,22 +63,27 @@ def list_runs(
             "credits",
             "gate",
         ):
-            table.add_column(col, justify="left" if col in ("run id", "standard") else "right")
+            left = col in ("run id", "kind", "standard")
+            table.add_column(col, justify="left" if left else "right")
         for r in listing.runs:
             level = f"{100 * r.confidence:.0f}% " if r.confidence is not None else ""
+            # a monitoring run has no interval or U over all its periods, only per period
+            per_period = r.run_kind == "monitoring"
+            ci = f"{level}{r.ner_ci_low:,.0f} – {r.ner_ci_high:,.0f}"
             table.add_row(
                 _text(r.run_id),
+                _text(r.run_kind),
                 _text(r.created_utc.replace("T", " ").removesuffix("+00:00")),
                 _text(r.standard),
                 f"{r.n_draws:,}",
                 str(r.seed),
                 f"{r.ner_mean:,.0f}",
-                f"{level}{r.ner_ci_low:,.0f} – {r.ner_ci_high:,.0f}",
-                f"{r.uncertainty_pct:.1f}%",
+                "per period" if per_period else ci,
+                "per period" if per_period else f"{r.uncertainty_pct:.1f}%",
                 f"{r.credits:,.0f}",
                 _text(r.gate),
             )
-        out.width = max(out.width, 160)
+        out.width = max(out.width, 180)
         out.print(table)
     if listing.skipped or not listing.runs:
         err.print(

@@ -39,7 +39,7 @@ from simulator.inference import kernel_inputs
 from simulator.inference.fit import MODELS
 from simulator.inference.monitoring import monitored_loss_draws
 from simulator.orchestration.pipeline import check_output_dir, write_new_run
-from simulator.report.manifest import MANIFEST_NAME, read_manifest
+from simulator.report.manifest import MANIFEST_NAME, MONITORING_NAME, read_manifest
 
 __all__ = [
     "RESULT_NAME",
@@ -51,7 +51,7 @@ __all__ = [
 ]
 
 #: The file that marks a complete monitoring-run directory.
-RESULT_NAME = "monitoring.json"
+RESULT_NAME = MONITORING_NAME
 
 
 @dataclass(frozen=True)

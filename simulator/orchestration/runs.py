@@ -1,28 +1,37 @@
 """Past runs: find finished run directories and read their key numbers.
 
-A finished run directory holds ``manifest.json`` and ``tables/summary.csv``
-(written by :mod:`simulator.orchestration.pipeline` and :mod:`simulator.report.tables`). Directories
-still being written (``.incomplete-*``) are skipped and counted, as are
-directories whose manifest or summary cannot be read.
+A finished ex-ante run directory holds ``manifest.json`` and ``tables/summary.csv``
+(written by :mod:`simulator.orchestration.pipeline` and :mod:`simulator.report.tables`);
+a finished monitoring run holds ``monitoring.json`` and ``tables/monitoring_periods.csv``
+(:mod:`simulator.orchestration.monitoring`). Directories still being written
+(``.incomplete-*``) are skipped and counted, as are directories whose record or
+table cannot be read.
 """
 
 from __future__ import annotations
 
 import csv
+import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from simulator.accounting.standards import STANDARDS
 from simulator.errors import ReddsimError, one_line
-from simulator.report.manifest import Manifest, read_manifest
+from simulator.report.manifest import MANIFEST_NAME, MONITORING_NAME, Manifest, read_manifest
 
 __all__ = ["RunRecord", "RunListing", "find_run_dirs", "gate_label", "list_runs"]
 
 
 @dataclass(frozen=True)
 class RunRecord:
-    """Key numbers of one finished run (tCO2e; the total over the crediting period)."""
+    """Key numbers of one finished run (tCO2e).
+
+    An ex-ante run's are the total over its crediting period. A monitoring run's are
+    the sums over its monitoring periods: NER and credits add up, an interval and U do
+    not (each period has its own), so those are NaN, and its gate is that of the
+    validated ex-ante run it keeps.
+    """
 
     run_id: str
     created_utc: str
@@ -37,7 +46,8 @@ class RunRecord:
     ner_ci_high: float
     uncertainty_pct: float
     credits: float
-    gate: str  # "pass", "FAIL (overridden)"
+    gate: str  # "pass", "FAIL (overridden)"; a monitoring run's: "baseline pass", ...
+    run_kind: str = "ex-ante"  # or "monitoring"
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -64,7 +74,7 @@ def find_run_dirs(root: Path) -> list[Path]:
     directory of runs (``runs``, looked into ``*/out/``).
     """
     root = Path(root)
-    if (root / "manifest.json").is_file():
+    if _is_run(root):
         return [root]
     found: list[Path] = []
     try:
@@ -78,7 +88,11 @@ def find_run_dirs(root: Path) -> list[Path]:
         except OSError:  # an unreadable directory holds no run we can list
             continue
     # a directory counts if it is, or is becoming, a run output
-    return [p for p in found if p.name.startswith(".incomplete-") or (p / "manifest.json").exists()]
+    return [p for p in found if p.name.startswith(".incomplete-") or _is_run(p)]
+
+
+def _is_run(path: Path) -> bool:
+    return (path / MANIFEST_NAME).is_file() or (path / MONITORING_NAME).is_file()
 
 
 def list_runs(root: Path) -> RunListing:
@@ -108,6 +122,8 @@ def gate_label(manifest: Manifest) -> str:
 
 
 def _read(path: Path) -> RunRecord:
+    if not (path / MANIFEST_NAME).is_file():
+        return _read_monitoring(path)
     manifest = read_manifest(path)
     with open(path / "tables" / "summary.csv", newline="", encoding="utf-8") as fh:
         total = next((row for row in csv.DictReader(fh) if row["period"] == "total"), None)
@@ -134,4 +150,47 @@ def _read(path: Path) -> RunRecord:
         confidence=standard.confidence if standard is not None else None,
         **numbers,
         gate=gate_label(manifest),
+    )
+
+
+def _read_monitoring(path: Path) -> RunRecord:
+    """A monitoring run: its record, and the sum row of its periods under its own standard."""
+    try:
+        doc = json.loads((path / MONITORING_NAME).read_text(encoding="utf-8"))
+    except RecursionError as err:  # nested too deep to be a record
+        raise ValueError(f"{MONITORING_NAME}: not readable JSON (nested too deep)") from err
+    if not isinstance(doc, dict) or doc.get("run_kind") != "monitoring":
+        raise ValueError(f"{MONITORING_NAME}: not a reddsim monitoring record")
+    key, baseline = doc["standard"], doc["baseline"]
+    if not isinstance(key, str) or not isinstance(doc["project"], str):
+        raise TypeError(f"{MONITORING_NAME}: project and standard must be text")
+    with open(path / "tables" / "monitoring_periods.csv", newline="", encoding="utf-8") as fh:
+        rows = csv.DictReader(fh)
+        total = next((r for r in rows if r["standard"] == key and r["period"] == "sum"), None)
+    if total is None:
+        raise ValueError(f"tables/monitoring_periods.csv has no sum row under {key}")
+    numbers = {k: float(total[k]) for k in ("ner_mean", "credits")}
+    bad = [k for k, v in numbers.items() if not math.isfinite(v)]
+    if bad:
+        raise ValueError(f"tables/monitoring_periods.csv: sum {', '.join(bad)} not finite")
+    if baseline["gates_passed"]:
+        gate = "baseline pass"
+    else:
+        gate = "baseline FAIL (allowed)" if baseline["gates_override"] else "baseline FAIL"
+    standard = STANDARDS.get(key)
+    return RunRecord(
+        run_id=path.name,
+        created_utc=str(doc["created_utc"]),
+        path=str(path),
+        project=doc["project"],
+        standard=key,
+        n_draws=int(doc["n_draws"]),
+        seed=int(doc["seed"]),
+        confidence=standard.confidence if standard is not None else None,
+        ner_ci_low=math.nan,
+        ner_ci_high=math.nan,
+        uncertainty_pct=math.nan,
+        **numbers,
+        gate=gate,
+        run_kind="monitoring",
     )

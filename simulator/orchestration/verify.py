@@ -27,7 +27,12 @@ from pathlib import Path
 
 from simulator.config import RunSpec, check_data_paths, load_config, validate_config
 from simulator.errors import ReddsimError
-from simulator.report.manifest import MANIFEST_NAME, output_hashes, read_manifest
+from simulator.report.manifest import (
+    MANIFEST_NAME,
+    MONITORING_NAME,
+    output_hashes,
+    read_manifest,
+)
 
 __all__ = ["Verification", "verify"]
 
@@ -62,10 +67,6 @@ class Verification:
             ("changed since the run", self.changed),
         ]
         return [f"{what}: {', '.join(names)}" for what, names in kinds if names]
-
-
-#: What a monitoring run records (:mod:`simulator.orchestration.monitoring`).
-MONITORING_NAME = "monitoring.json"
 
 
 def _config_path(record: Path, recorded: str, loader) -> Path:

@@ -26,6 +26,7 @@ from simulator.files import write_text
 
 __all__ = [
     "MANIFEST_NAME",
+    "MONITORING_NAME",
     "Diagnosis",
     "MonteCarloGateRecord",
     "GatesRecord",
@@ -38,6 +39,10 @@ __all__ = [
 ]
 
 MANIFEST_NAME = "manifest.json"
+
+#: The record of a monitoring run (its manifest and results in one file; it marks the
+#: run's directory as complete).
+MONITORING_NAME = "monitoring.json"
 
 #: Files of a run directory that are not in ``outputs_sha256``: the manifest itself and
 #: the log (it holds timings, and is written until the run ends).

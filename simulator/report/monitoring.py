@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from simulator.accounting.standards import STANDARDS, relative_half_width
+from simulator.report.manifest import MONITORING_NAME
 from simulator.report.pdf import compile_appendix
 
 __all__ = ["PARAMETERS", "monitoring_json", "write_monitoring"]
@@ -225,8 +226,8 @@ def write_monitoring(out: Path, result, final: Path, pdf: bool = True) -> None:
     vint.to_csv(out / "tables" / "vintages.csv", index=False)
     _write_rows(out / "tables" / "monitored_areas.csv", doc["monitored_areas"])
     _write_rows(out / "tables" / "period_emissions.csv", doc["components"])
-    (out / "monitoring.json").write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+    (out / MONITORING_NAME).write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
     template = resources.files("simulator.report.templates").joinpath("monitoring.typ")
     shutil.copyfile(str(template), out / "appendix.typ")
     if pdf:
-        compile_appendix(out, data="monitoring.json")
+        compile_appendix(out, data=MONITORING_NAME)

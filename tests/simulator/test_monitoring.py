@@ -92,6 +92,55 @@ def test_a_monitoring_run_gives_credits_per_period_under_every_standard(monitore
     assert totals["baseline"]["run_id"]
 
 
+def test_reddsim_runs_lists_a_monitoring_run_beside_an_ex_ante_run(monitored, validated):
+    """Its NER and credits are the sums over its periods; an interval and U are per period."""
+    from simulator.orchestration.runs import list_runs
+
+    _, out, totals = monitored
+    root = out.parent / "listing"
+    root.mkdir(exist_ok=True)
+    for name, src in (("monitoring", out), ("ex-ante", validated)):
+        if not (root / name).exists():
+            (root / name).symlink_to(src)
+    listing = list_runs(root)
+    assert listing.skipped == 0
+    kinds = {r.run_kind: r for r in listing.runs}
+    assert set(kinds) == {"monitoring", "ex-ante"}
+    record = kinds["monitoring"]
+    key = totals["standard"]
+    total = totals["monitoring_periods"][key]["periods"][-1]
+    assert (record.standard, record.n_draws, record.seed) == (key, 20000, totals["seed"])
+    assert record.ner_mean == total["ner_mean"] and record.credits == total["credits"]
+    assert np.isnan([record.ner_ci_low, record.ner_ci_high, record.uncertainty_pct]).all()
+    passed = json.loads((validated / "manifest.json").read_text())["gates"]["passed"]
+    assert record.gate == ("baseline pass" if passed else "baseline FAIL (allowed)")
+    shown = reddsim("runs", root)
+    assert shown.returncode == 0, shown.stderr
+    line = next(x for x in shown.stdout.splitlines() if "│ monitoring │" in x)
+    assert "per period" in line and f"{total['credits']:,.0f}" in line
+    doc = json.loads(reddsim("runs", root, "--json").stdout)
+    listed = next(r for r in doc["runs"] if r["run_kind"] == "monitoring")
+    assert listed["ner_ci_low"] is None and listed["credits"] == total["credits"]
+
+
+def test_an_unreadable_monitoring_record_is_skipped_with_its_reason(monitored, tmp_path):
+    from simulator.orchestration.runs import list_runs
+
+    _, out, _ = monitored
+    reasons = {
+        "nested": ("[" * 100_000 + "]" * 100_000, "nested too deep"),
+        "other": (json.dumps({"run_kind": "ex-ante"}), "not a reddsim monitoring record"),
+    }
+    for name, (text, _) in reasons.items():
+        bad = tmp_path / "runs" / "p" / "out" / name
+        shutil.copytree(out, bad)
+        (bad / "monitoring.json").write_text(text)
+    listing = list_runs(tmp_path / "runs")
+    assert listing.runs == [] and len(listing.unreadable) == 2
+    for name, (_, reason) in reasons.items():
+        assert reason in listing.unreadable[str(tmp_path / "runs" / "p" / "out" / name)]
+
+
 def test_the_monitored_project_loss_replaces_the_effectiveness_prior(monitored):
     _, _, totals = monitored
     areas = {(r["period"], r["area"]): r for r in totals["monitored_areas"]}
