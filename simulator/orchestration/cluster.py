@@ -1,10 +1,16 @@
 """Dask for reddsim: a client on a LocalCluster or a given scheduler, and the chunk runner.
 
 :func:`dask_runner` is a ``runner`` for :func:`simulator.engine.streaming.stream`:
-it scatters the kernel inputs to the workers once, submits
+it puts the kernel inputs on the cluster once, submits
 :func:`~simulator.engine.streaming.simulate_chunk` for each ``(draw_start, n)`` of
 the plan and yields the statistics as they complete. Worker threads: see
 :func:`local_numba_threads`.
+
+The inputs go to the cluster as the result of a task, not by ``scatter``: the
+scheduler can recompute a task's result when every worker holding it is lost,
+but scattered data it cannot. Dask's active memory manager drops replicas it
+deems surplus, so even a broadcast scatter may live on one worker only, and
+killing that worker cancelled every chunk that needed it.
 """
 
 from __future__ import annotations
@@ -67,8 +73,8 @@ def dask_runner(
         if not plan:
             return
         window = max_in_flight or max(2, 2 * sum(client.nthreads().values()))
-        # one copy of the inputs per worker, shared by all its chunks
-        [shared] = client.scatter([inputs], broadcast=True)
+        # the inputs once, shared by every chunk; recomputed if their workers are lost
+        shared = client.submit(_inputs_task, inputs, pure=False)
         futures: dict[Any, int] = {}
         done = [False] * len(plan)
         first_unfinished = next_index = 0
@@ -121,6 +127,11 @@ def set_numba_threads(threads: int | None) -> None:
         import numba
 
         numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+
+
+def _inputs_task(inputs: KernelInputs) -> KernelInputs:
+    """Task holding the kernel inputs on the cluster (module docstring)."""
+    return inputs
 
 
 def _chunk_task(

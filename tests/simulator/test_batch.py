@@ -74,6 +74,24 @@ def _identical(a, b):
         assert np.array_equal(a.convergence[key], b.convergence[key]), key
 
 
+def _kill_the_holders_of_the_inputs(client, pids) -> list[str]:
+    """SIGKILL every worker that holds the kernel inputs the chunks share; their addresses."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        holders = {
+            w
+            for key, workers in client.who_has().items()
+            if "inputs" in str(key).lower()
+            for w in workers
+        }
+        if holders:
+            for worker in holders:
+                os.kill(pids[worker], signal.SIGKILL)
+            return sorted(holders)
+        time.sleep(0.005)
+    raise AssertionError("no worker held the inputs")
+
+
 # --------------------------------------------------------------------------- chunks on Dask
 
 
@@ -108,6 +126,28 @@ def test_a_killed_worker_changes_no_number(client, inputs):
     assert lost, "the killed worker had a chunk in hand"
     client.wait_for_workers(2, timeout=60)  # the nanny restarted it
     assert worker not in client.scheduler_info()["workers"]
+
+
+def test_losing_every_worker_that_holds_the_inputs_changes_no_number(client, inputs):
+    """The shared inputs are recomputed on the restarted workers, not lost with them."""
+    n = 24 * BLOCK_SIZE
+    serial = stream(inputs, n, seed=5, chunk_size=2 * BLOCK_SIZE)
+    pids = client.run(os.getpid)
+    first_chunk = threading.Event()
+    killed = []
+
+    def killer():
+        first_chunk.wait(60)
+        killed.append(_kill_the_holders_of_the_inputs(client, pids))
+
+    thread = threading.Thread(target=killer)
+    thread.start()
+    runner = dask_runner(client, max_in_flight=2, on_chunk=lambda done, total: first_chunk.set())
+    distributed = stream(inputs, n, seed=5, chunk_size=2 * BLOCK_SIZE, runner=runner)
+    thread.join()
+    _identical(serial, distributed)
+    assert killed and killed[0]
+    client.wait_for_workers(2, timeout=60)
 
 
 # --------------------------------------------------------------------------- batch specs
