@@ -204,3 +204,58 @@ def test_the_rank_figure_process_is_stopped_when_the_run_fails(tmp_path, monkeyp
             raise KeyboardInterrupt
     assert started[0].returncode is not None  # killed and reaped, not left running
     assert not (tmp_path / "rank_m.png").exists()
+
+
+def _children(pid: int) -> list[int]:
+    """Processes whose parent is ``pid`` (Linux ``/proc``)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_the_rank_figure_process_dies_with_a_killed_run(tmp_path):
+    """SIGKILL cannot be caught: the child notices its parent is gone and writes nothing."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    _small_tree().to_netcdf(tmp_path / "posterior.nc", engine="h5netcdf")
+    code = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from simulator.report.figures.sampling import rank_figures\n"
+        "with rank_figures(Path(sys.argv[1]), Path(sys.argv[2]), {'m': ['a', 'b']}):\n"
+        "    print('started', flush=True)\n"
+        "    time.sleep(600)\n"
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", code, str(tmp_path / "posterior.nc"), str(tmp_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert parent.stdout.readline().strip() == "started"
+    [child] = _children(parent.pid)
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    parent.stdout.close()
+    deadline = time.monotonic() + 60
+    while _running(child) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _running(child), "the rank-figure process outlived its run"
+    time.sleep(1)
+    assert not (tmp_path / "rank_m.png").exists()

@@ -2,9 +2,9 @@
 
 The rank plots are the report's slowest figures (ArviZ's multi-chain uniformity
 test, then many panels), and they need only ``posterior.nc``. :func:`rank_figures`
-therefore draws them in a separate Python process (``python -m
-simulator.report.figures.sampling``) while the run writes its other outputs, and
-collects them before the PDF is compiled. The process
+therefore draws them in a separate Python process (:data:`_CHILD`; by hand,
+``python -m simulator.report.figures.sampling POSTERIOR FIGDIR GATED_JSON``) while
+the run writes its other outputs, and collects them before the PDF is compiled. The process
 reads the very draws the run wrote (NetCDF round-trips float64 exactly), so the
 figures are those :func:`fig_rank` would draw in the run's own process. A subprocess
 rather than :mod:`multiprocessing`, because a Dask worker (a batch member) may not
@@ -59,6 +59,27 @@ def draw_rank_figures(posterior: Path, figdir: Path, gated: dict[str, list[str]]
             fig_rank(rank_figure_path(figdir, model), tree[model].load(), var_names)
 
 
+#: The rank-figure process: it exits as soon as the process that started it is gone
+#: (a run killed with SIGKILL, a lost Dask worker), watching from before its imports,
+#: so that it cannot write into the dead run's partial directory while the next run
+#: of that configuration removes it.
+_CHILD = """\
+import os, sys, threading, time
+def watch(parent):
+    while os.getppid() == parent:
+        time.sleep(0.1)
+    os._exit(1)
+threading.Thread(target=watch, args=(int(sys.argv[1]),), daemon=True).start()
+from simulator.report.figures.sampling import main
+main(sys.argv[2:])
+"""
+
+
+def main(argv: list[str]) -> None:
+    """``POSTERIOR FIGDIR GATED_JSON``: :func:`draw_rank_figures` from the command line."""
+    draw_rank_figures(Path(argv[0]), Path(argv[1]), json.loads(argv[2]))
+
+
 @contextlib.contextmanager
 def rank_figures(posterior: Path, figdir: Path, gated: dict[str, list[str]]):
     """Draw the rank plots of ``posterior.nc`` into ``figdir`` while the block runs.
@@ -67,13 +88,13 @@ def rank_figures(posterior: Path, figdir: Path, gated: dict[str, list[str]]):
     is raised, with its last line; warnings the process printed are warned here
     (they are the run's). If the block raises, the process is killed.
     """
-    # the child imports this package from where this process found it (``-m`` puts its
+    # the child imports this package from where this process found it (``-c`` puts its
     # working directory first on its path, hence that directory and absolute paths)
     root = str(Path(__file__).resolve().parents[3])
     path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
     files = [str(Path(posterior).resolve()), str(Path(figdir).resolve())]
     process = subprocess.Popen(
-        [sys.executable, "-m", __name__, *files, json.dumps(gated)],
+        [sys.executable, "-c", _CHILD, str(os.getpid()), *files, json.dumps(gated)],
         cwd=root,
         env={**os.environ, "PYTHONPATH": path},
         stdin=subprocess.DEVNULL,
@@ -96,4 +117,4 @@ def rank_figures(posterior: Path, figdir: Path, gated: dict[str, list[str]]):
 
 
 if __name__ == "__main__":
-    draw_rank_figures(Path(sys.argv[1]), Path(sys.argv[2]), json.loads(sys.argv[3]))
+    main(sys.argv[1:])
