@@ -6,11 +6,13 @@ it puts the kernel inputs on the cluster once, submits
 the plan and yields the statistics as they complete. Worker threads: see
 :func:`local_numba_threads`.
 
-The inputs go to the cluster as the result of a task, not by ``scatter``: the
-scheduler can recompute a task's result when every worker holding it is lost,
-but scattered data it cannot. Dask's active memory manager drops replicas it
-deems surplus, so even a broadcast scatter may live on one worker only, and
-killing that worker cancelled every chunk that needed it.
+The inputs are scattered to the workers. Dask's active memory manager drops
+replicas it deems surplus, so even a broadcast scatter may live on one worker
+only, and scattered data lost with its workers cannot be recomputed: the chunks
+that need it are cancelled. The runner then scatters the inputs again and
+resubmits those chunks (a chunk is a pure function of inputs, seed and draw
+range, so a resubmitted chunk is identical). The inputs are not put in the task
+graph instead, because a graph of that size makes Dask warn on every run.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterator
+from concurrent.futures import CancelledError
 from contextlib import contextmanager
 from typing import Any
 
@@ -73,38 +76,53 @@ def dask_runner(
         if not plan:
             return
         window = max_in_flight or max(2, 2 * sum(client.nthreads().values()))
-        # the inputs once, shared by every chunk; recomputed if their workers are lost
-        shared = client.submit(_inputs_task, inputs, pure=False)
-        futures: dict[Any, int] = {}
+        # one copy of the inputs per worker, shared by all its chunks (module docstring)
+        [shared] = client.scatter([inputs], broadcast=True)
+        scatters = 1
+        futures: dict[Any, tuple[int, int]] = {}  # future -> (chunk, scatter it used)
         done = [False] * len(plan)
         first_unfinished = next_index = 0
         pending = as_completed()
 
+        def submit(index: int) -> None:
+            start, n = plan[index]
+            fut = client.submit(
+                _chunk_task,
+                shared,
+                seed,
+                start,
+                n,
+                grid,
+                numba_threads,
+                retries=retries,
+                pure=False,
+            )
+            futures[fut] = (index, scatters)
+            pending.add(fut)
+
         def submit_up_to_window():
             nonlocal next_index
             while next_index < len(plan) and next_index < first_unfinished + window:
-                start, n = plan[next_index]
-                fut = client.submit(
-                    _chunk_task,
-                    shared,
-                    seed,
-                    start,
-                    n,
-                    grid,
-                    numba_threads,
-                    retries=retries,
-                    pure=False,
-                )
-                futures[fut] = next_index
-                pending.add(fut)
+                submit(next_index)
                 next_index += 1
 
         try:
             submit_up_to_window()
             n_done = 0
             for fut in pending:
-                index = futures.pop(fut)
-                stats = fut.result()
+                index, used = futures.pop(fut)
+                try:
+                    stats = fut.result()
+                except CancelledError:  # its inputs were lost with every worker holding them
+                    if scatters - 1 > retries:
+                        raise
+                    if used == scatters:  # once per loss, however many chunks it cancelled
+                        shared.release()
+                        [shared] = client.scatter([inputs], broadcast=True)
+                        scatters += 1
+                        log.warning("kernel inputs lost with their workers: scattered again")
+                    submit(index)
+                    continue
                 fut.release()
                 done[index] = True
                 n_done += 1
@@ -127,11 +145,6 @@ def set_numba_threads(threads: int | None) -> None:
         import numba
 
         numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
-
-
-def _inputs_task(inputs: KernelInputs) -> KernelInputs:
-    """Task holding the kernel inputs on the cluster (module docstring)."""
-    return inputs
 
 
 def _chunk_task(
