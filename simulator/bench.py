@@ -215,7 +215,7 @@ def _end_to_end(run_dir: Path) -> tuple[dict, dict]:
 
 
 #: Buffer percentages of the ``sweep_vs_single`` sweep (one member each).
-SWEEP_BUFFERS = (12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31)
+SWEEP_BUFFERS = tuple(range(12, 32))
 
 
 def _sweep_vs_single(run_dir: Path, members: int) -> dict:

@@ -105,48 +105,46 @@ def test_chunks_on_two_processes_are_bit_identical_to_serial(client, inputs):
     assert seen[-1] == (5, 5)  # the pilot block runs on the driver, five chunks on the cluster
 
 
-def test_a_killed_worker_changes_no_number(client, inputs):
-    n = 40 * BLOCK_SIZE
-    serial = stream(inputs, n, seed=4, chunk_size=2 * BLOCK_SIZE)
+def _stream_killing_after_the_first_chunk(client, inputs, n, seed, kill):
+    """Serial and Dask streams of the same draws; ``kill(client, pids)`` after the first chunk.
+
+    Returns the two streams and what ``kill`` returned.
+    """
+    serial = stream(inputs, n, seed=seed, chunk_size=2 * BLOCK_SIZE)
     pids = client.run(os.getpid)
     first_chunk = threading.Event()
     killed = []
 
     def killer():  # beside the driver, so that the stream goes on meanwhile
         first_chunk.wait(60)
-        killed.append(_kill_a_busy_worker(client, pids))
+        killed.append(kill(client, pids))
 
     thread = threading.Thread(target=killer)
     thread.start()
     runner = dask_runner(client, max_in_flight=2, on_chunk=lambda done, total: first_chunk.set())
-    distributed = stream(inputs, n, seed=4, chunk_size=2 * BLOCK_SIZE, runner=runner)
+    distributed = stream(inputs, n, seed=seed, chunk_size=2 * BLOCK_SIZE, runner=runner)
     thread.join()
+    assert killed, "nothing was killed"
+    return serial, distributed, killed[0]
+
+
+def test_a_killed_worker_changes_no_number(client, inputs):
+    serial, distributed, (worker, lost) = _stream_killing_after_the_first_chunk(
+        client, inputs, 40 * BLOCK_SIZE, 4, _kill_a_busy_worker
+    )
     _identical(serial, distributed)
-    [(worker, lost)] = killed
     assert lost, "the killed worker had a chunk in hand"
     client.wait_for_workers(2, timeout=60)  # the nanny restarted it
     assert worker not in client.scheduler_info()["workers"]
 
 
 def test_losing_every_worker_that_holds_the_inputs_changes_no_number(client, inputs):
-    """The shared inputs are recomputed on the restarted workers, not lost with them."""
-    n = 24 * BLOCK_SIZE
-    serial = stream(inputs, n, seed=5, chunk_size=2 * BLOCK_SIZE)
-    pids = client.run(os.getpid)
-    first_chunk = threading.Event()
-    killed = []
-
-    def killer():
-        first_chunk.wait(60)
-        killed.append(_kill_the_holders_of_the_inputs(client, pids))
-
-    thread = threading.Thread(target=killer)
-    thread.start()
-    runner = dask_runner(client, max_in_flight=2, on_chunk=lambda done, total: first_chunk.set())
-    distributed = stream(inputs, n, seed=5, chunk_size=2 * BLOCK_SIZE, runner=runner)
-    thread.join()
+    """The inputs are scattered again and the cancelled chunks resubmitted, not lost."""
+    serial, distributed, holders = _stream_killing_after_the_first_chunk(
+        client, inputs, 24 * BLOCK_SIZE, 5, _kill_the_holders_of_the_inputs
+    )
     _identical(serial, distributed)
-    assert killed and killed[0]
+    assert holders
     client.wait_for_workers(2, timeout=60)
 
 
