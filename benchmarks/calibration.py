@@ -10,7 +10,8 @@ Each replication r = 1..R:
    in 4 strata with their tree Monte Carlo measurement SDs, its 20 years of
    reference-region forest area and map SE, its 10 years of leakage-belt
    monitoring;
-2. fits each model with nutpie (each model's settings in :data:`SAMPLERS`). A model is
+2. fits each model with nutpie at the run's own sampler settings (``[sampler]`` of the
+   Los Amigos run: the fits the run's sampler gate judges). A model is
    compiled once and each data set is swapped in as shared data
    (:func:`swappable`); ``tests/models/test_sbc.py`` checks that the swapped model
    has the log density of a model freshly built from the same data;
@@ -108,7 +109,6 @@ from simulator.inference import (
 )
 
 __all__ = [
-    "SAMPLERS",
     "RANK_DRAWS",
     "BINS",
     "ALPHA",
@@ -145,14 +145,6 @@ REPO = Path(__file__).resolve().parents[1]
 LOS_AMIGOS = REPO / "runs" / "los-amigos" / "run.toml"
 REPORTS = REPO / "tests" / "reports"
 
-#: NUTS settings of each model's fits: short chains, the run's target_accept. Each fit is
-#: also checked against the run's own sampler gate (R-hat <= 1.01, bulk and tail ESS >= 400,
-#: no divergences) and the pass count reported per model.
-SAMPLERS = {
-    "biomass": Sampler(chains=2, draws=500, tune=500, target_accept=0.9),
-    "deforestation": Sampler(chains=2, draws=1000, tune=1000, target_accept=0.9),
-    "leakage": Sampler(chains=2, draws=500, tune=500, target_accept=0.9),
-}
 #: Thinned draws each truth is ranked among: ranks 0..99, 100 equally likely values.
 #: Each chain is thinned evenly to (RANK_DRAWS + 1) / chains draws, about its ESS.
 RANK_DRAWS = 99
@@ -230,6 +222,14 @@ class Problem:
     quantities : callable
         ``quantities(values) -> {label: array}``: the scalar quantities ranked, from a
         dict of model variables (true values, or draws with a leading sample axis).
+    generator : pymc.Model, optional
+        The same joint distribution in the form whose prior draws give every ranked
+        variable (the biomass model's explicit stratum means); ``model`` if None.
+    complete : callable, optional
+        ``complete(tree, y, seed) -> tree``: what the model's own fit adds to the
+        sampled posterior (the biomass means drawn from their conditional).
+    gated : list of str, optional
+        Variables the run's sampler gate diagnoses; ``model``'s free variables if None.
     """
 
     name: str
@@ -238,13 +238,22 @@ class Problem:
     data: SharedVariable
     quantities: Callable[[dict], dict[str, np.ndarray]]
     sampler: Sampler
+    generator: pm.Model | None = None
+    complete: Callable | None = None
+    gated: list[str] | None = None
     compiled: object = field(default=None, repr=False)
 
     @property
     def variables(self) -> list[str]:
-        return [v.name for v in self.model.free_RVs + self.model.deterministics]
+        m = self.generator or self.model
+        return [v.name for v in m.free_RVs + m.deterministics]
+
+    @property
+    def gated_variables(self) -> list[str]:
+        return self.gated or [v.name for v in self.model.free_RVs]
 
     def compile(self) -> None:
+        """Compile the model for nutpie once; every data set is swapped into it."""
         if self.compiled is None:
             self.compiled = nutpie.compile_pymc_model(self.model)
 
@@ -254,16 +263,15 @@ class Problem:
             # pytensor's notice that TruncatedNormal draws run in numba's object mode:
             # about speed, not about the numbers
             warnings.filterwarnings("ignore", "Numba will use object mode", UserWarning)
-            values = pm.draw(
-                [self.model[v] for v in [*self.variables, self.observed]], random_seed=seed
-            )
+            m = self.generator or self.model
+            values = pm.draw([m[v] for v in [*self.variables, self.observed]], random_seed=seed)
         truth = dict(zip(self.variables, values[:-1], strict=True))
         return truth, np.asarray(values[-1], dtype=float)
 
     def fit(self, y: np.ndarray, seed: int):
         """Posterior DataTree of the model given data ``y`` (NUTS, :attr:`sampler`)."""
         self.compile()
-        return nutpie.sample(
+        tree = nutpie.sample(
             self.compiled.with_data(**{self.data.name: y}),
             draws=self.sampler.draws,
             tune=self.sampler.tune,
@@ -273,6 +281,7 @@ class Problem:
             save_warmup=False,
             progress_bar=False,
         )
+        return tree if self.complete is None else self.complete(tree, y, seed)
 
 
 def _components(label: str, value, coords=None) -> dict[str, np.ndarray]:
@@ -297,9 +306,20 @@ def problems(spec: RunSpec, data: RunData) -> dict[str, Problem]:
     defo = data.deforestation
     belt = data.leakage_belt
 
-    bio_model = biomass.build_model(
-        strata, plots.inventory.plot_stratum, plots.mean, plots.sd, cfg.biomass
+    plot_stratum = plots.inventory.plot_stratum
+    bio_model = biomass.build_model(strata, plot_stratum, plots.mean, plots.sd, cfg.biomass)
+    bio_generator = biomass.build_model(
+        strata, plot_stratum, plots.mean, plots.sd, cfg.biomass, explicit_means=True
     )
+    _, log_sd = biomass.plot_log_data(plots.mean, plots.sd)
+
+    def bio_complete(tree, y, seed):
+        # what biomass.fit_plots adds: the stratum means and carbon densities
+        tree["posterior"] = biomass.complete_posterior(
+            tree.posterior.to_dataset(), strata, plot_stratum, y, log_sd, seed
+        )
+        return tree
+
     defo_model = deforestation.build_model(
         defo["year"],
         defo["forest_area_ha"],
@@ -322,7 +342,7 @@ def problems(spec: RunSpec, data: RunData) -> dict[str, Problem]:
         raise ValueError("the calibration design assumes a constant projected mean log rate")
 
     def bio_q(v):
-        # mu_0 is integrated out of the model (drawn after sampling): not ranked
+        # mu_0 is drawn after sampling from its conditional given the ranked means: not ranked
         out = _components("sigma_stratum", v["sigma_stratum"])
         for name in ("mu_stratum", "tau"):
             out |= _components(name, v[name], strata)
@@ -351,7 +371,15 @@ def problems(spec: RunSpec, data: RunData) -> dict[str, Problem]:
         ("leakage", leak_model, "belt_loss_ha", leak_q),
     ):
         swapped, shared = swappable(model, observed)
-        out[name] = Problem(name, swapped, observed, shared, q, SAMPLERS[name])
+        # the run's own sampler settings: each fit is judged by the run's sampler gate
+        out[name] = Problem(name, swapped, observed, shared, q, cfg.sampler)
+    # the run's gate diagnoses the drawn means too (simulator.inference.gated_parameters)
+    out["biomass"] = replace(
+        out["biomass"],
+        generator=bio_generator,
+        complete=bio_complete,
+        gated=list(biomass.FREE_PARAMETERS),
+    )
     return out
 
 
@@ -565,6 +593,8 @@ class Study:
     #: replication run), ``status``, ``truth_ner``, ``ner_pit``, ``intervals`` (the
     #: accounted ones, as above) and ``diagnostics`` of the misspecified model's fits
     misspecified: dict[str, dict] = field(default_factory=dict)
+    #: NUTS settings of each model's fits (the run's ``[sampler]``)
+    samplers: dict[str, Sampler] = field(default_factory=dict)
 
 
 def _seed(seed: int, *key: int) -> int:
@@ -625,7 +655,7 @@ def _diagnostics_lists() -> dict[str, list]:
 
 
 def _append_diagnostics(out: dict, problem: Problem, tree) -> None:
-    d = diagnose(problem.name, tree, [v.name for v in problem.model.free_RVs])
+    d = diagnose(problem.name, tree, problem.gated_variables)
     for key in out:  # "passed": the run's own sampler gate
         out[key].append(bool(d.passed) if key == "passed" else getattr(d, key))
 
@@ -738,6 +768,7 @@ def run_study(
         status,
         seconds,
         mis,
+        {name: p.sampler for name, p in probs.items()},
     )
 
 

@@ -154,3 +154,13 @@ def test_sbc_ranks_are_uniform(calibration_study, model):
         if not r["passed"]
     ]
     assert not failed, f"{model} ranks not uniform (threshold {rows[0]['threshold']:.2g}): {failed}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["biomass", "deforestation", "leakage"])
+def test_sbc_fits_pass_the_runs_sampler_gate(calibration_study, model):
+    """At the run's own sampler settings, >= 95% of prior-drawn fits pass the run's gate."""
+    passed = calibration_study.diagnostics[model]["passed"]
+    assert sum(passed) >= 0.95 * len(passed), (
+        f"{model}: {sum(passed)} of {len(passed)} fits pass the sampler gate"
+    )
