@@ -12,7 +12,10 @@ turned into kernel inputs by its own posterior (:class:`ResponseModel`):
   mean log-rate path and process-noise SD), picked at quantile ``Phi(z)`` after
   ordering the draws by their mean projected log rate, so that the joint
   posterior of (a, b, c, sigma) is kept; the year-to-year process noise of the
-  crediting years is ``sigma z_t`` with one latent score per year;
+  crediting years is ``sigma z_t`` with one latent score per year, or, under AR(1)
+  noise, the kernel's recursion ``u_t = phi u_t-1 + sigma sqrt(1 - phi^2) z_t`` from
+  the draw's last reference-year noise through the gap years (one latent score per
+  gap and crediting year);
 * two groups that share one posterior are split by a Gaussian copula: the score
   that picks the draw is ``sqrt(1 - w) z_1 + sqrt(w) z_2``, which is standard
   normal (so the posterior marginal is reproduced exactly) and gives group 2 the
@@ -107,6 +110,11 @@ class ResponseModel:
     root_shoot: np.ndarray
     log_rate: np.ndarray | None  # (n_d, T) rows ordered by mean
     rate_sigma: np.ndarray | None  # (n_d,) in the same order
+    #: AR(1) noise (None when every draw's phi is 0): phi and the last reference-year
+    #: noise of each draw in the same order, and the gap years the noise runs through
+    rate_phi: np.ndarray | None
+    noise_last: np.ndarray | None
+    gap_years: int
     loss_target: np.ndarray | None  # allocated baseline: (n_d, T) rows ordered by mean
     rate_map_share: float
     effectiveness: np.ndarray
@@ -182,7 +190,10 @@ class ResponseModel:
         if self.loss_target is None:
             paths = _pick(self.log_rate, rate_score)
             sigma = _pick(self.rate_sigma, rate_score)
-            paths = paths + sigma[:, None] * z[:, col["noise"]]
+            if self.rate_phi is None:
+                paths = paths + sigma[:, None] * z[:, col["noise"]]
+            else:
+                paths = paths + self._ar1_noise(rate_score, sigma, z[:, col["noise"]])
             targets = None
         else:
             paths, targets = None, _pick(self.loss_target, rate_score)
@@ -201,6 +212,22 @@ class ResponseModel:
             loss_target=targets,
         )
         return simulate_aligned(inputs)
+
+    def _ar1_noise(self, rate_score, sigma, z_noise) -> np.ndarray:
+        """The kernel's AR(1) noise path (:mod:`simulator.engine.kernels`) from latent scores.
+
+        ``z_noise`` holds one score per gap year, then one per crediting year.
+        """
+        phi = _pick(self.rate_phi, rate_score)
+        innovation = sigma * np.sqrt(1.0 - phi * phi)
+        u = _pick(self.noise_last, rate_score)
+        for g in range(self.gap_years):
+            u = phi * u + innovation * z_noise[:, g]
+        out = np.empty((u.size, self.n_years))
+        for t in range(self.n_years):
+            u = phi * u + innovation * z_noise[:, self.gap_years + t]
+            out[:, t] = u
+        return out
 
     def total_ner(self, z: np.ndarray, **factors) -> np.ndarray:
         """Total NER over the crediting period (tCO2e) per row of ``z``."""
@@ -242,6 +269,8 @@ def build_response_model(
         raise ValueError(f"rate_map_share must be in [0, 1], got {rate_map_share}")
     allocated = inputs.loss_target is not None
     t = inputs.n_years
+    ar1 = not allocated and inputs.rate_phi is not None and bool(np.any(inputs.rate_phi != 0))
+    gap = int(inputs.gap_years) if ar1 else 0
     layout: list[tuple[str, str, list[tuple[str, int]]]] = [
         *((f"biomass_{s}", f"Biomass density: {s}", [("biomass", 1)]) for s in strata),
         ("allometry", "Allometry (tree-level model error)", [("allometry", n_strata)]),
@@ -253,7 +282,7 @@ def build_response_model(
         (
             "deforestation_rate",
             "Deforestation rate (model and process noise)",
-            [("rate", 1)] + ([] if allocated else [("noise", t)]),
+            [("rate", 1)] + ([] if allocated else [("noise", gap + t)]),
         ),
     ]
     if not allocated:
@@ -284,6 +313,8 @@ def build_response_model(
     else:
         order = np.argsort(inputs.log_rate_mean.mean(axis=1), kind="stable")
         log_rate, sigma, target = inputs.log_rate_mean[order], inputs.rate_sigma[order], None
+    phi = inputs.rate_phi[order] if ar1 else None
+    last = inputs.noise_last[order] if ar1 else None
     return ResponseModel(
         groups=tuple(groups),
         n_latent=nxt,
@@ -293,6 +324,9 @@ def build_response_model(
         root_shoot=np.sort(root_shoot),
         log_rate=log_rate,
         rate_sigma=sigma,
+        rate_phi=phi,
+        noise_last=last,
+        gap_years=gap,
         loss_target=target,
         rate_map_share=0.0 if allocated else float(rate_map_share),
         effectiveness=np.sort(inputs.effectiveness),

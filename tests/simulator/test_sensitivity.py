@@ -111,6 +111,30 @@ def test_response_model_reproduces_the_kernel_distribution(rng):
     assert u_model == pytest.approx(u_ref, abs=0.01)
 
 
+def test_response_model_follows_ar1_noise_like_the_kernel(rng):
+    """Under AR(1) noise (from the last reference year, through gap years) as well."""
+    base = _inputs(rng, rate_sd=0.02)
+    n = base.rate_sigma.size
+    inputs = KernelInputs(
+        **{
+            **base.__dict__,
+            "rate_sigma": rng.uniform(0.4, 0.6, n),
+            "rate_phi": rng.uniform(0.7, 0.9, n),
+            "noise_last": rng.normal(0.8, 0.1, n),
+            "gap_years": 3,
+        }
+    )
+    model = _model(inputs, map_share=0.0)
+    ner = model.total_ner(latent_sample(4096, model.n_latent, 5))
+    sim = simulate(inputs, 20_000, 11)
+    ref = (sim.baseline - sim.project - sim.leakage).sum(axis=1)
+    # the iid path (noise_last ignored, no gap years) gave a 14% lower mean here
+    assert ner.mean() == pytest.approx(ref.mean(), rel=0.015)
+    u_model = relative_half_width(ner, 0.9)["uncertainty"]
+    u_ref = relative_half_width(ref, 0.9)["uncertainty"]
+    assert u_model == pytest.approx(u_ref, abs=0.02)
+
+
 def test_fixed_groups_carry_no_variance_and_one_group_explains_all(rng):
     inputs = _inputs(rng, eff_sd=0.08, rate_sd=1e-9, carbon_sd=1e-9)
     inputs = KernelInputs(
