@@ -47,6 +47,9 @@ __all__ = [
     "annual_loss_estimates",
     "loss_area_estimate",
     "LOSS_CLASSES",
+    "POOLING_GRID",
+    "pooled_proportions",
+    "pooled_loss_estimates",
 ]
 
 
@@ -323,3 +326,124 @@ def loss_area_estimate(strata, mapped_area, counts, confidence: float = 0.95) ->
         n, area, map_class = n[order], area[order], [0, 1]
         names = [names[i] for i in order]
     return stratified_area_estimate(n, area, LOSS_CLASSES, confidence, map_class, names)
+
+
+# --------------------------------------------------------------------------- pooled over years
+
+#: Grid of the beta-binomial hyperparameters (:func:`pooled_proportions`): the log odds of
+#: the mean, ``u = log(alpha / beta)``, around the pooled one, and ``v = log(alpha + beta)``.
+POOLING_GRID = {"u_halfwidth": 8.0, "v_range": (-8.0, 20.0), "points": (241, 281)}
+
+
+def pooled_proportions(loss_counts, sample_sizes) -> tuple[np.ndarray, np.ndarray] | None:
+    """A stratum's loss proportion of each year, partially pooled across years.
+
+    The hierarchical beta-binomial model of Gelman et al. (2013, *Bayesian Data
+    Analysis*, 3rd ed., §5.3, Eq. 5.8 and the prior ``p(alpha, beta) ∝ (alpha +
+    beta)^(-5/2)`` of the rat-tumour example): year ``y``'s sample of ``n_y`` points
+    has ``x_y`` reference-loss points, ``x_y ~ Binomial(n_y, p_y)``, ``p_y ~ Beta(alpha,
+    beta)``. The marginal posterior of ``(log(alpha/beta), log(alpha + beta))`` is
+    evaluated on a grid (:data:`POOLING_GRID`), and the ``p_y``'s posterior means and
+    covariances are averaged over it: given ``alpha, beta`` they are independent,
+    ``p_y ~ Beta(alpha + x_y, beta + n_y - x_y)``, so ``Cov(p_y, p_z) = Cov(E[p_y | .],
+    E[p_z | .])`` for ``y != z`` (law of total covariance): the years share the
+    hyperparameters, and their errors are correlated. A year whose sample has no loss
+    point is thus read as a small sample of a small proportion, shrunk toward the other
+    years', not as a proportion of zero known exactly.
+
+    That posterior is proper only if some year has both loss and non-loss points
+    (BDA §5.3: the prior's density grows without bound as ``alpha + beta -> 0``, and
+    with no loss point in any year as ``alpha / beta -> 0``); without one, the data
+    cannot say how the proportion varies, and None is returned.
+
+    Parameters
+    ----------
+    loss_counts, sample_sizes : array, shape (years,)
+
+    Returns
+    -------
+    (mean, covariance): shapes (years,) and (years, years), or None.
+    """
+    from scipy.special import gammaln
+
+    x = np.asarray(loss_counts, dtype=float)
+    n = np.asarray(sample_sizes, dtype=float)
+    if not np.any((x > 0) & (x < n)):
+        return None
+    g = POOLING_GRID
+    centre = np.log((x.sum() + 0.5) / (n.sum() - x.sum() + 0.5))
+    u = np.linspace(centre - g["u_halfwidth"], centre + g["u_halfwidth"], g["points"][0])
+    v = np.linspace(*g["v_range"], g["points"][1])
+    uu, vv = np.meshgrid(u, v, indexing="ij")
+    total = np.exp(vv)[..., None]
+    alpha = total * (1.0 / (1.0 + np.exp(-uu)))[..., None]
+    beta = total - alpha
+    # log p(u, v | x): Jacobian alpha beta, prior (alpha + beta)^(-5/2), and per year
+    # log B(alpha + x, beta + n - x) - log B(alpha, beta)
+    a0, b0, t0 = alpha[..., 0], beta[..., 0], total[..., 0]
+    log_post = np.log(a0) + np.log(b0) - 2.5 * np.log(t0)
+    log_post = log_post + np.sum(
+        gammaln(alpha + x)
+        + gammaln(beta + n - x)
+        - gammaln(total + n)
+        - gammaln(alpha)
+        - gammaln(beta)
+        + gammaln(total),
+        axis=-1,
+    )
+    w = np.exp(log_post - log_post.max()).ravel()
+    w /= w.sum()
+    mean_given = ((alpha + x) / (total + n)).reshape(w.size, -1)
+    var_given = mean_given * (1.0 - mean_given) / (total.reshape(w.size, 1) + n + 1.0)
+    mean = w @ mean_given
+    centred = mean_given - mean
+    cov = (centred * w[:, None]).T @ centred + np.diag(w @ var_given)
+    return mean, cov
+
+
+def pooled_loss_estimates(strata, mapped_area, counts) -> dict[str, np.ndarray]:
+    """Each year's loss area with every stratum's proportion pooled across years.
+
+    The loss area of year ``y`` is ``sum_h A_yh p_yh`` over its sampling strata
+    (Stehman 2014, Eq. 25 with the loss indicator: the stratified estimator's
+    target), with ``p_yh`` the reference-loss proportion of stratum ``h`` in year
+    ``y`` from :func:`pooled_proportions` over the years, and covariance between years
+    ``sum_h A_yh A_zh Cov(p_yh, p_zh)`` (the strata's samples are independent; a
+    stratum's years share its hyperparameters). A stratum whose samples have
+    no mixed year (in Los Amigos the stable forest: no loss point in any year) keeps
+    the design-based proportion ``x_y / n_y`` and variance ``p (1 - p) / (n_y - 1)``
+    (Olofsson et al. 2014, Eq. 10), and is listed in ``design_strata``.
+
+    Parameters
+    ----------
+    strata, mapped_area, counts
+        As for :func:`annual_loss_estimates`: per year, the strata's names, mapped
+        areas (ha) and sample counts (columns :data:`LOSS_CLASSES`).
+
+    Returns
+    -------
+    dict
+        ``loss_ha``, ``loss_se_ha`` (arrays over years), ``loss_cov_ha2`` (years x
+        years) and ``design_strata`` (names).
+    """
+    names = sorted({s for year in strata for s in year})
+    loss = np.zeros(len(strata))
+    cov = np.zeros((len(strata), len(strata)))
+    design = []
+    for name in names:
+        rows = [(y, list(s).index(name)) for y, s in enumerate(strata) if name in s]
+        years = [y for y, _ in rows]
+        x = np.array([counts[y][i, 0] for y, i in rows], dtype=float)
+        n = np.array([counts[y][i].sum() for y, i in rows], dtype=float)
+        area = np.array([mapped_area[y][i] for y, i in rows], dtype=float)
+        pooled = pooled_proportions(x, n)
+        if pooled is None:
+            design.append(name)
+            p = x / n
+            p_cov = np.diag(p * (1.0 - p) / (n - 1.0))
+        else:
+            p, p_cov = pooled
+        loss[years] += area * p
+        cov[np.ix_(years, years)] += np.outer(area, area) * p_cov
+    se = np.sqrt(np.diag(cov))
+    return {"loss_ha": loss, "loss_se_ha": se, "loss_cov_ha2": cov, "design_strata": design}

@@ -656,9 +656,21 @@ def accuracy_data(data: RunData) -> dict | None:
                 "ua": pm95(r["users_accuracy_loss"], r["users_accuracy_loss_se"]),
                 "pa": pm95(r["producers_accuracy_loss"], r["producers_accuracy_loss_se"]),
                 "oa": f"{100 * r['overall_accuracy']:.2f}%",
+                "pooled": tco2e(r["pooled_loss_ha"]),
+                "pooled_se": tco2e(r["pooled_loss_se_ha"]),
+                "pooled_change": f"{100 * (r['pooled_loss_ha'] / r['loss_ha'] - 1):+.1f}%",
+                "buffer_points": (
+                    str(int(data.accuracy[i].counts[data.accuracy[i].strata.index("buffer"), 0]))
+                    if "buffer" in data.accuracy[i].strata
+                    else "–"
+                ),
             }
         )
-    return {"rows": rows, "strata": ", ".join(data.accuracy[0].strata)}
+    return {
+        "rows": rows,
+        "strata": ", ".join(data.accuracy[0].strata),
+        "pooled_design_strata": ds.attrs["pooled_design_strata"] or "none",
+    }
 
 
 def baseline_loss_data(sim: Summary) -> dict:

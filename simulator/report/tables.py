@@ -16,6 +16,7 @@ import xarray as xr
 
 from models import biomass
 from models.inventory import INDEPENDENT_SOURCES, SHARED_SOURCES
+from models.map_accuracy import pooled_loss_estimates
 from models.sampling import flat_draws
 from simulator.data import RunData
 from simulator.engine.streaming import Distribution
@@ -225,9 +226,17 @@ def plot_dataset(plots) -> xr.Dataset:
 
 
 def accuracy_dataset(data: RunData) -> xr.Dataset:
-    """Per-year accuracy assessment of the loss map (stratified estimator)."""
+    """Per-year accuracy assessment of the loss map (stratified estimator).
+
+    Beside the design-based estimate, the model-based loss with each stratum's
+    proportion pooled across years (:func:`models.map_accuracy.pooled_loss_estimates`):
+    ``pooled_loss_ha`` and ``pooled_loss_se_ha``.
+    """
     est = data.accuracy
     years = data.deforestation["year"]
+    pooled = pooled_loss_estimates(
+        [list(e.strata) for e in est], [e.mapped_area for e in est], [e.counts for e in est]
+    )
 
     def col(f):
         return ("year", np.array([f(e) for e in est], dtype=float))
@@ -245,8 +254,11 @@ def accuracy_dataset(data: RunData) -> xr.Dataset:
             "producers_accuracy_loss_se": col(lambda e: e.producers_accuracy_se[0]),
             "overall_accuracy": col(lambda e: e.overall_accuracy),
             "overall_accuracy_se": col(lambda e: e.overall_accuracy_se),
+            "pooled_loss_ha": ("year", pooled["loss_ha"]),
+            "pooled_loss_se_ha": ("year", pooled["loss_se_ha"]),
         },
         coords={"year": years},
+        attrs={"pooled_design_strata": ", ".join(pooled["design_strata"])},
     )
 
 

@@ -131,3 +131,67 @@ def test_buffer_stratum_design_estimates_area_without_accuracies():
     assert acc.overall_accuracy == pytest.approx((1_000 * 0.9 + 9_000 * 0.94 + 990_000) / 1e6)
     with pytest.raises(ValueError, match="stratum 2 has fewer than 2"):
         stratified_area_estimate([[45, 5], [6, 94], [1, 0]], mapped)
+
+
+# --------------------------------------------------------------------------- pooled over years
+
+
+def test_pooled_proportions_match_sampling_the_hierarchical_model():
+    """The grid posterior equals NUTS on the same beta-binomial model (BDA3 §5.3 prior)."""
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    from models.map_accuracy import pooled_proportions
+
+    x = np.array([4, 2, 1, 4, 0, 2, 5, 0])
+    n = np.full(8, 100)
+    mean, cov = pooled_proportions(x, n)
+    with pm.Model():
+        u = pm.Flat("u")  # log(alpha / beta)
+        v = pm.Flat("v")  # log(alpha + beta)
+        total = pt.exp(v)
+        alpha = total * pm.math.sigmoid(u)
+        beta = total - alpha
+        # p(u, v) ∝ alpha beta (alpha + beta)^(-5/2) (BDA3 Eq. 5.10 and its Jacobian)
+        pm.Potential("prior", pt.log(alpha) + pt.log(beta) - 2.5 * v)
+        p = pm.Beta("p", alpha, beta, shape=8)
+        pm.Binomial("x", n=n, p=p, observed=x)
+        tree = pm.sample(
+            draws=4000, tune=2000, chains=2, target_accept=0.99, random_seed=4, progressbar=False
+        )
+    draws = tree.posterior["p"].values.reshape(-1, 8)
+    se = draws.std(axis=0) / np.sqrt(1000)  # ESS >= 1000 of 8000 draws
+    assert np.all(np.abs(draws.mean(axis=0) - mean) < 4.5 * se)
+    np.testing.assert_allclose(draws.std(axis=0), np.sqrt(np.diag(cov)), rtol=0.1)
+    # the years share the hyperparameters: their errors are correlated, and a sum over
+    # years has the variance of the full covariance, not of its diagonal
+    np.testing.assert_allclose(np.cov(draws.T), cov, atol=0.15 * cov.max())
+    np.testing.assert_allclose(draws.sum(axis=1).var(), cov.sum(), rtol=0.1)
+    assert abs(cov.sum() - np.trace(cov)) > 0.2 * np.trace(cov)
+
+
+def test_a_year_without_loss_points_is_shrunk_toward_the_others():
+    from models.map_accuracy import pooled_proportions
+
+    x, n = np.array([3, 2, 0, 4, 2]), np.full(5, 100)
+    mean, cov = pooled_proportions(x, n)
+    assert 0 < mean[2] < x.sum() / n.sum() < mean[3] < x[3] / n[3]
+    assert np.sqrt(cov[2, 2]) > 0.003  # not the design-based 0 +/- 0
+    # no year with both loss and non-loss points: the data cannot inform the pooling
+    assert pooled_proportions(np.zeros(5), n) is None
+    assert pooled_proportions(n, n) is None
+
+
+def test_pooled_loss_adds_the_strata_and_keeps_an_uninformed_stratum_design_based():
+    from models.map_accuracy import pooled_loss_estimates, pooled_proportions
+
+    strata = [["loss", "buffer", "stable"]] * 4
+    mapped = [np.array([500.0, 2_000.0, 90_000.0])] * 4
+    counts = [np.array([[80.0, 20.0], [b, 100.0 - b], [0.0, 200.0]]) for b in (3, 0, 2, 5)]
+    got = pooled_loss_estimates(strata, mapped, counts)
+    assert got["design_strata"] == ["stable"]
+    ua, ua_cov = pooled_proportions(np.full(4, 80.0), np.full(4, 100.0))
+    pb, pb_cov = pooled_proportions(np.array([3.0, 0, 2, 5]), np.full(4, 100.0))
+    np.testing.assert_allclose(got["loss_ha"], 500 * ua + 2_000 * pb)
+    np.testing.assert_allclose(got["loss_cov_ha2"], 500**2 * ua_cov + 2_000**2 * pb_cov)
+    np.testing.assert_allclose(got["loss_se_ha"] ** 2, np.diag(got["loss_cov_ha2"]))
