@@ -593,8 +593,8 @@ class Study:
     #: replication run), ``status``, ``truth_ner``, ``ner_pit``, ``intervals`` (the
     #: accounted ones, as above) and ``diagnostics`` of the misspecified model's fits
     misspecified: dict[str, dict] = field(default_factory=dict)
-    #: NUTS settings of each model's fits (the run's ``[sampler]``)
-    samplers: dict[str, Sampler] = field(default_factory=dict)
+    #: NUTS settings of each model's fits (the run's ``[sampler]``, as a dict of its fields)
+    samplers: dict[str, dict] = field(default_factory=dict)
 
 
 def _seed(seed: int, *key: int) -> int:
@@ -768,7 +768,7 @@ def run_study(
         status,
         seconds,
         mis,
-        {name: p.sampler for name, p in probs.items()},
+        {name: p.sampler.model_dump() for name, p in probs.items()},
     )
 
 

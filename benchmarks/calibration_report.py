@@ -256,7 +256,7 @@ def write_report(study: Study, out: Path, command: str | None = None) -> str:
         "replications": study.replications,
         "replications_default": REPLICATIONS,
         "seed": study.seed,
-        "samplers": {k: v.model_dump() for k, v in study.samplers.items()},
+        "samplers": study.samplers,
         "rank_draws": RANK_DRAWS,
         "bins": BINS,
         "alpha": ALPHA,

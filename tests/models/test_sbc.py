@@ -164,3 +164,18 @@ def test_sbc_fits_pass_the_runs_sampler_gate(calibration_study, model):
     assert sum(passed) >= 0.95 * len(passed), (
         f"{model}: {sum(passed)} of {len(passed)} fits pass the sampler gate"
     )
+
+
+@pytest.mark.slow
+def test_the_study_report_is_written_and_reads_back(calibration_study, tmp_path):
+    """``python -m benchmarks.calibration``'s files, and the study they keep to redraw."""
+    from benchmarks.calibration_report import load_study, write_report
+
+    md = write_report(calibration_study, tmp_path, command="test")
+    assert (tmp_path / "calibration.md").read_text() == md
+    for model in ("biomass", "deforestation", "leakage"):
+        assert (tmp_path / f"sbc_{model}_ranks.png").stat().st_size > 0
+    again = load_study(tmp_path / "calibration.json")
+    assert again.ranks == calibration_study.ranks
+    assert again.samplers == calibration_study.samplers
+    assert again.samplers["biomass"]["draws"] == load_config(cal.LOS_AMIGOS).config.sampler.draws
