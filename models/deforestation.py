@@ -19,7 +19,9 @@ close). The process noise ``u`` is independent between years
 (``noise = "iid"``, ``u_t ~ N(0, sigma)``) or a stationary AR(1)
 (``noise = "ar1"``, marginal SD ``sigma``, correlation ``phi^|i-j|``). Because
 ``y`` and ``u`` are both Gaussian on the log-hazard scale, the noise is
-**integrated out**: ``y ~ N(mu, sigma^2 R(phi) + diag(s^2))``. The model has no
+**integrated out**: ``y ~ N(mu, sigma^2 R(phi) + diag(s^2))`` (with the loss estimates'
+covariance, e.g. a map's accuracy series pooled across years, in place of ``diag(s^2)``:
+:func:`observed_log_hazard_cov`). The model has no
 latent per-year parameters and so no funnel between ``sigma`` and the noise,
 whichever of the map error and the process noise dominates (a centred latent
 noise diverges when the map error is small beside ``sigma``, a non-centred one
