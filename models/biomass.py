@@ -173,7 +173,7 @@ def build_model(
     ``root_shoot``, and the plots' log densities are jointly normal,
     ``y ~ N(m_0 1, D + Z C Z')`` with ``D = diag(tau_s[p]^2 + m_p^2)``, ``Z`` the
     plot-to-stratum incidence and ``C`` :func:`_stratum_cov` (Gelman et al. 2013, *Bayesian
-    Data Analysis* §5.4, Eq. 5.17-5.21: the hierarchical normal model's marginal
+    Data Analysis* §5.4: the hierarchical normal model's marginal
     posterior of its variances). No funnel is left for NUTS: the means, the parameters
     whose scale the variances set, are not sampled. :func:`draw_stratum_means` then
     draws them from their exact normal conditional, and :func:`fit_plots` returns them
@@ -255,7 +255,7 @@ def _marginal_logp(y, variance, sigma_stratum, incidence, m0):
     stratum ``incidence`` (n x k), ``C = sigma^2 I + s_0^2 J`` (:func:`_stratum_cov`;
     ``sigma = 0`` for one stratum, whose ``C = s_0^2``). The Woodbury identity and the
     matrix determinant lemma (Harville 1997, *Matrix Algebra from a Statistician's
-    Perspective*, Thm. 18.1.1 and 18.2.8), applied once to ``sigma^2 I`` and once more to
+    Perspective*, Ch. 18), applied once to ``sigma^2 I`` and once more to
     the rank-one ``s_0^2 J``, give with ``a_s = sum_{p in s} 1/d_p``,
     ``b_s = sum_{p in s} r_p/d_p`` (``r = y - m_0``), ``u_s = 1 + sigma^2 a_s``::
 

@@ -339,7 +339,7 @@ def pooled_proportions(loss_counts, sample_sizes) -> tuple[np.ndarray, np.ndarra
     """A stratum's loss proportion of each year, partially pooled across years.
 
     The hierarchical beta-binomial model of Gelman et al. (2013, *Bayesian Data
-    Analysis*, 3rd ed., §5.3, Eq. 5.8 and the prior ``p(alpha, beta) ∝ (alpha +
+    Analysis*, 3rd ed., §5.3, and the prior ``p(alpha, beta) ∝ (alpha +
     beta)^(-5/2)`` of the rat-tumour example): year ``y``'s sample of ``n_y`` points
     has ``x_y`` reference-loss points, ``x_y ~ Binomial(n_y, p_y)``, ``p_y ~ Beta(alpha,
     beta)``. The marginal posterior of ``(log(alpha/beta), log(alpha + beta))`` is

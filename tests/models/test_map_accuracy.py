@@ -152,7 +152,7 @@ def test_pooled_proportions_match_sampling_the_hierarchical_model():
         total = pt.exp(v)
         alpha = total * pm.math.sigmoid(u)
         beta = total - alpha
-        # p(u, v) ∝ alpha beta (alpha + beta)^(-5/2) (BDA3 Eq. 5.10 and its Jacobian)
+        # p(u, v) ∝ alpha beta (alpha + beta)^(-5/2) (BDA3 §5.3, and its Jacobian)
         pm.Potential("prior", pt.log(alpha) + pt.log(beta) - 2.5 * v)
         p = pm.Beta("p", alpha, beta, shape=8)
         pm.Binomial("x", n=n, p=p, observed=x)
