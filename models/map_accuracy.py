@@ -395,9 +395,12 @@ def pooled_proportions(loss_counts, sample_sizes) -> tuple[np.ndarray, np.ndarra
     w /= w.sum()
     mean_given = ((alpha + x) / (total + n)).reshape(w.size, -1)
     var_given = mean_given * (1.0 - mean_given) / (total.reshape(w.size, 1) + n + 1.0)
-    mean = w @ mean_given
+    # einsum, not BLAS: a threaded matrix product's last bits depend on the thread count,
+    # and a run must give the same numbers in a shell and on a one-thread Dask worker
+    mean = np.einsum("g,gi->i", w, mean_given)
     centred = mean_given - mean
-    cov = (centred * w[:, None]).T @ centred + np.diag(w @ var_given)
+    cov = np.einsum("g,gi,gj->ij", w, centred, centred)
+    cov[np.diag_indices_from(cov)] += np.einsum("g,gi->i", w, var_given)
     return mean, cov
 
 

@@ -20,6 +20,7 @@ import arviz as az
 import numpy as np
 import pymc as pm
 import xarray as xr
+from threadpoolctl import threadpool_limits
 
 from models.settings import Sampler
 
@@ -31,6 +32,7 @@ __all__ = [
     "chain_progress",
     "diagnose",
     "flat_draws",
+    "one_blas_thread",
 ]
 
 log = logging.getLogger(__name__)
@@ -59,6 +61,17 @@ def chain_progress():
         _CHAIN_PROGRESS.reset(token)
 
 
+def one_blas_thread():
+    """BLAS and LAPACK on one thread within this block, in every process alike.
+
+    A factorisation's last bits depend on how many threads the BLAS splits it over,
+    and a Dask worker runs with one while a run in the shell has every core: a model
+    whose density factors a matrix (a multivariate normal likelihood) would sample
+    other draws on each. With one thread everywhere, the same seed gives the same bits.
+    """
+    return threadpool_limits(limits=1, user_api="blas")
+
+
 def sample(model: pm.Model, settings: Sampler, seed: int) -> xr.DataTree:
     """Draw from the posterior of ``model`` with nutpie's NUTS.
 
@@ -69,7 +82,7 @@ def sample(model: pm.Model, settings: Sampler, seed: int) -> xr.DataTree:
     xarray.DataTree
         Groups ``posterior``, ``sample_stats``, ``observed_data`` (and others PyMC adds).
     """
-    with model:
+    with model, one_blas_thread():
         return pm.sample(
             draws=settings.draws,
             tune=settings.tune,
