@@ -32,7 +32,6 @@ __all__ = [
     "chain_progress",
     "diagnose",
     "flat_draws",
-    "one_blas_thread",
 ]
 
 log = logging.getLogger(__name__)
@@ -61,7 +60,7 @@ def chain_progress():
         _CHAIN_PROGRESS.reset(token)
 
 
-def one_blas_thread():
+def _one_blas_thread():
     """BLAS and LAPACK on one thread within this block, in every process alike.
 
     A factorisation's last bits depend on how many threads the BLAS splits it over,
@@ -82,7 +81,7 @@ def sample(model: pm.Model, settings: Sampler, seed: int) -> xr.DataTree:
     xarray.DataTree
         Groups ``posterior``, ``sample_stats``, ``observed_data`` (and others PyMC adds).
     """
-    with model, one_blas_thread():
+    with model, _one_blas_thread():
         return pm.sample(
             draws=settings.draws,
             tune=settings.tune,
