@@ -211,8 +211,8 @@ def build_model(
             pm.HalfNormal("sigma_stratum", HYPERPRIORS["sigma_stratum"]) if k > 1 else None
         )
         tau = pm.HalfNormal("tau", HYPERPRIORS["tau"], dims="stratum")
-        cov = _stratum_cov(sigma_stratum, k)
         if explicit_means:
+            cov = _stratum_cov(sigma_stratum, k)
             mu = pm.MvNormal("mu_stratum", mu=np.full(k, m0), cov=cov, dims="stratum")
             pm.Normal(
                 "log_agb",
