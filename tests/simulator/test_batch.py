@@ -30,17 +30,32 @@ from tests.conftest import SMALL_SAMPLER, copy_run, fake_manifest, make_inputs
 PS = [0.025, 0.05, 0.25, 0.5, 0.75, 0.95, 0.975]
 
 
-@pytest.fixture(scope="module")
-def client():
+def _two_worker_client():
     from distributed import Client, LocalCluster
 
     with (
         LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
         ) as cluster,
         Client(cluster) as c,
     ):
         yield c
+
+
+@pytest.fixture(scope="module")
+def client():
+    """One cluster for the tests that leave its workers alive."""
+    yield from _two_worker_client()
+
+
+@pytest.fixture
+def doomed_client():
+    """A cluster of its own for a test that kills workers, so no other test waits on restarts."""
+    yield from _two_worker_client()
+
+
+# a nanny restarts a killed worker in seconds, but far slower on a loaded machine
+RESTART_TIMEOUT_S = 300
 
 
 @pytest.fixture(scope="module")
@@ -128,24 +143,24 @@ def _stream_killing_after_the_first_chunk(client, inputs, n, seed, kill):
     return serial, distributed, killed[0]
 
 
-def test_a_killed_worker_changes_no_number(client, inputs):
+def test_a_killed_worker_changes_no_number(doomed_client, inputs):
+    client = doomed_client
     serial, distributed, (worker, lost) = _stream_killing_after_the_first_chunk(
         client, inputs, 40 * BLOCK_SIZE, 4, _kill_a_busy_worker
     )
     _identical(serial, distributed)
     assert lost, "the killed worker had a chunk in hand"
-    client.wait_for_workers(2, timeout=60)  # the nanny restarted it
+    client.wait_for_workers(2, timeout=RESTART_TIMEOUT_S)  # the nanny restarted it
     assert worker not in client.scheduler_info()["workers"]
 
 
-def test_losing_every_worker_that_holds_the_inputs_changes_no_number(client, inputs):
+def test_losing_every_worker_that_holds_the_inputs_changes_no_number(doomed_client, inputs):
     """The inputs are scattered again and the cancelled chunks resubmitted, not lost."""
     serial, distributed, holders = _stream_killing_after_the_first_chunk(
-        client, inputs, 24 * BLOCK_SIZE, 5, _kill_the_holders_of_the_inputs
+        doomed_client, inputs, 24 * BLOCK_SIZE, 5, _kill_the_holders_of_the_inputs
     )
     _identical(serial, distributed)
     assert holders
-    client.wait_for_workers(2, timeout=60)
 
 
 # --------------------------------------------------------------------------- batch specs
@@ -383,10 +398,11 @@ set = { "accounting.buffer_pct" = 20 }
 
 
 @pytest.mark.slow
-def test_batch_on_two_workers_equals_serial_runs_despite_a_killed_worker(small, client):
+def test_batch_on_two_workers_equals_serial_runs_despite_a_killed_worker(small, doomed_client):
     """Four whole runs and a huge run split into chunks, one worker killed mid-run."""
     from simulator.orchestration.pipeline import run
 
+    client = doomed_client
     path = _spec(
         small,
         """
@@ -438,7 +454,7 @@ chunk_size = 65_536
     [again_dir] = [r.run_dir for r in result.results if r.member.name == "s-00"]
     tables = _tables(again_dir)
     shutil.rmtree(out / "s-00")
-    client.wait_for_workers(2, timeout=60)
+    client.wait_for_workers(2, timeout=RESTART_TIMEOUT_S)
     again = run_batch(batch, out, client, resume=True, numba_threads=1)
     statuses = {r.member.name: r.status for r in again.results}
     assert statuses == {"base": "resumed", "seed-buffer": "resumed", "s-00": "done"} | {
