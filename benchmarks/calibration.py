@@ -326,6 +326,7 @@ def problems(spec: RunSpec, data: RunData) -> dict[str, Problem]:
         defo["loss_ha"],
         defo["loss_se_ha"],
         cfg.deforestation,
+        loss_cov_ha2=defo.get("loss_cov_ha2"),
     )
     leak_model = leakage.build_model(
         belt["year"],
@@ -555,12 +556,15 @@ def misspecified_data(
     if scenario == "ar1_noise":
         trend = model["trend_years"].get_value()
         obs_sd = model["log_hazard_obs_sd"].get_value()
+        if "log_hazard_obs_cov" in model.named_vars:  # correlated map errors
+            obs_sd = np.linalg.cholesky(model["log_hazard_obs_cov"].get_value())
         mu = deforestation.log_hazard_mean(
             truth["a"], truth["b"], truth["c"], trend, model["highway"].get_value()
         )
         u = ar1_noise(float(truth["sigma"]), AR1_PHI, trend.size, gen)
         overrides = {"rate_phi": np.array([AR1_PHI]), "noise_last": np.array([u[-1]])}
-        return mu + u + obs_sd * gen.standard_normal(trend.size), overrides
+        eps = gen.standard_normal(trend.size)
+        return mu + u + (obs_sd @ eps if obs_sd.ndim == 2 else obs_sd * eps), overrides
     if scenario == "heavy_tailed_plots":
         index = model["stratum_index"].get_value()
         meas_sd = model["log_measurement_sd"].get_value()

@@ -19,7 +19,9 @@ close). The process noise ``u`` is independent between years
 (``noise = "iid"``, ``u_t ~ N(0, sigma)``) or a stationary AR(1)
 (``noise = "ar1"``, marginal SD ``sigma``, correlation ``phi^|i-j|``). Because
 ``y`` and ``u`` are both Gaussian on the log-hazard scale, the noise is
-**integrated out**: ``y ~ N(mu, sigma^2 R(phi) + diag(s^2))``. The model has no
+**integrated out**: ``y ~ N(mu, sigma^2 R(phi) + diag(s^2))`` (with the loss estimates'
+covariance, e.g. a map's accuracy series pooled across years, in place of ``diag(s^2)``:
+:func:`observed_log_hazard_cov`). The model has no
 latent per-year parameters and so no funnel between ``sigma`` and the noise,
 whichever of the map error and the process noise dominates (a centred latent
 noise diverges when the map error is small beside ``sigma``, a non-centred one
@@ -86,6 +88,7 @@ __all__ = [
     "projection_covariates",
     "gap_years",
     "observed_log_hazard",
+    "observed_log_hazard_cov",
     "draw_noise",
     "build_model",
     "fit",
@@ -234,8 +237,30 @@ def observed_log_hazard(forest_area_ha, loss_ha, loss_se_ha) -> tuple[np.ndarray
     return np.log(hazard), se / ((1.0 - r) * hazard)
 
 
+def observed_log_hazard_cov(forest_area_ha, loss_ha, loss_se_ha, loss_cov_ha2=None) -> np.ndarray:
+    """Covariance of the observed log hazards: the loss covariance by the delta method.
+
+    ``y_t = log(-log(1 - L_t / F_t))`` has ``dy_t / dL_t = 1 / ((F_t - L_t) h_t)`` with
+    ``h_t = -log(1 - L_t / F_t)``, so ``Cov(y) = J Cov(L) J`` with ``J`` that diagonal
+    (the SD of :func:`observed_log_hazard` on its diagonal). ``loss_cov_ha2`` None: the
+    years' errors independent, ``diag(loss_se_ha^2)``.
+    """
+    _, s_y = observed_log_hazard(forest_area_ha, loss_ha, loss_se_ha)
+    if loss_cov_ha2 is None:
+        return np.diag(s_y**2)
+    jac = s_y / np.asarray(loss_se_ha, dtype=float)  # 1 / ((F - L) h)
+    return np.asarray(loss_cov_ha2, dtype=float) * np.outer(jac, jac)
+
+
 def draw_noise(
-    tree: xr.DataTree, years, forest_area_ha, loss_ha, loss_se_ha, settings: Deforestation, seed
+    tree: xr.DataTree,
+    years,
+    forest_area_ha,
+    loss_ha,
+    loss_se_ha,
+    settings: Deforestation,
+    seed,
+    loss_cov_ha2=None,
 ) -> np.ndarray:
     """Latent process noise ``u`` per posterior draw, from its exact Gaussian conditional.
 
@@ -243,6 +268,7 @@ def draw_noise(
     ``u ~ N(0, S)`` (``S = sigma^2 R(phi)``) and ``eps ~ N(0, D)``: ``u | y`` is normal
     with mean ``S (S + D)^-1 (y - mu)`` and covariance ``S - S (S + D)^-1 S`` (e.g.
     Rasmussen & Williams 2006, *Gaussian Processes for Machine Learning*, Eq. A.6).
+    ``D`` is :func:`observed_log_hazard_cov` (diagonal unless ``loss_cov_ha2`` is given).
 
     Returns
     -------
@@ -261,15 +287,16 @@ def draw_noise(
     gen = np.random.default_rng([seed, 0x6E6F69])
     out = np.empty_like(mu)
     d = s_y**2
-    if np.all(phi == 0):
+    obs_cov = observed_log_hazard_cov(forest_area_ha, loss_ha, loss_se_ha, loss_cov_ha2)
+    if np.all(phi == 0) and loss_cov_ha2 is None:
         var = get["sigma"][:, None] ** 2
         gain = var / (var + d[None, :])
         out = gain * resid + np.sqrt(gain * d[None, :]) * gen.standard_normal(mu.shape)
     else:
         lag = np.abs(np.arange(n)[:, None] - np.arange(n)[None, :])
         for i in range(mu.shape[0]):
-            cov_u = get["sigma"][i] ** 2 * phi[i] ** lag
-            k = cov_u @ np.linalg.inv(cov_u + np.diag(d))
+            cov_u = get["sigma"][i] ** 2 * phi[i] ** lag  # 0 ** 0 = 1: iid is sigma^2 I
+            k = cov_u @ np.linalg.inv(cov_u + obs_cov)
             cond = cov_u - k @ cov_u
             chol = np.linalg.cholesky(cond + 1e-12 * np.eye(n))
             out[i] = k @ resid[i] + chol @ gen.standard_normal(n)
@@ -277,9 +304,20 @@ def draw_noise(
 
 
 def build_model(
-    years, forest_area_ha, loss_ha, loss_se_ha, settings: Deforestation, monitoring=None
+    years,
+    forest_area_ha,
+    loss_ha,
+    loss_se_ha,
+    settings: Deforestation,
+    monitoring=None,
+    loss_cov_ha2=None,
 ) -> pm.Model:
     """PyMC model of the reference-region loss hazard and the project scenario.
+
+    ``loss_cov_ha2``, when given, is the covariance of the years' loss estimates (ha^2;
+    e.g. :func:`models.map_accuracy.pooled_loss_estimates`, whose years share their
+    hyperparameters): the observations are then jointly normal with that error
+    covariance (:func:`observed_log_hazard_cov`) in place of ``diag(s^2)``.
 
     ``monitoring``, when given, is a dict of arrays ``expected_loss_ha`` (the loss the
     project area would have had without the project, e.g. from matched controls),
@@ -300,12 +338,22 @@ def build_model(
         c = pm.Normal("c", *HYPERPRIORS["c"])
         sigma = pm.HalfNormal("sigma", HYPERPRIORS["sigma"])
         mu = log_hazard_mean(a, b, c, trend, highway)
+        if loss_cov_ha2 is not None:
+            obs_cov = pm.Data(
+                "log_hazard_obs_cov",
+                observed_log_hazard_cov(forest_area_ha, loss_ha, loss_se_ha, loss_cov_ha2),
+            )
+        else:
+            obs_cov = pt.diag(obs_sd**2)
         if settings.noise == "ar1":
             # (phi + 1) / 2 ~ Beta: mean 0, SD 0.45 for Beta(2, 2), on (-1, 1)
             phi_share = pm.Beta("phi_share", *HYPERPRIORS["phi"])
             phi = pm.Deterministic("phi", 2.0 * phi_share - 1.0)
             lag = np.abs(np.arange(n)[:, None] - np.arange(n)[None, :])
-            cov = sigma**2 * phi**lag + pt.diag(obs_sd**2)
+            cov = sigma**2 * phi**lag + obs_cov
+            pm.MvNormal("log_hazard_obs", mu=mu, cov=cov, observed=y, dims="year")
+        elif loss_cov_ha2 is not None:
+            cov = sigma**2 * np.eye(n) + obs_cov
             pm.MvNormal("log_hazard_obs", mu=mu, cov=cov, observed=y, dims="year")
         else:
             pm.Normal(
@@ -348,6 +396,7 @@ def fit(
     sampler: Sampler,
     seed: int,
     monitoring=None,
+    loss_cov_ha2=None,
 ) -> xr.DataTree:
     """Sample the posterior of :func:`build_model`, with its prior predictive.
 
@@ -359,9 +408,13 @@ def fit(
         ``prior_predictive`` (500 draws of ``loss_pct``, the observed loss as % of
         forest, from the priors).
     """
-    model = build_model(years, forest_area_ha, loss_ha, loss_se_ha, settings, monitoring)
+    model = build_model(
+        years, forest_area_ha, loss_ha, loss_se_ha, settings, monitoring, loss_cov_ha2
+    )
     tree = sample(model, sampler, seed)
-    noise = draw_noise(tree, years, forest_area_ha, loss_ha, loss_se_ha, settings, seed)
+    noise = draw_noise(
+        tree, years, forest_area_ha, loss_ha, loss_se_ha, settings, seed, loss_cov_ha2
+    )
     post = tree.posterior.to_dataset()
     x, h = covariates(years, years, settings)
     eta = (
@@ -385,15 +438,23 @@ def fit(
 
 
 def pointwise_log_likelihood(
-    tree: xr.DataTree, years, forest_area_ha, loss_ha, loss_se_ha, settings: Deforestation
+    tree: xr.DataTree,
+    years,
+    forest_area_ha,
+    loss_ha,
+    loss_se_ha,
+    settings: Deforestation,
+    loss_cov_ha2=None,
 ) -> np.ndarray:
     """Log predictive density of each year's observation given the other years, per draw.
 
     The observations ``y`` (log hazard) are jointly normal given the parameters:
     ``y ~ N(mu, C)`` with ``C = sigma^2 R(phi) + diag(s^2)`` (``R = I`` for ``noise =
-    "iid"``). For a non-factorised normal model the leave-one-out conditional of year
-    ``i`` is, with ``g = C^-1 (y - mu)`` and ``c_ii = [C^-1]_ii`` (Bürkner, Gabry &
-    Vehtari 2021, Comput. Stat. 36, 1243-1261, Eq. 3.4-3.5)::
+    "iid"``; :func:`observed_log_hazard_cov` in place of ``diag(s^2)`` when the
+    loss estimates' covariance is given). For a non-factorised normal model the
+    leave-one-out conditional of year ``i`` is, with ``g = C^-1 (y - mu)`` and
+    ``c_ii = [C^-1]_ii`` (Bürkner, Gabry & Vehtari 2021, Comput. Stat. 36, 1243-1261,
+    Eq. 3.4-3.5)::
 
         log p(y_i | y_-i, theta) = -log(2 pi)/2 + log(c_ii)/2 - g_i^2 / (2 c_ii)
 
@@ -413,10 +474,11 @@ def pointwise_log_likelihood(
     mu = a[..., None] + b[..., None] * x + c[..., None] * h
     n = years.size
     shape = a.shape
-    if "phi" in post:
-        phi = post["phi"].values.reshape(-1)
+    if "phi" in post or loss_cov_ha2 is not None:
+        phi = post["phi"].values.reshape(-1) if "phi" in post else np.zeros(sigma.size)
         lag = np.abs(np.arange(n)[:, None] - np.arange(n)[None, :])
-        cov = (sigma.reshape(-1, 1, 1) ** 2) * phi[:, None, None] ** lag + np.diag(s_y**2)
+        obs_cov = observed_log_hazard_cov(forest_area_ha, loss_ha, loss_se_ha, loss_cov_ha2)
+        cov = (sigma.reshape(-1, 1, 1) ** 2) * phi[:, None, None] ** lag + obs_cov
         prec = np.linalg.inv(cov)
         g = np.einsum("kij,kj->ki", prec, y[None, :] - mu.reshape(-1, n))
         cii = np.diagonal(prec, axis1=1, axis2=2)

@@ -68,7 +68,9 @@ def compare_noise(spec, data, posteriors, other_tree: xr.DataTree | None = None)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # ArviZ warns on high Pareto k: reported below
         for name, tree in trees.items():
-            pointwise = deforestation.pointwise_log_likelihood(tree, *args, settings[name])
+            pointwise = deforestation.pointwise_log_likelihood(
+                tree, *args, settings[name], d.get("loss_cov_ha2")
+            )
             loo[name] = az.loo(loo_tree(tree, pointwise), pointwise=True)
         table = az.compare(loo, method="stacking", round_to="none")
     rows = []

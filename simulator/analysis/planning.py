@@ -11,7 +11,12 @@ its SD). More accuracy-assessment points change each year's loss SE, recomputed
 by the stratified estimator (:func:`models.map_accuracy.annual_loss_estimates`)
 on the error matrix scaled to the larger sample with the same proportions
 (rounded to whole points); the map share of the projected log-rate variance is
-then recomputed by :func:`gls_prediction_variance`.
+then recomputed by :func:`gls_prediction_variance`. The factor is the stratified
+estimator's even when the rate model takes the series pooled across years
+(:func:`models.map_accuracy.pooled_loss_estimates`): scaling the counts with the
+same proportions makes their year-to-year differences look more real and the pooling
+weaker, so the pooled variance of a year can grow with more points, an artefact of
+that projection; the stratified estimator's ratio is the monotone approximation.
 
 References: see :mod:`simulator.analysis.sensitivity`.
 """

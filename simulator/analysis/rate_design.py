@@ -50,18 +50,22 @@ class RateDesign:
 def gls_prediction_variance(design: np.ndarray, x_star: np.ndarray, obs_var: np.ndarray) -> float:
     """Variance of a linear prediction ``x_star' beta`` by generalised least squares.
 
-    ``Var = x*' (X' W X)^-1 x*`` with ``W = diag(1 / obs_var)`` (Aitken's GLS;
-    e.g. Seber & Lee 2003, Linear Regression Analysis, §3.10).
+    ``Var = x*' (X' W X)^-1 x*`` with ``W`` the inverse of the observations'
+    covariance (Aitken's GLS; e.g. Seber & Lee 2003, Linear Regression Analysis,
+    §3.10).
 
     Parameters
     ----------
     design : ndarray, shape (n, p)
     x_star : ndarray, shape (p,)
-    obs_var : ndarray, shape (n,)
-        Variance of each observation.
+    obs_var : ndarray, shape (n,) or (n, n)
+        Variance of each observation (independent), or their covariance.
     """
-    w = 1.0 / np.asarray(obs_var, dtype=float)
-    info = design.T @ (design * w[:, None])
+    obs_var = np.asarray(obs_var, dtype=float)
+    if obs_var.ndim == 1:
+        info = design.T @ (design / obs_var[:, None])
+    else:
+        info = design.T @ np.linalg.solve(obs_var, design)
     return float(x_star @ np.linalg.solve(info, x_star))
 
 
@@ -71,7 +75,8 @@ def map_share(rd: RateDesign, loss_se_ha: np.ndarray) -> float:
     ``w = (V(se) - V(0)) / V(se)`` with ``V`` = :func:`gls_prediction_variance` of the
     mean projected log rate when each year's observation has variance
     ``sigma^2 + (se_t / loss_t)^2`` (process noise plus map error, the rate model's
-    two error terms; the weakly informative priors are ignored).
+    two error terms; the weakly informative priors are ignored). ``loss_se_ha`` may
+    be the loss estimates' covariance (ha^2, years x years) instead of their SEs.
     """
     full = rate_variance(rd, loss_se_ha)
     none = rate_variance(rd, np.zeros_like(loss_se_ha))
@@ -79,8 +84,14 @@ def map_share(rd: RateDesign, loss_se_ha: np.ndarray) -> float:
 
 
 def rate_variance(rd: RateDesign, loss_se_ha: np.ndarray) -> float:
-    log_se = np.asarray(loss_se_ha, dtype=float) / rd.loss_ha
-    return gls_prediction_variance(rd.design, rd.x_star, rd.process_var + log_se**2)
+    """:func:`gls_prediction_variance` with the loss errors (SEs, or a covariance in ha^2)."""
+    err = np.asarray(loss_se_ha, dtype=float)
+    if err.ndim == 1:
+        log_se = err / rd.loss_ha
+        return gls_prediction_variance(rd.design, rd.x_star, rd.process_var + log_se**2)
+    log_cov = err / np.outer(rd.loss_ha, rd.loss_ha)  # delta method on the log scale
+    obs = rd.process_var * np.eye(rd.loss_ha.size) + log_cov
+    return gls_prediction_variance(rd.design, rd.x_star, obs)
 
 
 def projected_loss_se(accuracy, added: int) -> np.ndarray:

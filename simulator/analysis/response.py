@@ -426,7 +426,8 @@ def run_response_model(
     allometry_share = np.asarray(allometric, dtype=float) / plot_terms
     allocated = inputs.loss_target is not None
     rd = run_design(spec, data, inputs.rate_sigma)
-    w_map = 0.0 if allocated else map_share(rd, data.deforestation["loss_se_ha"])
+    d = data.deforestation
+    w_map = 0.0 if allocated else map_share(rd, d.get("loss_cov_ha2", d["loss_se_ha"]))
     return build_response_model(
         strata,
         flat_draws(bio, "agb_mg_ha"),

@@ -15,7 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-from models.map_accuracy import LOSS_CLASSES, AreaEstimate, annual_loss_estimates
+from models.map_accuracy import (
+    LOSS_CLASSES,
+    AreaEstimate,
+    annual_loss_estimates,
+    pooled_loss_estimates,
+)
 from simulator.config import RunSpec
 from simulator.data.tables import SCHEMAS, read_bytes, read_table
 from simulator.errors import DataError
@@ -165,7 +170,14 @@ def _check_trees(spec: RunSpec, plots: dict, trees: dict) -> None:
 
 
 def _loss_from_map(spec: RunSpec, areas: dict, sample: dict):
-    """Annual loss and its SE from the map and its accuracy sample (stratified estimator)."""
+    """Annual loss, its SE and covariance from the map and its accuracy sample.
+
+    The series the rate model takes is the model-based one, each stratum's proportion
+    pooled across years (:func:`models.map_accuracy.pooled_loss_estimates`), with the
+    covariance its shared hyperparameters give the years (``loss_cov_ha2``); the
+    stratified estimates of each year (Olofsson et al. 2014) are returned beside it
+    for the accuracy report.
+    """
     map_path, sample_path = spec.data_path("map_areas"), spec.data_path("accuracy_sample")
     years = np.unique(areas["year"])
     _check_years(map_path, years)
@@ -189,11 +201,13 @@ def _loss_from_map(spec: RunSpec, areas: dict, sample: dict):
         estimates = annual_loss_estimates(years.tolist(), strata, mapped, counts)
     except ValueError as err:
         raise DataError(f"{sample_path}: {err}") from err
+    pooled = pooled_loss_estimates(strata, mapped, counts)
     table = {
         "year": years.astype(np.int64),
         "forest_area_ha": np.array([m.sum() for m in mapped]),
-        "loss_ha": np.array([e.area[0] for e in estimates]),
-        "loss_se_ha": np.array([e.area_se[0] for e in estimates]),
+        "loss_ha": pooled["loss_ha"],
+        "loss_se_ha": pooled["loss_se_ha"],
+        "loss_cov_ha2": pooled["loss_cov_ha2"],
     }
     bad = np.flatnonzero(table["loss_se_ha"] <= 0)
     if bad.size:

@@ -166,6 +166,7 @@ def _fit_rate(spec: RunSpec, data: RunData, settings) -> xr.DataTree:
         spec.config.sampler,
         model_seed(spec.config.simulation.seed, "deforestation"),
         monitoring=data.project_monitoring,
+        loss_cov_ha2=d.get("loss_cov_ha2"),
     )
 
 

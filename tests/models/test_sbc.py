@@ -121,9 +121,12 @@ def test_swapped_data_give_the_log_density_of_a_fresh_model(los_amigos):
             s_y = p.model["log_hazard_obs_sd"].get_value()
             forest = defo["forest_area_ha"]
             r = loss_fraction(y)
-            se = s_y * (1 - r) * (-np.log1p(-r)) * forest
+            jac = 1.0 / ((1 - r) * (-np.log1p(-r)) * forest)  # d y / d loss
+            se = s_y / jac
+            # the design's error covariance on the cloglog scale, back to ha^2
+            cov = p.model["log_hazard_obs_cov"].get_value() / np.outer(jac, jac)
             fresh = deforestation.build_model(
-                defo["year"], forest, r * forest, se, cfg.deforestation
+                defo["year"], forest, r * forest, se, cfg.deforestation, loss_cov_ha2=cov
             )
         else:
             fresh = leakage.build_model(
