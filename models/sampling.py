@@ -32,6 +32,7 @@ __all__ = [
     "chain_progress",
     "diagnose",
     "flat_draws",
+    "one_blas_thread",
 ]
 
 log = logging.getLogger(__name__)
@@ -60,13 +61,15 @@ def chain_progress():
         _CHAIN_PROGRESS.reset(token)
 
 
-def _one_blas_thread():
+def one_blas_thread():
     """BLAS and LAPACK on one thread within this block, in every process alike.
 
     A factorisation's last bits depend on how many threads the BLAS splits it over,
     and a Dask worker runs with one while a run in the shell has every core: a model
     whose density factors a matrix (a multivariate normal likelihood) would sample
     other draws on each. With one thread everywhere, the same seed gives the same bits.
+    :func:`simulator.orchestration.pipeline.run` holds it for the whole run, so every
+    factorisation after sampling (noise draws, LOO, error budget) is bit-stable too.
     """
     return threadpool_limits(limits=1, user_api="blas")
 
@@ -81,7 +84,7 @@ def sample(model: pm.Model, settings: Sampler, seed: int) -> xr.DataTree:
     xarray.DataTree
         Groups ``posterior``, ``sample_stats``, ``observed_data`` (and others PyMC adds).
     """
-    with model, _one_blas_thread():
+    with model, one_blas_thread():
         return pm.sample(
             draws=settings.draws,
             tune=settings.tune,

@@ -50,7 +50,8 @@ PUBLIC = {
 
 #: What the sampling helpers and the biomass model offer: one gate (simulator.orchestration.gates)
 #: and one path from trees to stratum carbon (the pipeline's), none beside them; and the
-#: chains' progress display, which does not change a draw.
+#: chains' progress display, which does not change a draw; and the one BLAS thread count that
+#: makes a run's bits the same in a shell and on a Dask worker.
 MODEL_APIS = {
     "models.sampling": [
         "RHAT_MAX",
@@ -60,6 +61,7 @@ MODEL_APIS = {
         "chain_progress",
         "diagnose",
         "flat_draws",
+        "one_blas_thread",
     ],
 }
 

@@ -31,6 +31,7 @@ from pathlib import Path
 import numba
 import xarray as xr
 
+from models.sampling import one_blas_thread
 from simulator.accounting import Accounts, account_all
 from simulator.accounting.periods import PERIOD_DRAWS, account_periods
 from simulator.accounting.standards import STANDARDS
@@ -402,7 +403,8 @@ def run(
     except OSError as err:
         raise OutputError(f"{tmp}: cannot create it ({describe_os_error(err)})") from err
     try:
-        with _log_to(tmp / "run.log"):
+        # BLAS on one thread, as on a Dask worker: a run's bits must not depend on where
+        with _log_to(tmp / "run.log"), one_blas_thread():
             log.info("run %s of %s (config %s)", run_id, spec.path, cfg.digest())
             posteriors = timed(
                 "sampling",
