@@ -141,8 +141,8 @@ def appendix_data(spec, data, posteriors, post_tables, summary, manifest) -> dic
                 "sd": to_sd(row["sd"], row["sd"]),
                 "lo": to_sd(row["eti90_lb"], row["sd"]),
                 "hi": to_sd(row["eti90_ub"], row["sd"]),
-                "ess_bulk": f"{row['ess_bulk']:.0f}",
-                "ess_tail": f"{row['ess_tail']:.0f}",
+                "ess_bulk": f"{row['ess_bulk']:,.0f}",
+                "ess_tail": f"{row['ess_tail']:,.0f}",
                 "rhat": f"{row['r_hat']:.3f}",
             }
             for idx, row in table.iterrows()
@@ -151,8 +151,8 @@ def appendix_data(spec, data, posteriors, post_tables, summary, manifest) -> dic
         {
             "model": d.model,
             "rhat": f"{d.max_r_hat:.3f}",
-            "ess_bulk": f"{d.min_ess_bulk:.0f}",
-            "ess_tail": f"{d.min_ess_tail:.0f}",
+            "ess_bulk": f"{d.min_ess_bulk:,.0f}",
+            "ess_tail": f"{d.min_ess_tail:,.0f}",
             "div": str(d.divergences),
             "n": f"{d.n_samples:,}",
             "passed": "pass" if d.passed else "FAIL",
