@@ -66,6 +66,10 @@ STANDARD_KEYS = ("VM0007-1.8", "VM0007-1.6", "VCS-MR-4.4", "ART-TREES-2.0", "FCP
 
 class Stratum(_Section):
     name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_\-]+$")]
+    label: Annotated[
+        str,
+        Field(max_length=80, description="display name in the appendix (default: the name)"),
+    ] = ""
     area_ha: Annotated[
         float, Field(ge=0.01, le=1e9, description="forest area at the project start (ha)")
     ]
@@ -301,7 +305,11 @@ class RunConfig(_Section):
 
     def digest(self) -> str:
         """SHA-256 of the canonical JSON of the validated configuration."""
-        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        doc = self.model_dump(mode="json")
+        for stratum in doc["project"]["strata"]:
+            if not stratum["label"]:  # a display name added later: older configs keep their digest
+                del stratum["label"]
+        blob = json.dumps(doc, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()
 
 

@@ -35,6 +35,13 @@ from simulator.report.format import (
     to_sd,
 )
 from simulator.report.format import math_number as _q
+from simulator.report.labels import (
+    code_names,
+    humanise,
+    parameter_label,
+    relabel,
+    strata_labels,
+)
 
 __all__ = [
     "DATA_ROLES",
@@ -95,6 +102,7 @@ def appendix_data(spec, data, posteriors, post_tables, summary, manifest) -> dic
     carbon = flat_draws(bio, "carbon_tco2e_ha")
     area = np.array([s.area_ha for s in cfg.project.strata])
     agb_total = agb_co2 @ area
+    labels = strata_labels(cfg)
     strata = []
     for i, s in enumerate(cfg.project.strata):
         if posteriors.plots is not None:
@@ -104,7 +112,7 @@ def appendix_data(spec, data, posteriors, post_tables, summary, manifest) -> dic
             n_plots, agb_plots = "–", "–"  # stated carbon stocks, no plots
         strata.append(
             {
-                "name": s.name,
+                "name": labels[s.name],
                 "area": f"{s.area_ha:,.0f}",
                 "risk": f"{risk[i]:.3f}",
                 "plots": n_plots,
@@ -136,7 +144,7 @@ def appendix_data(spec, data, posteriors, post_tables, summary, manifest) -> dic
     for name, table in post_tables.items():
         params[name] = [
             {
-                "name": str(idx),
+                "name": parameter_label(str(idx), labels),
                 "mean": to_sd(row["mean"], row["sd"]),
                 "sd": to_sd(row["sd"], row["sd"]),
                 "lo": to_sd(row["eti90_lb"], row["sd"]),
@@ -189,6 +197,13 @@ def appendix_data(spec, data, posteriors, post_tables, summary, manifest) -> dic
         "agb_total": f"{agb_total.mean() / 1e6:.1f}",
         "agb_total_ci": central_range(agb_total, 1e6),
         "strata": strata,
+        # the key from what the appendix shows to the code names of tables/ and posterior.nc
+        "code_names": [{"label": labels[s.name], "code": s.name} for s in cfg.project.strata]
+        + [
+            entry
+            for table in post_tables.values()
+            for entry in code_names([str(i) for i in table.index], labels)
+        ],
         "data_files": [
             {
                 "name": name,
@@ -329,7 +344,7 @@ def prior_sensitivity_data(rows: list[dict]) -> list[dict]:
     """The prior-sensitivity table (:mod:`simulator.analysis.prior_sensitivity`), formatted."""
     return [
         {
-            "parameter": r["parameter"],
+            "parameter": parameter_label(r["parameter"]),
             "case": r["case"],
             "prior": r["prior"],
             "mean": tco2e(r["ner_mean"]),
@@ -593,7 +608,7 @@ def buffer_data(summary: xr.Dataset) -> dict:
     }
 
 
-def budget_data(budget_ds: xr.Dataset, plots) -> dict:
+def budget_data(budget_ds: xr.Dataset, plots, labels: dict[str, str]) -> dict:
     inv = plots.inventory
     sources, counts = np.unique(inv.wood_density_source, return_counts=True)
     n = inv.dbh_cm.size
@@ -601,7 +616,7 @@ def budget_data(budget_ds: xr.Dataset, plots) -> dict:
     return {
         "rows": [
             {
-                "stratum": str(s),
+                "stratum": labels.get(str(s), humanise(str(s))),
                 **{
                     k: f"{float(budget_ds[f'{k}_pct'].sel(stratum=s)):.1f}"
                     for k in tables.BUDGET_SOURCES
@@ -616,18 +631,18 @@ def budget_data(budget_ds: xr.Dataset, plots) -> dict:
         "wood_density": ", ".join(
             f"{s} {c:,} ({100 * c / n:.0f}%)" for s, c in zip(sources, counts, strict=True)
         ),
-        "height_model": hd.describe() if hasattr(hd, "describe") else str(hd),
+        "height_model": relabel(hd.describe() if hasattr(hd, "describe") else str(hd), labels),
         "n_mc": f"{plots.draws.shape[1]:,}",
     }
 
 
-def stocks_data(data: RunData, posteriors: Posteriors) -> dict:
+def stocks_data(data: RunData, posteriors: Posteriors, labels: dict[str, str]) -> dict:
     """Stated carbon stocks and their posterior (truncated at zero), for the appendix."""
     stocks = data.carbon_stocks
     draws = flat_draws(posteriors.trees["biomass"], "stock")
     rows = [
         {
-            "stratum": str(stocks["stratum"][i]),
+            "stratum": labels.get(str(stocks["stratum"][i]), humanise(str(stocks["stratum"][i]))),
             "pool": str(stocks["pool"][i]),
             "unit": str(stocks["unit"][i]),
             "stated": f"{stocks['mean'][i]:.4g} ± {stocks['sd'][i]:.3g}",
@@ -668,8 +683,11 @@ def accuracy_data(data: RunData) -> dict | None:
         )
     return {
         "rows": rows,
-        "strata": ", ".join(data.accuracy[0].strata),
-        "pooled_design_strata": ds.attrs["pooled_design_strata"] or "none",
+        "strata": ", ".join(humanise(h).lower() for h in data.accuracy[0].strata),
+        "pooled_design_strata": ", ".join(
+            humanise(h).lower() for h in ds.attrs["pooled_design_strata"].split(", ") if h
+        )
+        or "none",
     }
 
 
@@ -679,7 +697,7 @@ def baseline_loss_data(sim: Summary) -> dict:
     return {"mean": tco2e(loss.mean[-1]), "ci": f"{tco2e(lo)} – {tco2e(hi)}"}
 
 
-def sensitivity_data(result) -> dict:
+def sensitivity_data(result, labels: dict[str, str]) -> dict:
     ind, notes = result.indices, result.notes
 
     def ci(v, c):
@@ -687,7 +705,7 @@ def sensitivity_data(result) -> dict:
 
     groups = [
         {
-            "label": str(ind.label.values[i]),
+            "label": relabel(str(ind.label.values[i]), labels),
             "s1": ci(float(ind.s1[i]), float(ind.s1_conf[i])),
             "st": ci(float(ind.st[i]), float(ind.st_conf[i])),
             "u_only": pct(float(ind.u_only_pct[i])),
@@ -733,9 +751,9 @@ def sensitivity_data(result) -> dict:
         "u_all": pct(notes["u_all_pct"]),
         "map_share": pct(100 * notes["rate_map_share"]),
         "allometry_share": ", ".join(
-            f"{k} {100 * v:.1f}%" for k, v in notes["allometry_share"].items()
+            f"{relabel(k, labels)} {100 * v:.1f}%" for k, v in notes["allometry_share"].items()
         ),
-        "plots": ", ".join(f"{k} {v}" for k, v in notes["n_plots"].items()),
+        "plots": ", ".join(f"{relabel(k, labels)} {v}" for k, v in notes["n_plots"].items()),
         "rho": f"{dep['rho']:.3f}",
-        "rho_pair": " and ".join(dep["pair"]),
+        "rho_pair": " and ".join(relabel(n, labels) for n in dep["pair"]),
     }

@@ -31,6 +31,7 @@ from simulator.report.figures import deforestation as fig_deforestation
 from simulator.report.figures import sampling as fig_sampling
 from simulator.report.figures import sensitivity as fig_sensitivity
 from simulator.report.figures import simulation as fig_simulation
+from simulator.report.labels import relabel, strata_labels
 from simulator.report.pdf import compile_appendix
 
 __all__ = ["FIGURES", "SENSITIVITY_FIGURES", "write_outputs", "write_sensitivity"]
@@ -117,7 +118,7 @@ def write_outputs(
             post_tables[name] = table
         fig_biomass.fig_biomass_density(figdir / "biomass_density.png", spec, posteriors)
         if posteriors.plots is not None:
-            fig_biomass.fig_plot_agb(figdir / "plot_agb.png", strata, posteriors.plots)
+            fig_biomass.fig_plot_agb(figdir / "plot_agb.png", strata_labels(cfg), posteriors.plots)
         fig_deforestation.fig_rates(
             figdir / "deforestation_rates.png",
             spec,
@@ -155,12 +156,14 @@ def write_outputs(
         doc = appendix.appendix_data(spec, data, posteriors, post_tables, summary, manifest)
         doc["standards"] = appendix.standards_data(accounts, cfg.accounting.standard)
         doc["budget"] = (
-            appendix.budget_data(budget_ds, posteriors.plots)
+            appendix.budget_data(budget_ds, posteriors.plots, strata_labels(cfg))
             if posteriors.plots is not None
             else None
         )
         doc["stocks"] = (
-            appendix.stocks_data(data, posteriors) if data.carbon_stocks is not None else None
+            appendix.stocks_data(data, posteriors, strata_labels(cfg))
+            if data.carbon_stocks is not None
+            else None
         )
         doc["accuracy"] = appendix.accuracy_data(data)
         doc["baseline_loss"] = appendix.baseline_loss_data(sim)
@@ -187,7 +190,7 @@ def write_outputs(
             )
             doc["noise_comparison"] = appendix.noise_comparison_data(noise_comparison)
         if sensitivity is not None:
-            doc["sensitivity"] = write_sensitivity(out, sensitivity)
+            doc["sensitivity"] = write_sensitivity(out, sensitivity, strata_labels(cfg))
         (out / "appendix.json").write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
         template = resources.files("simulator.report.templates").joinpath("appendix.typ")
         shutil.copyfile(str(template), out / "appendix.typ")
@@ -198,7 +201,7 @@ def write_outputs(
 SENSITIVITY_FIGURES = ("sensitivity.png", "planning.png")
 
 
-def write_sensitivity(out: Path, result) -> dict:
+def write_sensitivity(out: Path, result, labels: dict[str, str] | None = None) -> dict:
     """Write the sensitivity tables and figures; return their appendix section's data.
 
     Parameters
@@ -206,9 +209,13 @@ def write_sensitivity(out: Path, result) -> dict:
     out : Path
         The run's output directory (``tables/`` and ``figures/`` exist).
     result : simulator.analysis.sensitivity.SensitivityResult
+    labels : dict, optional
+        Display name of each stratum (:func:`simulator.report.labels.strata_labels`).
     """
+    labels = labels or {}
     tables.write_sensitivity_tables(out, result)
     ind = result.indices
+    ind = ind.assign(label=("group", [relabel(str(x), labels) for x in ind.label.values]))
     fig_sensitivity.fig_sensitivity(out / "figures" / "sensitivity.png", ind, result.notes)
     fig_sensitivity.fig_planning(out / "figures" / "planning.png", result.planning, result.notes)
-    return appendix.sensitivity_data(result)
+    return appendix.sensitivity_data(result, labels)

@@ -11,6 +11,7 @@ from models.sampling import flat_draws
 from simulator.config import RunSpec
 from simulator.inference import Posteriors
 from simulator.report.figures.style import save, styled
+from simulator.report.labels import strata_labels
 
 __all__ = ["fig_biomass_density", "fig_plot_agb"]
 
@@ -18,6 +19,7 @@ __all__ = ["fig_biomass_density", "fig_plot_agb"]
 @styled
 def fig_biomass_density(path: Path, spec: RunSpec, posteriors: Posteriors) -> None:
     strata = [s.name for s in spec.config.project.strata]
+    labels = strata_labels(spec.config)
     tree = posteriors.trees["biomass"]
     plots = posteriors.plots
     # Stated carbon stocks have no dry-matter AGB: show AGB carbon instead.
@@ -44,7 +46,7 @@ def fig_biomass_density(path: Path, spec: RunSpec, posteriors: Posteriors) -> No
         lo, med, hi = np.quantile(carbon[:, i], [0.05, 0.5, 0.95])
         ax2.errorbar(med, i, xerr=[[med - lo], [hi - med]], fmt="o", color="C2", capsize=3)
     for ax in (ax1, ax2):
-        ax.set_yticks(range(len(strata)), strata)
+        ax.set_yticks(range(len(strata)), [labels[n] for n in strata])
         ax.invert_yaxis()
     if plots is not None:
         ax1.set_xlabel("above-ground biomass (Mg/ha)")
@@ -60,13 +62,16 @@ def fig_biomass_density(path: Path, spec: RunSpec, posteriors: Posteriors) -> No
 
 
 @styled
-def fig_plot_agb(path: Path, strata: list[str], plots) -> None:
-    """Each plot's Monte Carlo AGB (median and 95% interval), grouped by stratum."""
+def fig_plot_agb(path: Path, strata: dict[str, str], plots) -> None:
+    """Each plot's Monte Carlo AGB (median and 95% interval), grouped by stratum.
+
+    ``strata``: each stratum's code name (as the plots name it) → its display name.
+    """
     lo, med, hi = np.quantile(plots.draws, [0.025, 0.5, 0.975], axis=1)
     fig, ax = plt.subplots(figsize=(8, 3.4))
     x = 0
     ticks = []
-    for i, name in enumerate(strata):
+    for i, (name, label) in enumerate(strata.items()):
         idx = np.flatnonzero(plots.inventory.plot_stratum == name)
         idx = idx[np.argsort(med[idx])]
         xs = np.arange(x, x + idx.size)
@@ -78,9 +83,9 @@ def fig_plot_agb(path: Path, strata: list[str], plots) -> None:
             ms=2.5,
             color=f"C{i}",
             elinewidth=0.8,
-            label=name,
+            label=label,
         )
-        ticks.append((xs.mean(), name))
+        ticks.append((xs.mean(), label))
         x += idx.size + 2
     ax.set_xticks([t for t, _ in ticks], [n for _, n in ticks])
     ax.set_ylabel("plot AGB (Mg/ha)")

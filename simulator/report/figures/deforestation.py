@@ -87,6 +87,7 @@ def fig_parameters(path, spec, posteriors: Posteriors) -> None:
     cfg = spec.config
     defo, leak = posteriors.trees["deforestation"], posteriors.trees["leakage"]
     eff, disp = cfg.deforestation.effectiveness, cfg.leakage.displacement
+    post, hyper = cfg.deforestation.post_conversion_tco2e_ha, deforestation.HYPERPRIORS
     panels = [
         (
             defo,
@@ -95,19 +96,27 @@ def fig_parameters(path, spec, posteriors: Posteriors) -> None:
             deforestation.effectiveness_prior(eff),
         ),
         (leak, "displacement", "leakage displacement λ", stats.beta(disp.alpha, disp.beta)),
-        (defo, "post_conversion_tco2e_ha", "post-conversion carbon (tCO2e/ha)", None),
-        (defo, "sigma", "process noise σ of log hazard", None),
-        (defo, "c", "highway effect c (log hazard)", None),
-        (defo, "b", "trend b (log hazard per year)", None),
+        (
+            defo,
+            "post_conversion_tco2e_ha",
+            "C_post after conversion (tCO2e/ha)",
+            deforestation.gamma_prior(post.mean, post.sd),
+        ),
+        (defo, "sigma", "process noise σ of log hazard", stats.halfnorm(scale=hyper["sigma"])),
+        (defo, "c", "highway effect c (log hazard)", stats.norm(*hyper["c"])),
+        (defo, "b", "trend b (log hazard per year)", stats.norm(*hyper["b"])),
     ]
     fig, axes = plt.subplots(2, 3, figsize=(8, 4.2))
-    for ax, (tree, var, label, prior) in zip(axes.flat, panels, strict=True):
+    for i, (ax, (tree, var, label, prior)) in enumerate(zip(axes.flat, panels, strict=True)):
         x = flat_draws(tree, var)
         ax.hist(x, bins=50, density=True, color="C0", alpha=0.7, label="posterior")
-        if prior is not None:
-            grid = np.linspace(*np.quantile(x, [0.0005, 0.9995]), 200)
-            ax.plot(grid, prior.pdf(grid), color="k", lw=1, ls="--", label="prior")
-            ax.legend(frameon=False, fontsize=7, loc="upper right")
+        # the prior over the posterior's range and its own central 99%, whichever is wider
+        lo, hi = np.quantile(x, [0.0005, 0.9995])
+        grid = np.linspace(min(lo, prior.ppf(0.005)), max(hi, prior.ppf(0.995)), 300)
+        ax.plot(grid, prior.pdf(grid), color="k", lw=1, ls="--", label="prior")
+        ax.legend(frameon=False, fontsize=7, loc="upper right")
         ax.set_title(label, fontsize=8)
-        ax.set_yticks([])
+        ax.tick_params(labelsize=7)
+        if i % 3 == 0:
+            ax.set_ylabel("density", fontsize=8)
     save(fig, path)
