@@ -180,3 +180,14 @@ def fake_manifest(
         },
         "timings_s": {},
     }
+
+
+def pdf_pages(path: Path) -> list[str]:
+    """The text of each page of a PDF, as pypdf extracts it (formulas linearised)."""
+    from pypdf import PdfReader
+
+    return [page.extract_text() for page in PdfReader(path).pages]
+
+
+#: A number as the appendix prints it: thousands separators, optional decimals and sign.
+NUMBER = r"−?[\d,]+(?:\.\d+)?"

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 import xarray as xr
 
 from simulator.report import FIGURES
+from simulator.report.arithmetic import reproduces, value
 from simulator.report.tables import TABLE_COLUMNS
-from tests.conftest import LOS_AMIGOS, copy_run
+from tests.conftest import LOS_AMIGOS, NUMBER, copy_run, pdf_pages
 
 REDDSIM = [sys.executable, "-m", "simulator.cli"]
 
@@ -105,14 +108,79 @@ def test_an_ex_ante_run_says_so_in_json_manifest_and_on_every_page(json_run):
     assert totals["run_kind"] == "ex-ante"
     assert json.loads((out / "manifest.json").read_text())["run_kind"] == "ex-ante"
     assert json.loads((out / "appendix.json").read_text())["run_kind"] == "ex-ante"
-    if not shutil.which("pdftotext"):
-        pytest.skip("pdftotext is not installed")
-    text = subprocess.run(
-        ["pdftotext", "-layout", str(out / "appendix.pdf"), "-"], capture_output=True, text=True
-    ).stdout
-    pages = [p for p in text.split("\f") if p.strip()]
+    pages = pdf_pages(out / "appendix.pdf")
     assert len(pages) > 5 and all("ex-ante estimate" in p for p in pages)
     assert "Ex-ante uncertainty appendix" in pages[0]
+
+
+#: The appendix's top-level sections, in order (a run with sensitivity and map accuracy).
+SECTIONS = [
+    "Project and run summary",
+    "Data sources and provenance",
+    "Models",
+    "Sampler settings and diagnostics",
+    "Posterior summaries and predictive checks",
+    "Monte Carlo settings and error",
+    "Baseline, project, leakage and net emission reductions",
+    "Uncertainty deduction",
+    "Standards side by side",
+    "IPCC Approach 1 and Approach 2",
+    "Buffer and credits",
+    "Sensitivity and planning",
+    "Prior sensitivity",
+    "Glossary of symbols",
+    "Reproducibility",
+]
+
+
+def _redo(pattern: str, text: str) -> list[Decimal]:
+    """The numbers of the one line matching ``pattern`` (groups), as exact decimals."""
+    [m] = re.findall(pattern, text)
+    return [value(x) for x in m]
+
+
+def test_the_appendix_has_its_sections_header_and_arithmetic_that_reproduces(json_run):
+    """Read as text: contents, every section in order, the synthetic header on every page,
+    and each worked equation re-done from its printed numbers gives its printed result,
+    which is the run's."""
+    _, _, result = json_run
+    totals = json.loads(result.stdout)
+    out = Path(totals["out_dir"])
+    pages = pdf_pages(out / "appendix.pdf")
+    # the running header of every page: the kind of estimate, synthetic data, the run
+    run_id = json.loads((out / "manifest.json").read_text())["run_id"]
+    heads = [p.splitlines()[0] for p in pages]
+    assert all(h.endswith(f"synthetic data · run {run_id}") for h in heads), heads
+    assert all("ex-ante estimate" in h for h in heads)
+    text = "\n".join(pages)
+    # the contents list every section, with its page; the sections follow in that order
+    contents = text[text.index("Contents") : text.index("Reproducibility") + 15]
+    assert all(f"{i} {name}" in contents for i, name in enumerate(SECTIONS, 1))
+    after = len(contents) + text.index("Contents")
+    where = [text.index(f"\n{i} {name}", after) for i, name in enumerate(SECTIONS, 1)]
+    assert where == sorted(where)
+    # no code names outside the reproducibility annex's key
+    body = text[: text.rindex("Reproducibility")]
+    assert "terra_firme" not in body and "mu_stratum" not in body and "_tco2e" not in body
+
+    n = NUMBER
+    total = totals["periods"][-1]
+    hi, lo, mean, u = _redo(rf"= ({n}) − ({n}) 2 × ({n}) = ({n}) %", text)
+    assert reproduces((hi - lo) / (2 * mean), f"{u} %")
+    assert reproduces(Decimal(total["uncertainty_pct"]), f"{u}")
+    # VM0007 v1.8: deduction = NER (U - 15 %) = (UCL - LCL) / 2 - 0.15 NER
+    a, b, c, deduction = _redo(rf"= ({n}) − ({n}) 2 − 0\.15 × ({n}) = ({n})\n", text)
+    assert reproduces((a - b) / 2 - Decimal("0.15") * c, str(deduction))
+    assert reproduces(Decimal(total["uncertainty_deduction"]), str(deduction))
+    a, b, adjusted = _redo(rf"adjusted NER = NER − deduction = ({n}) − ({n}) = ({n})", text)
+    assert reproduces(a - b, str(adjusted))
+    assert reproduces(Decimal(total["adjusted_ner"]), str(adjusted))
+    f, base, buffer = _redo(rf"buffer = .* = ({n}) × ({n}) = ({n})", text)
+    assert reproduces(f * base, str(buffer)) and f == Decimal("0.15")
+    assert reproduces(Decimal(total["buffer"]), str(buffer))
+    a, b, credits = _redo(rf"credits = adjusted NER − buffer = ({n}) − ({n}) = ({n})", text)
+    assert reproduces(a - b, str(credits))
+    assert reproduces(Decimal(total["credits"]), str(credits))
 
 
 def test_json_totals_match_the_tables(json_run):

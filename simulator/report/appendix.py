@@ -26,6 +26,7 @@ from simulator.data import RunData
 from simulator.engine.streaming import BLOCK_SIZE, N_BINS, Summary
 from simulator.inference import Posteriors, relative_risk
 from simulator.report import tables
+from simulator.report.arithmetic import deduction_chain, difference, scaled
 from simulator.report.format import (
     central_range,
     pct,
@@ -34,7 +35,6 @@ from simulator.report.format import (
     tco2e,
     to_sd,
 )
-from simulator.report.format import math_number as _q
 from simulator.report.labels import (
     code_names,
     humanise,
@@ -567,27 +567,27 @@ def worked_deduction(std, summary: xr.Dataset) -> dict:
         art_trees_deduction_fraction: "art",
         fcpf_conservativeness_factor: "fcpf",
     }.get(std.rule, "")
+    chain = deduction_chain(
+        rule,
+        high=hi,
+        low=lo,
+        centre=centre,
+        base=tot["stock_change"] if rule == "art" else mean,
+        u=u,
+        fraction=frac,
+        deduction=ded,
+    )
+    adjusted = difference(mean, ded, tot["adjusted_ner"])
     return {
         "rule": rule,
         # ART TREES Eq. 11: U is the half-width of the interval of gross reductions
         "of_gross": std.uncertainty_of == "gross",
         "level": f"{100 * std.confidence:.0f}",
         "centre_name": centre_name,
-        "ucl": _q(hi),
-        "lcl": _q(lo),
-        "centre": _q(centre),
-        "mean": _q(mean),
-        "u_pct": f"{100 * u:.2f} %",
+        **chain,
         "u_pct1": f"{100 * u:.1f} %",
-        "u": f"{u:.4f}",
-        "f": f"{1 - frac:.4f}",
-        "frac": f"{frac:.4f}",
-        "frac2": f"{frac:.2f}",
-        "frac6": f"{frac:.6f}",
         "frac_pct": f"{100 * frac:g} %",
-        "stock_change": _q(tot["stock_change"]),
-        "deduction": _q(ded),
-        "adjusted": tco2e(tot["adjusted_ner"]),
+        "adjusted": adjusted,
     }
 
 
@@ -600,11 +600,8 @@ def buffer_data(summary: xr.Dataset) -> dict:
     return {
         "on": "stock_change" if on == "stock_change" else "adjusted_ner",
         "pct": f"{pct:g} %",
-        "fraction": f"{pct / 100:g}",
-        "base": _q(base),
-        "buffer": _q(tot["buffer"]),
-        "adjusted": _q(tot["adjusted_ner"]),
-        "credits": _q(tot["credits"]),
+        "buffer": scaled(f"{pct / 100:g}", base, tot["buffer"]),
+        "credits": difference(tot["adjusted_ner"], tot["buffer"], tot["credits"]),
     }
 
 

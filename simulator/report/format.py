@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["tco2e", "pct", "to_sd", "central_range", "rel_pct", "math_number", "pm95"]
+__all__ = ["tco2e", "pct", "to_sd", "central_range", "rel_pct", "pm95"]
 
 
 def tco2e(x: float) -> str:
@@ -33,11 +33,6 @@ def central_range(x: np.ndarray, scale: float = 1.0, prob: float = 0.90) -> str:
 def rel_pct(x: float) -> str:
     """A relative Monte Carlo error as a percentage with three decimals."""
     return f"{100 * x:.3f}%" if np.isfinite(x) else "undefined"
-
-
-def math_number(x: float) -> str:
-    """A whole number with thousands separators, shown as text inside a formula."""
-    return f"{x:,.0f}"
 
 
 def pm95(estimate: float, se: float) -> str:

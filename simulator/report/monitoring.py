@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from simulator.accounting.standards import STANDARDS, relative_half_width
+from simulator.report.arithmetic import difference, half_width_ratio, scaled
 from simulator.report.manifest import MONITORING_NAME
 from simulator.report.pdf import compile_appendix
 
@@ -113,6 +114,7 @@ def _worked(result) -> list[dict]:
     """
     key = result.spec.config.accounting.standard
     std = STANDARDS[key]
+    buffer_pct = result.buffer_pct
     d = result.draws
     base = d.gross if std.uncertainty_of == "gross" else d.ner
     if std.cumulative:
@@ -154,6 +156,13 @@ def _worked(result) -> list[dict]:
                 "credits": _num(t.credits.sel(period=period)),
             }
         )
+        r = rows[-1]
+        # the worked line as printed: each of its equations re-done from the page
+        r["text"] = {
+            "u": half_width_ratio(r["high"], r["low"], r["centre"], r["u_pct"] / 100, 1),
+            "buffer": scaled(f"{buffer_pct / 100:g}", r["buffer_base"], r["buffer"]),
+            "credits": difference(r["adjusted"], r["buffer"], r["credits"]),
+        }
     return rows
 
 

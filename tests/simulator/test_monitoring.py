@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +17,8 @@ from simulator.accounting.monitoring import belt_baseline_loss, monitored_period
 from simulator.config import load_config
 from simulator.engine.kernels import PICKED, simulate
 from simulator.inference.monitoring import area_draws
-from tests.conftest import REPO, SMALL_SAMPLER, copy_run, make_inputs
+from simulator.report.arithmetic import reproduces, value
+from tests.conftest import NUMBER, REPO, SMALL_SAMPLER, copy_run, make_inputs, pdf_pages
 from tests.test_cli import reddsim
 
 EXAMPLE = REPO / "runs" / "los-amigos-monitoring"
@@ -153,20 +156,31 @@ def test_the_monitored_project_loss_replaces_the_effectiveness_prior(monitored):
 
 
 def test_the_monitoring_appendix_says_it_is_a_monitoring_run(monitored):
-    _, out, _ = monitored
-    if shutil.which("pdftotext") is None:
-        pytest.skip("pdftotext is not installed")
-    text = subprocess.run(
-        ["pdftotext", "-layout", str(out / "appendix.pdf"), "-"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    pages = text.split("\f")[:-1] if text.endswith("\f") else text.split("\f")
-    assert all("monitoring run" in p for p in pages if p.strip())
-    assert "synthetic data" in pages[0]
-    for phrase in ("Validated baseline", "Monitored inputs", "Fixed at validation, monitored"):
-        assert phrase in text
+    """Read as text: the header of every page, the contents, and the worked lines'
+    arithmetic re-done from the printed numbers."""
+    _, out, totals = monitored
+    pages = pdf_pages(out / "appendix.pdf")
+    heads = [p.splitlines()[0] for p in pages]
+    assert all("monitoring run" in h and "synthetic data" in h for h in heads), heads
+    text = "\n".join(pages)
+    sections = ("Validated baseline", "Monitored inputs", "Credits per period")
+    for phrase in (*sections, "Fixed at validation, monitored"):
+        assert phrase in text[text.index("Contents") :]
+    n = NUMBER
+    worked = re.findall(
+        rf"= \(({n}) − ({n})\) / \(2 × ({n})\) = ({n})%; .*?buffer ({n}) × [a-zA-Z \n]+ ({n}) =\s*"
+        rf"({n}); credits = ({n}) − ({n}) = ({n})",
+        text,
+        flags=re.S,
+    )
+    standard = json.loads((out / "monitoring.json").read_text())["standard"]
+    rows = totals["monitoring_periods"][standard]["periods"][:-1]
+    assert len(worked) == len(rows) == 2
+    for w, r in zip(worked, rows, strict=True):
+        high, low, centre, u, f, base, buffer, a, b, credits = (value(x) for x in w)
+        assert reproduces((high - low) / (2 * abs(centre)), f"{u}%")
+        assert reproduces(f * base, str(buffer)) and reproduces(a - b, str(credits))
+        assert reproduces(Decimal(r["credits"]), str(credits))  # the run's number
 
 
 def test_a_monitoring_run_is_bit_identical_on_rerun(monitored, tmp_path):
@@ -366,6 +380,17 @@ def test_the_appendix_shows_the_run_s_standard_with_its_numbers(monitored):
             == pytest.approx(r["credits"])
         )
         assert w["buffer"] == pytest.approx(doc["buffer_pct"] / 100 * w["buffer_base"])
+        # as printed: each equation re-done from its printed numbers gives its printed result
+        t = w["text"]
+        hw = (value(t["u"]["high"]) - value(t["u"]["low"])) / (2 * abs(value(t["u"]["centre"])))
+        assert reproduces(hw, t["u"]["u_pct"])
+        assert reproduces(
+            value(t["buffer"]["factor"]) * value(t["buffer"]["base"]), t["buffer"]["result"]
+        )
+        assert reproduces(
+            value(t["credits"]["a"]) - value(t["credits"]["b"]), t["credits"]["result"]
+        )
+        assert reproduces(Decimal(w["credits"]), t["credits"]["result"])  # the run's number
 
 
 def test_verify_reproduces_a_monitoring_run_and_catches_changes(monitored, tmp_path):
