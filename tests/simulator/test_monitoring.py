@@ -168,7 +168,7 @@ def test_the_monitoring_appendix_says_it_is_a_monitoring_run(monitored):
         assert phrase in text[text.index("Contents") :]
     n = NUMBER
     worked = re.findall(
-        rf"= \(({n}) − ({n})\) / \(2 × ({n})\) = ({n})%; .*?buffer ({n}) × [a-zA-Z \n]+ ({n}) =\s*"
+        rf"= \(({n}) − ({n})\) / \(2 × ({n})\) = ({n})%; .*?buffer ({n}) × [a-zA-Z \n]+({n}) =\s*"
         rf"({n}); credits = ({n}) − ({n}) = ({n})",
         text,
         flags=re.S,
