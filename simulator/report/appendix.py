@@ -38,6 +38,7 @@ from simulator.report.format import (
 from simulator.report.labels import (
     code_names,
     humanise,
+    label_of,
     parameter_label,
     relabel,
     strata_labels,
@@ -613,7 +614,7 @@ def budget_data(budget_ds: xr.Dataset, plots, labels: dict[str, str]) -> dict:
     return {
         "rows": [
             {
-                "stratum": labels.get(str(s), humanise(str(s))),
+                "stratum": label_of(str(s), labels),
                 **{
                     k: f"{float(budget_ds[f'{k}_pct'].sel(stratum=s)):.1f}"
                     for k in tables.BUDGET_SOURCES
@@ -639,7 +640,7 @@ def stocks_data(data: RunData, posteriors: Posteriors, labels: dict[str, str]) -
     draws = flat_draws(posteriors.trees["biomass"], "stock")
     rows = [
         {
-            "stratum": labels.get(str(stocks["stratum"][i]), humanise(str(stocks["stratum"][i]))),
+            "stratum": label_of(str(stocks["stratum"][i]), labels),
             "pool": str(stocks["pool"][i]),
             "unit": str(stocks["unit"][i]),
             "stated": f"{stocks['mean'][i]:.4g} ± {stocks['sd'][i]:.3g}",

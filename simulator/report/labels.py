@@ -14,6 +14,7 @@ __all__ = [
     "humanise",
     "stratum_label",
     "strata_labels",
+    "label_of",
     "parameter_label",
     "relabel",
     "code_names",
@@ -60,6 +61,11 @@ def strata_labels(cfg) -> dict[str, str]:
     return {s.name: stratum_label(s) for s in cfg.project.strata}
 
 
+def label_of(code: str, strata: dict[str, str] | None) -> str:
+    """A stratum's display name from :func:`strata_labels`, or its code name humanised."""
+    return (strata or {}).get(code, humanise(code))
+
+
 def parameter_label(name: str, strata: dict[str, str] | None = None) -> str:
     """Display name of a parameter as ArviZ names it (``tau[bamboo]``, ``a``).
 
@@ -71,7 +77,7 @@ def parameter_label(name: str, strata: dict[str, str] | None = None) -> str:
     label = PARAMETERS.get(base, name if not index else base)
     if index:
         key = index.rstrip("]")
-        label += ", " + (strata or {}).get(key, humanise(key))
+        label += ", " + label_of(key, strata)
     return label
 
 
