@@ -150,6 +150,8 @@ class DataFiles(_Section):
     map_areas: Path | None = None
     accuracy_sample: Path | None = None
     project_monitoring: Path | None = None  # monitored loss inside the project (optional)
+    # sources of published magnitudes and priors, scope statements (TOML; optional)
+    provenance: Path | None = None
     allow_outside_run_dir: bool = False  # data files outside the run directory
 
     @model_validator(mode="after")
@@ -309,6 +311,8 @@ class RunConfig(_Section):
         for stratum in doc["project"]["strata"]:
             if not stratum["label"]:  # a display name added later: older configs keep their digest
                 del stratum["label"]
+        if doc["data"]["provenance"] is None:  # likewise a provenance file
+            del doc["data"]["provenance"]
         blob = json.dumps(doc, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()
 

@@ -22,6 +22,7 @@ from models.map_accuracy import (
     pooled_loss_estimates,
 )
 from simulator.config import RunSpec
+from simulator.data.provenance import Provenance, read_provenance
 from simulator.data.tables import SCHEMAS, read_bytes, read_table
 from simulator.errors import DataError
 
@@ -39,17 +40,22 @@ class RunData:
     carbon_stocks: dict[str, np.ndarray] | None = None  # ... carbon stocks per stratum and pool
     accuracy: list[AreaEstimate] | None = None  # per year, when estimated from a map
     project_monitoring: dict[str, np.ndarray] | None = None
+    #: Sources of the published magnitudes and priors, scope (``[data].provenance``).
+    provenance: Provenance | None = None
     #: SHA-256 of each file's bytes as read (by ``[data]`` name).
     sha256: dict[str, str] = field(default_factory=dict)
 
 
 def load_data(spec: RunSpec) -> RunData:
     """Read and cross-check all data files of a run against its configuration."""
-    tables, sha256 = {}, {}
+    tables, sha256, provenance = {}, {}, None
     for name in spec.config.data.files():
         # hashed as read: the manifest records the content the run used
         content = read_bytes(spec.data_path(name))
         sha256[name] = hashlib.sha256(content).hexdigest()
+        if name == "provenance":
+            provenance = read_provenance(spec.data_path(name), content)
+            continue
         tables[name] = read_table(spec.data_path(name), SCHEMAS[name], content)
     accuracy = None
     if "map_areas" in tables:
@@ -67,7 +73,7 @@ def load_data(spec: RunSpec) -> RunData:
     if "project_monitoring" in tables:
         _check_years(spec.data_path("project_monitoring"), tables["project_monitoring"]["year"])
     _check_reference_period(spec, tables["deforestation"]["year"])
-    return RunData(**tables, accuracy=accuracy, sha256=sha256)
+    return RunData(**tables, accuracy=accuracy, provenance=provenance, sha256=sha256)
 
 
 def _check_plots(spec: RunSpec, plots: dict[str, np.ndarray]) -> None:

@@ -36,7 +36,7 @@ def test_toml_file_and_directory_are_equivalent():
             "[data].plots = 'data/nope.csv': file not found",
         ),
         (
-            {"buffer_pct = 15": "buffer_pct = 5"},
+            {"buffer_pct = 15": "buffer_pct = 5", "risk = {": "# risk = {"},
             "AFOLU Non-Permanence Risk Tool v4.2 gives ratings from 12",
         ),
         (
