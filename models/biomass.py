@@ -72,6 +72,7 @@ __all__ = [
     "draw_mu_0",
     "draw_stratum_means",
     "complete_posterior",
+    "posterior_predictive",
     "build_model",
     "fit_plots",
     "STOCK_FREE_PARAMETERS",
@@ -386,6 +387,52 @@ def complete_posterior(
             mu_0=(("chain", "draw"), draw_mu_0(mu, sigma, seed).reshape(chains, draws))
         )
     return out
+
+
+def posterior_predictive(
+    tree: xr.DataTree,
+    strata: list[str],
+    plot_stratum,
+    agb_mg_ha,
+    agb_sd_mg_ha,
+    priors: Biomass,
+    seed: int,
+) -> np.ndarray:
+    """Replicated plot log AGB from the posterior: one new plot value per posterior draw.
+
+    The likelihood's own generative form (:func:`build_model` with ``explicit_means``),
+    ``y_rep_p ~ N(mu_s[p], sqrt(tau_s[p]^2 + m_p^2))``, forward-sampled by
+    :func:`pymc.sample_posterior_predictive` given each draw of ``mu_stratum`` and ``tau``
+    (and the other free parameters, kept as drawn): between-plot spread and the plot's
+    measurement error ``m_p`` (:func:`plot_log_data`), as the observed plots have both.
+
+    Parameters
+    ----------
+    tree : DataTree
+        Result of :func:`fit_plots` (``mu_stratum`` in its posterior).
+    strata, plot_stratum, agb_mg_ha, agb_sd_mg_ha, priors
+        As given to :func:`fit_plots`.
+    seed : int
+        Generator ``[seed, 0x5042]``.
+
+    Returns
+    -------
+    ndarray, shape (n_samples, n_plots)
+        Log AGB (log Mg/ha), chain-major.
+    """
+    model = build_model(
+        strata, np.asarray(plot_stratum), agb_mg_ha, agb_sd_mg_ha, priors, explicit_means=True
+    )
+    post = tree.posterior.to_dataset()[[v.name for v in model.free_RVs]]
+    pp = pm.sample_posterior_predictive(
+        post,
+        model,
+        var_names=["log_agb"],
+        random_seed=np.random.default_rng([seed, 0x5042]),
+        progressbar=False,
+    )
+    rep = pp.posterior_predictive["log_agb"].transpose("chain", "draw", "plot").values
+    return rep.reshape(-1, rep.shape[-1])
 
 
 # --------------------------------------------------------------------------- carbon stocks

@@ -32,7 +32,7 @@ import xarray as xr
 from models.sampling import sample
 from models.settings import Leakage, Sampler
 
-__all__ = ["FREE_PARAMETERS", "build_model", "fit"]
+__all__ = ["FREE_PARAMETERS", "build_model", "fit", "posterior_predictive"]
 
 FREE_PARAMETERS = ["displacement", "belt_baseline_z"]
 
@@ -78,3 +78,46 @@ def fit(
     """Sample the posterior of :func:`build_model`."""
     model = build_model(years, avoided_ha, belt_loss_ha, belt_baseline_ha, belt_se_ha, settings)
     return sample(model, sampler, seed)
+
+
+def posterior_predictive(
+    tree: xr.DataTree,
+    years,
+    avoided_ha,
+    belt_loss_ha,
+    belt_baseline_ha,
+    belt_se_ha,
+    settings: Leakage,
+    seed: int,
+) -> np.ndarray:
+    """Replicated belt loss per year from the posterior (ha).
+
+    The likelihood of :func:`build_model`, ``belt_rep_t ~ N(kappa belt_baseline_t + lambda
+    avoided_t, belt_se_t)``, forward-sampled by :func:`pymc.sample_posterior_predictive`
+    given each posterior draw of ``lambda`` and ``kappa``.
+
+    Parameters
+    ----------
+    tree : DataTree
+        Result of :func:`fit`.
+    years, avoided_ha, belt_loss_ha, belt_baseline_ha, belt_se_ha, settings
+        As given to :func:`fit`.
+    seed : int
+        Generator ``[seed, 0x504C]``.
+
+    Returns
+    -------
+    ndarray, shape (n_samples, n_years)
+        Chain-major.
+    """
+    model = build_model(years, avoided_ha, belt_loss_ha, belt_baseline_ha, belt_se_ha, settings)
+    post = tree.posterior.to_dataset()[[v.name for v in model.free_RVs]]
+    pp = pm.sample_posterior_predictive(
+        post,
+        model,
+        var_names=["belt_loss_ha"],
+        random_seed=np.random.default_rng([seed, 0x504C]),
+        progressbar=False,
+    )
+    rep = pp.posterior_predictive["belt_loss_ha"].transpose("chain", "draw", "year").values
+    return rep.reshape(-1, rep.shape[-1])
