@@ -28,6 +28,7 @@ import xarray as xr
 from scipy import special
 
 from models.sampling import flat_draws
+from simulator.accounting import account
 from simulator.accounting.standards import STANDARDS
 from simulator.analysis.planning import (
     Lever,
@@ -54,11 +55,13 @@ from simulator.analysis.sobol import latent_sample, sobol_indices
 from simulator.config import RunSpec, Sensitivity
 from simulator.data import RunData
 from simulator.engine.kernels import KernelInputs
+from simulator.engine.streaming import stream
 
 # The stage's entry points, and (re-exported) the parts it is built from.
 __all__ = [
     "SensitivityResult",
     "analyse",
+    "run_summary",
     "Group",
     "ResponseModel",
     "sobol_indices",
@@ -91,7 +94,12 @@ class SensitivityResult:
 
 
 def analyse(
-    spec: RunSpec, data: RunData, posteriors, inputs: KernelInputs, budget: dict
+    spec: RunSpec,
+    data: RunData,
+    posteriors,
+    inputs: KernelInputs,
+    budget: dict,
+    summary: xr.Dataset | None = None,
 ) -> SensitivityResult:
     """Sobol indices, uncertainty per group and planning for a run.
 
@@ -104,6 +112,11 @@ def analyse(
         The run's kernel inputs.
     budget : dict
         :func:`simulator.inference.biomass_error_budget` of the run.
+    summary : xarray.Dataset, optional
+        The run's accounting under its standard (:func:`simulator.accounting.account`,
+        ``Accounts.summary``), to which the planning is anchored. Without it the
+        run's futures are simulated again (:func:`run_summary`: the same numbers,
+        at the cost of a second simulation).
     """
     cfg = spec.config
     settings: Sensitivity = cfg.sensitivity
@@ -152,8 +165,11 @@ def analyse(
             },
         }
     )
+    if summary is None:
+        summary = run_summary(spec, inputs)
+    run = summary.sel(period="total")
     n_plots = np.array([np.sum(data.plots["stratum"] == s) for s in strata])
-    levers = [(plot_lever(n_plots), settings.plots_added, settings.max_plots)]
+    levers = [(plot_lever(n_plots, strata), settings.plots_added, settings.max_plots)]
     if data.accuracy is not None and not allocated:
         levers.append(
             (accuracy_lever(rd, data.accuracy), settings.points_added, settings.max_points)
@@ -169,6 +185,7 @@ def analyse(
             cfg.accounting.buffer_pct,
             cfg.crediting.start_year,
             k_max,
+            run,
         )
         rows += r
         searches[lever.name] = s
@@ -185,6 +202,9 @@ def analyse(
         "n_plots": dict(zip(strata, n_plots.tolist(), strict=True)),
         "dependence": dependence,
         "accuracy_lever": data.accuracy is not None and not allocated,
+        "planning_shares": {name: s["shares"] for name, s in searches.items()},
+        "u_run_pct": float(run["uncertainty_pct"]),
+        "u_run_mcse": rows[0]["uncertainty_pct_mcse"],
     }
     log.info(
         "sensitivity: %d evaluations for the indices, U (all groups) %.1f%%",
@@ -192,3 +212,29 @@ def analyse(
         notes["u_all_pct"],
     )
     return SensitivityResult(indices, rows, searches, notes)
+
+
+def run_summary(spec: RunSpec, inputs: KernelInputs) -> xr.Dataset:
+    """The run's accounting under its standard, from its futures simulated again.
+
+    The same call as the run's (:func:`simulator.engine.streaming.stream` with the
+    run's draws, seed, chunking and tolerance, then :func:`simulator.accounting.account`):
+    a run's numbers depend only on its inputs and seed, so this is the run's summary.
+    """
+    cfg = spec.config
+    sim_cfg = cfg.simulation
+    log.info("sensitivity: simulating the run's futures again to anchor the planning")
+    sim = stream(
+        inputs,
+        sim_cfg.n_draws,
+        sim_cfg.seed,
+        sim_cfg.chunk_size,
+        mc_tolerance=sim_cfg.mc_tolerance,
+        max_draws=sim_cfg.max_draws,
+    )
+    return account(
+        sim,
+        STANDARDS[cfg.accounting.standard],
+        cfg.accounting.buffer_pct,
+        cfg.crediting.start_year,
+    )

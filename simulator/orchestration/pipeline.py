@@ -477,7 +477,9 @@ def run(
                 },
                 "timings_s": timings,
             }
-            sensitivity = _sensitivity(timed, spec, data, posteriors, inputs, budget)
+            sensitivity = _sensitivity(
+                timed, spec, data, posteriors, inputs, budget, accounts.summary
+            )
             noise_rows = None
             if cfg.deforestation.compare_noise and cfg.deforestation.baseline != "allocated":
                 from simulator.analysis.noise_choice import compare_noise, other_noise
@@ -546,12 +548,13 @@ def _remove_dead_partials(out_root: Path, name: str) -> None:
             continue
 
 
-def _sensitivity(timed, spec: RunSpec, data, posteriors, inputs, budget):
+def _sensitivity(timed, spec: RunSpec, data, posteriors, inputs, budget, summary):
     """Sobol indices and sampling-effort planning (``[sensitivity]``), or ``None``.
 
     The input groups are those of the inventory-based biomass model (allometry, plots);
     a run from stated carbon stocks (``[data] carbon_stocks``) has none, so it is skipped
-    and the log says so.
+    and the log says so. ``summary`` is the run's accounting, to which the planning is
+    anchored.
     """
     if not spec.config.sensitivity.enabled:
         return None
@@ -560,4 +563,7 @@ def _sensitivity(timed, spec: RunSpec, data, posteriors, inputs, budget):
         return None
     from simulator.analysis import sensitivity
 
-    return timed("sensitivity", lambda: sensitivity.analyse(spec, data, posteriors, inputs, budget))
+    return timed(
+        "sensitivity",
+        lambda: sensitivity.analyse(spec, data, posteriors, inputs, budget, summary=summary),
+    )

@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import matplotlib.ticker as mticker
 import numpy as np
 import xarray as xr
 
+from simulator.accounting.standards import STANDARDS
 from simulator.report.figures.style import save, styled
 
 __all__ = ["fig_sensitivity", "fig_planning"]
@@ -34,22 +36,69 @@ def fig_sensitivity(path: Path, ind: xr.Dataset, notes: dict) -> None:
     save(fig, path)
 
 
+#: The added effort of each planning lever, as the x axis names it.
+PLANNING_AXES = {
+    "plots": "added field plots per stratum",
+    "accuracy_points": "added accuracy points per stratum and year",
+}
+
+
+def _no_deduction_up_to(standard_key: str | None) -> float | None:
+    """The largest U (%) the standard deducts nothing for, or None if it always deducts."""
+    std = STANDARDS.get(standard_key or "")
+    if std is None:
+        return None
+    grid = np.linspace(0.0, 2.0, 20_001)
+    free = std.rule(grid) == 0
+    return 100.0 * float(grid[free].max()) if free[0] and not free.all() else None
+
+
 @styled
 def fig_planning(path: Path, rows: list[dict], notes: dict) -> None:
+    """Projected U and credits gained against added effort: the planning table's numbers."""
     levers = list(dict.fromkeys(r["lever"] for r in rows))
-    fig, axes = plt.subplots(1, len(levers), figsize=(4.5 * len(levers), 3.2), squeeze=False)
-    for ax, lever in zip(axes[0], levers, strict=True):
+    threshold = _no_deduction_up_to(notes.get("standard"))
+    std = STANDARDS.get(notes.get("standard") or "")
+    centre = std.relative_to if std is not None else "mean"
+    fig, axes = plt.subplots(
+        2, len(levers), figsize=(4.6 * len(levers), 5.8), squeeze=False, sharex="col"
+    )
+    for j, lever in enumerate(levers):
+        ax_u, ax_c = axes[0, j], axes[1, j]
         finite = [r for r in rows if r["lever"] == lever and r["added"] != "inf"]
         limit = next(r for r in rows if r["lever"] == lever and r["added"] == "inf")
         k = np.array([r["added"] for r in finite], dtype=float)
         u = np.array([r["uncertainty_pct"] for r in finite])
         se = np.array([r["uncertainty_pct_mcse"] for r in finite])
-        x = np.maximum(k, 0.5)  # k = 0 on a log axis
-        ax.errorbar(x, u, yerr=se, marker="o", ms=3, capsize=2, label="projected U")
-        ax.axhline(limit["uncertainty_pct"], color="C7", ls="--", label="unlimited effort")
-        ax.axhline(15, color="C3", ls=":", label="15% (no VCS deduction)")
-        ax.set_xscale("log")
-        ax.set_xlabel(f"added {lever.replace('_', ' ')} (0 plotted at 0.5)")
-        ax.set_ylabel("uncertainty of total NER (%)")
-        ax.legend(frameon=False, fontsize=7, loc="upper right")
+        gained = np.array([r["credits_gained"] for r in finite])
+        ax_u.errorbar(k, u, yerr=se, marker="o", ms=3, capsize=2, label="projected U ± MC s.e.")
+        ax_u.plot(k[:1], u[:1], "s", color="k", ms=5, label=f"this run ({u[0]:.2f}%)")
+        ax_u.axhline(
+            limit["uncertainty_pct"],
+            color="C7",
+            ls="--",
+            label=f"unlimited effort ({limit['uncertainty_pct']:.2f}%)",
+        )
+        if threshold is not None and threshold >= limit["uncertainty_pct"] - 1.0:
+            ax_u.axhline(threshold, color="C3", ls=":", label=f"{threshold:g}% (no deduction)")
+        elif threshold is not None:
+            ax_u.plot([], [], " ", label=f"no deduction at U ≤ {threshold:g}% (off scale)")
+        ax_u.set_ylabel(f"U of total NER (%)\n{notes['confidence']:.0%} half-width / {centre}")
+        ax_u.legend(
+            frameon=False, fontsize=7, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=2
+        )
+        ax_c.plot(k, gained, marker="o", ms=3, color="C2", label="projected")
+        ax_c.axhline(
+            limit["credits_gained"],
+            color="C7",
+            ls="--",
+            label=f"unlimited effort ({limit['credits_gained']:,.0f})",
+        )
+        ax_c.set_ylabel("credits gained over the run\n(tCO2e)")
+        ax_c.yaxis.set_major_formatter(mticker.StrMethodFormatter("{x:,.0f}"))
+        ax_c.set_xscale("symlog", linthresh=1.0, linscale=0.5)
+        ax_c.set_xlim(left=-0.4)
+        ax_c.xaxis.set_major_formatter(mticker.StrMethodFormatter("{x:,.0f}"))
+        ax_c.set_xlabel(f"{PLANNING_AXES.get(lever, 'added ' + lever)}\n(symmetric log scale)")
+        ax_c.legend(frameon=False, fontsize=7, loc="lower right")
     save(fig, path)
