@@ -92,6 +92,7 @@ def test_run_writes_every_output(json_run):
         "map_areas",
         "accuracy_sample",
         "leakage_belt",
+        "provenance",
     }
     assert {"sampling", "simulation", "report"} <= set(manifest["timings_s"])
     tree = xr.open_datatree(out / "posterior.nc", engine="h5netcdf")
@@ -117,6 +118,7 @@ def test_an_ex_ante_run_says_so_in_json_manifest_and_on_every_page(json_run):
 SECTIONS = [
     "Project and run summary",
     "Data sources and provenance",
+    "Scope and design",
     "Models",
     "Sampler settings and diagnostics",
     "Posterior summaries and predictive checks",
@@ -181,6 +183,39 @@ def test_the_appendix_has_its_sections_header_and_arithmetic_that_reproduces(jso
     a, b, credits = _redo(rf"credits = adjusted NER − buffer = ({n}) − ({n}) = ({n})", text)
     assert reproduces(a - b, str(credits))
     assert reproduces(Decimal(total["credits"]), str(credits))
+
+
+def test_the_appendix_traces_its_numbers_and_states_its_scope(json_run):
+    """Provenance on the page: published magnitudes with their sources, a source and
+    reason for every prior, the prior-dominated posteriors, the scope statements, and
+    the synthetic-data flag beside every credit table and figure."""
+    _, _, result = json_run
+    out = Path(json.loads(result.stdout)["out_dir"])
+    text = "\n".join(pdf_pages(out / "appendix.pdf"))
+    assert "Published magnitudes and the values used" in text
+    assert "Winrock International (2006)" in text and "79.4 MtCO2" in text
+    assert "not stated" not in text and "Not on record" not in text
+    for item in (
+        "Carbon pools",
+        "Greenhouse gases",
+        "Reference region",
+        "Reference period",
+        "Field plots",
+        "Plot QA/QC",
+        "Non-permanence risk",
+    ):
+        assert item in text, item
+    assert "internal 6, external 4, natural 5: rating 15%" in text
+    assert "2021–2025" in text  # the gap between the reference period and the crediting start
+    # the effectiveness has no data: its posterior is its prior, and the page says so
+    dominated = text[text.index("Prior-dominated") :][:600]
+    assert "project effectiveness" in dominated
+    figures = len(re.findall(r"\nFigure\s\d+:", text))
+    notes = text.count("Synthetic data: these numbers demonstrate the method")
+    assert figures >= 12 and text.count("synthetic data") >= figures + len(
+        pdf_pages(out / "appendix.pdf")
+    )
+    assert notes >= 6
 
 
 def test_json_totals_match_the_tables(json_run):

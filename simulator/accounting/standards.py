@@ -490,12 +490,12 @@ assert tuple(STANDARDS) == STANDARD_KEYS, "simulator.config.schema.STANDARD_KEYS
 #: Rules left out, with the reason (shown in the appendix).
 NOT_AVAILABLE: dict[str, str] = {
     "VM0048-1.0 / VMD0055-1.1": (
-        "the uncertainty sections of VM0048 v1.0 and VMD0055 v1.1 could not be read in "
-        "primary text; the rule is not guessed"
+        "not implemented: the text of their uncertainty sections was not available to this "
+        "release, and the run applies no rule that has not been checked against its text"
     ),
     "CDM conservativeness factors": (
-        "the CDM table of conservativeness factors could not be read in primary text; "
-        "the values are not guessed"
+        "not implemented: the CDM table of conservativeness factors was not available to "
+        "this release, so no factor from it is applied"
     ),
 }
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from models import biomass, deforestation
+from models import biomass, deforestation, priors
 from models.sampling import ESS_MIN, RHAT_MAX, flat_draws
 from simulator.accounting import SIDE_BY_SIDE, Accounts
 from simulator.accounting.standards import (
@@ -43,6 +43,7 @@ from simulator.report.labels import (
     relabel,
     strata_labels,
 )
+from simulator.report.scope import scope_data
 
 __all__ = [
     "DATA_ROLES",
@@ -65,6 +66,16 @@ __all__ = [
 ]
 
 
+#: Posterior contraction below which a parameter is called prior-dominated: its posterior
+#: SD is more than ~87% of its prior SD (:func:`models.priors.contraction`).
+PRIOR_DOMINATED = 0.25
+
+
+def var_name(index) -> str:
+    """The variable of a posterior-table row: ``mu_stratum[terra_firme]`` -> ``mu_stratum``."""
+    return str(index).split("[", 1)[0]
+
+
 #: What each input file holds (the appendix's data-sources table).
 DATA_ROLES = {
     "plots": "field plots: stratum, area, subplot design",
@@ -74,6 +85,7 @@ DATA_ROLES = {
     "accuracy_sample": "stratified accuracy-assessment sample of each year's map",
     "leakage_belt": "leakage-belt monitoring: belt loss, its baseline and SE",
     "project_monitoring": "monitored loss inside the project",
+    "provenance": "sources of the published magnitudes and priors; scope and design",
 }
 
 
@@ -141,11 +153,21 @@ def appendix_data(spec, data, posteriors, post_tables, summary, manifest) -> dic
         }
         for r in tables.period_records(summary)
     ]
-    params = {}
+    params, prior_dominated = {}, []
     for name, table in post_tables.items():
+        shrink = {
+            str(idx): float(
+                priors.contraction(row["sd"], priors.prior_sd(cfg, name, var_name(idx)))
+            )
+            for idx, row in table.iterrows()
+        }
+        prior_dominated += [
+            parameter_label(idx, labels) for idx, c in shrink.items() if c < PRIOR_DOMINATED
+        ]
         params[name] = [
             {
                 "name": parameter_label(str(idx), labels),
+                "contraction": "–" if np.isnan(shrink[str(idx)]) else f"{shrink[str(idx)]:.2f}",
                 "mean": to_sd(row["mean"], row["sd"]),
                 "sd": to_sd(row["sd"], row["sd"]),
                 "lo": to_sd(row["eti90_lb"], row["sd"]),
@@ -210,14 +232,18 @@ def appendix_data(spec, data, posteriors, post_tables, summary, manifest) -> dic
                 "name": name,
                 "path": str(getattr(cfg.data, name)),
                 "sha": sha,
-                "rows": f"{_data_rows(spec.data_path(name)):,}",
+                "rows": f"{_file_rows(spec, data, name):,}",
                 "role": DATA_ROLES.get(name, ""),
             }
             for name, sha in manifest["data_sha256"].items()
         ],
         "readme": (spec.run_dir / "README.md").is_file(),
         "generator": next((p.name for p in sorted(spec.run_dir.glob("generate*.py"))), ""),
-        "priors": _priors(cfg),
+        "priors": _priors(cfg, data.provenance),
+        "magnitudes": [
+            m.model_dump() for m in (data.provenance.magnitude if data.provenance else [])
+        ],
+        "scope": scope_data(spec, data),
         "sampler": (
             f"NUTS (nutpie), {s.chains} chains × {s.draws:,} draws after {s.tune:,} "
             f"tuning steps, target acceptance {s.target_accept}"
@@ -227,6 +253,8 @@ def appendix_data(spec, data, posteriors, post_tables, summary, manifest) -> dic
         "all_passed": all(d.passed for d in posteriors.diagnostics),
         "diagnostics": diags,
         "params": params,
+        "prior_dominated": prior_dominated,
+        "prior_dominated_below": f"{PRIOR_DOMINATED:g}",
         "rows": rows,
         "total": {
             "ner": tco2e(tot.ner_mean),
@@ -277,8 +305,11 @@ def appendix_data(spec, data, posteriors, post_tables, summary, manifest) -> dic
     }
 
 
-def _priors(cfg) -> list[dict]:
+def _priors(cfg, provenance=None) -> list[dict]:
     """Prior of every parameter, as shown in the appendix (from config and model constants).
+
+    With the run's provenance file (:mod:`simulator.data.provenance`) each row carries
+    its prior's source and the reason it is reasonable ("not stated" without one).
 
     Each row names its model explicitly, so a run from carbon stocks (fewer biomass
     parameters) or with an allocated baseline (two more deforestation parameters)
@@ -290,54 +321,93 @@ def _priors(cfg) -> list[dict]:
     cf = b.carbon_fraction
     if cfg.data.carbon_stocks is not None:  # stated stocks: no inventory model, CF only for DM
         bio = [
-            ("carbon stock per stratum and pool", "Normal(stated mean, SD) on [0, ∞)"),
+            ("stock", "carbon stock per stratum and pool", "Normal(stated mean, SD) on [0, ∞)"),
             (
+                "carbon_fraction",
                 "carbon fraction CF (pools in dry matter)",
                 f"Normal({cf.mean:g}, {cf.sd:g}) on [0, 1]",
             ),
         ]
     else:
         bio = [
-            ("carbon fraction CF", f"Normal({cf.mean:g}, {cf.sd:g})"),
-            ("root:shoot R", f"Normal({rs.mean:g}, {rs.sd:g}) on [{rs.lower:g}, {rs.upper:g}]"),
-            ("stratum log-mean AGB μ_s", "Normal(μ_0, σ_s)"),
-            ("μ_0 (log Mg/ha)", "Normal({:.3f}, {:g})".format(*bh["mu_0"])),
-            ("σ_s", f"HalfNormal({bh['sigma_stratum']:g})"),
-            ("between-plot SD τ_s (log)", f"HalfNormal({bh['tau']:g})"),
+            ("carbon_fraction", "carbon fraction CF", f"Normal({cf.mean:g}, {cf.sd:g})"),
+            (
+                "root_shoot",
+                "root:shoot R",
+                f"Normal({rs.mean:g}, {rs.sd:g}) on [{rs.lower:g}, {rs.upper:g}]",
+            ),
+            ("mu_stratum", "stratum log-mean AGB μ_s", "Normal(μ_0, σ_s)"),
+            ("mu_0", "μ_0 (log Mg/ha)", "Normal({:.3f}, {:g})".format(*bh["mu_0"])),
+            ("sigma_stratum", "σ_s", f"HalfNormal({bh['sigma_stratum']:g})"),
+            ("tau", "between-plot SD τ_s (log)", f"HalfNormal({bh['tau']:g})"),
         ]
         if len(cfg.project.strata) == 1:  # nothing to pool: μ_s takes μ_0's prior
-            bio[2:5] = [("log-mean AGB μ (log Mg/ha)", "Normal({:.3f}, {:g})".format(*bh["mu_0"]))]
+            bio[2:5] = [
+                (
+                    "mu_stratum",
+                    "log-mean AGB μ (log Mg/ha)",
+                    "Normal({:.3f}, {:g})".format(*bh["mu_0"]),
+                )
+            ]
     defo = [
-        ("log-hazard intercept a", "Normal({:.3f}, {:g})".format(*dh["a"])),
-        ("trend b", "Normal({:g}, {:g})".format(*dh["b"])),
-        ("highway effect c", "Normal({:g}, {:g})".format(*dh["c"])),
-        ("process noise σ (marginal SD)", f"HalfNormal({dh['sigma']:g})"),
+        ("a", "log-hazard intercept a", "Normal({:.3f}, {:g})".format(*dh["a"])),
+        ("b", "trend b", "Normal({:g}, {:g})".format(*dh["b"])),
+        ("c", "highway effect c", "Normal({:g}, {:g})".format(*dh["c"])),
+        ("sigma", "process noise σ (marginal SD)", f"HalfNormal({dh['sigma']:g})"),
     ]
     if d.noise == "ar1":
-        defo.append(("AR(1) coefficient φ", "(φ + 1)/2 ~ Beta({:g}, {:g})".format(*dh["phi"])))
+        defo.append(
+            ("phi", "AR(1) coefficient φ", "(φ + 1)/2 ~ Beta({:g}, {:g})".format(*dh["phi"]))
+        )
     defo += [
         (
+            "effectiveness",
             "effectiveness e (vs the regional hazard)",
             f"Beta({d.effectiveness.alpha:g}, {d.effectiveness.beta:g})"
             + (f" on [{d.effectiveness.lower:g}, 1]" if d.effectiveness.lower else ""),
         ),
-        ("post-conversion carbon (tCO2e/ha)", f"Gamma(mean {post.mean:g}, sd {post.sd:g})"),
+        (
+            "post_conversion_tco2e_ha",
+            "post-conversion carbon (tCO2e/ha)",
+            f"Gamma(mean {post.mean:g}, sd {post.sd:g})",
+        ),
     ]
     if d.allocation is not None:
         j, share = d.allocation.jurisdiction_loss_ha, d.allocation.risk_share
         defo += [
-            ("jurisdiction loss J (ha/yr)", f"Gamma(mean {j.mean:g}, sd {j.sd:g})"),
-            ("project risk share s", f"Beta({share.alpha:g}, {share.beta:g})"),
+            (
+                "jurisdiction_loss_ha",
+                "jurisdiction loss J (ha/yr)",
+                f"Gamma(mean {j.mean:g}, sd {j.sd:g})",
+            ),
+            ("risk_share", "project risk share s", f"Beta({share.alpha:g}, {share.beta:g})"),
         ]
     leak = [
-        ("leakage displacement λ", f"Beta({lk.displacement.alpha:g}, {lk.displacement.beta:g})")
+        (
+            "displacement",
+            "leakage displacement λ",
+            f"Beta({lk.displacement.alpha:g}, {lk.displacement.beta:g})",
+        )
     ]
     if lk.belt_baseline_cv > 0:
-        leak.append(("belt counterfactual error log κ", f"Normal(0, {lk.belt_baseline_cv:g})"))
+        leak.append(
+            (
+                "belt_baseline_z",
+                "belt counterfactual error log κ",
+                f"Normal(0, {lk.belt_baseline_cv:g})",
+            )
+        )
+    sources = provenance.prior if provenance is not None else {}
     return [
-        {"name": name, "prior": prior, "model": model}
+        {
+            "name": name,
+            "prior": prior,
+            "model": model,
+            "source": sources[key].source if key in sources else "not stated",
+            "reason": sources[key].reason if key in sources else "not stated",
+        }
         for model, rows in (("biomass", bio), ("deforestation", defo), ("leakage", leak))
-        for name, prior in rows
+        for key, name, prior in rows
     ]
 
 
@@ -405,7 +475,10 @@ def standards_data(accounts: Accounts, primary: str) -> dict:
                     "level": f"{100 * r['confidence']:.0f}%",
                     "relative_to": std.relative_to,
                     "u": pct(r["uncertainty_pct"]),
-                    "fraction": pct(100 * r["deduction_fraction"], 2),
+                    # the standard's own fraction, of its own base; then all on one base
+                    "fraction": pct(100 * r["deduction_fraction"], 2)
+                    + {"ner": " of NER", "gross": " of gross ER"}[std.applies_to],
+                    "of_ner": pct(100 * r["uncertainty_deduction"] / r["ner_mean"], 2),
                     "deduction": tco2e(r["uncertainty_deduction"]),
                     "buffer": tco2e(r["buffer"]),
                     "credits": tco2e(r["credits"]),
@@ -451,6 +524,13 @@ def ipcc_data(ipcc: dict) -> dict:
         "approach2": pct(100 * ipcc["approach2"]),
         "ef_mc": pct(100 * ipcc["emission_factor_monte_carlo"]),
     }
+
+
+def _file_rows(spec, data: RunData, name: str) -> int:
+    """Rows of a data file; entries of the provenance file."""
+    if name == "provenance" and data.provenance is not None:
+        return data.provenance.rows()
+    return _data_rows(spec.data_path(name))
 
 
 def _data_rows(path: Path) -> int:
@@ -695,6 +775,13 @@ def baseline_loss_data(sim: Summary) -> dict:
     return {"mean": tco2e(loss.mean[-1]), "ci": f"{tco2e(lo)} – {tco2e(hi)}"}
 
 
+#: Unit of the added effort of each planning lever, as the table's column header names it.
+PLANNING_UNITS = {
+    "plots": "plots per stratum",
+    "accuracy_points": "points per stratum and year",
+}
+
+
 def sensitivity_data(result, labels: dict[str, str]) -> dict:
     ind, notes = result.indices, result.notes
 
@@ -715,8 +802,9 @@ def sensitivity_data(result, labels: dict[str, str]) -> dict:
         {
             "lever": r["lever"].replace("_", " "),
             "added": str(r["added"]) if r["added"] != "inf" else "unlimited",
-            "u": f"{r['uncertainty_pct']:.1f}% ± {r['uncertainty_pct_mcse']:.1f}",
-            "fraction": pct(100 * r["deduction_fraction"]),
+            # two decimals: the rows differ by hundredths; their common error keeps their order
+            "u": f"{r['uncertainty_pct']:.2f} ± {r['uncertainty_pct_mcse']:.2f}",
+            "fraction": f"{100 * r['deduction_fraction']:.2f}",
             "deduction": tco2e(r["uncertainty_deduction"]),
             "credits": tco2e(r["credits"]),
             "gained": tco2e(r["credits_gained"]),
@@ -735,11 +823,28 @@ def sensitivity_data(result, labels: dict[str, str]) -> dict:
                 f"{s['unit']} leave a deduction"
             )
         searches.append({"lever": lever.replace("_", " "), "text": text})
+    shares = notes.get("planning_shares", {})
+    levers = [
+        {
+            "lever": lever.replace("_", " "),
+            "added_unit": PLANNING_UNITS.get(lever, s["unit"]),
+            "rows": [p for p, r in zip(plan, result.planning, strict=True) if r["lever"] == lever],
+            "search": text["text"],
+            "shares": ", ".join(
+                (f"{relabel(part, labels)} " if part != "map" else "") + f"{100 * v:.2f}%"
+                for part, v in shares.get(lever, {}).items()
+            ),
+        }
+        for (lever, s), text in zip(result.searches.items(), searches, strict=True)
+    ]
     dep = notes["dependence"]
     return {
         "groups": groups,
         "planning": plan,
         "searches": searches,
+        "levers": levers,
+        "u_run": pct(notes["u_run_pct"]) if "u_run_pct" in notes else "",
+        "u_run_mcse": f"{notes['u_run_mcse']:.2f}" if "u_run_mcse" in notes else "",
         "standard": notes["standard"],
         "level": pct(100 * notes["confidence"], 0),
         "index_level": pct(100 * notes["index_confidence"], 0),

@@ -13,23 +13,12 @@ import numpy as np
 
 from simulator.accounting.standards import STANDARDS, relative_half_width
 from simulator.report.arithmetic import difference, half_width_ratio, scaled
+from simulator.report.labels import strata_labels
 from simulator.report.manifest import MONITORING_NAME
 from simulator.report.pdf import compile_appendix
+from simulator.report.scope import PARAMETERS, scope_data
 
 __all__ = ["PARAMETERS", "monitoring_json", "write_monitoring"]
-
-#: Which inputs of a monitoring run are fixed at validation and which are monitored.
-PARAMETERS = (
-    ("baseline loss rate (rate model: a, b, c, sigma)", "fixed at validation", "ex-ante posterior"),
-    ("stratum carbon density (biomass model)", "fixed at validation", "ex-ante posterior"),
-    ("post-conversion carbon C_post", "fixed at validation", "ex-ante prior draws"),
-    ("project strata and their areas, relative risks", "fixed at validation", "ex-ante run.toml"),
-    ("project loss per stratum and period", "monitored", "period's map + accuracy sample"),
-    ("leakage-belt loss per period", "monitored", "period's map + accuracy sample"),
-    ("leakage-belt forest and relative risk", "fixed at validation", "[monitoring]"),
-    ("non-permanence risk rating", "each verification", "[accounting]"),
-    ("project effectiveness e", "not used", "the project's loss is observed"),
-)
 
 
 def _num(x):
@@ -172,6 +161,7 @@ def monitoring_json(result, out_dir: Path) -> dict:
     cfg = spec.config
     table = result.accounts.table
     keys = table.standard.values.tolist()
+    prov = result.baseline.data.provenance
     try:
         version = metadata.version("reddsim")
     except metadata.PackageNotFoundError:
@@ -201,9 +191,18 @@ def monitoring_json(result, out_dir: Path) -> dict:
         "belt_forest_ha": cfg.monitoring.belt_forest_ha,
         "belt_relative_risk": cfg.monitoring.belt_relative_risk,
         "monitored_areas": _areas(result),
+        # display names of the areas (the tables keep the code names)
+        "area_labels": {
+            **strata_labels(result.baseline.spec.config),
+            "leakage_belt": "Leakage belt",
+        },
         "components": _components(result),
         "ex_ante": _ex_ante(result),
         "parameters": [{"parameter": p, "status": s, "source": src} for p, s, src in PARAMETERS],
+        # scope and sources: the validated run's provenance file, this run's risk scores
+        "scope": scope_data(result.baseline.spec, result.baseline.data, cfg.accounting.risk),
+        "magnitudes": [m.model_dump() for m in (prov.magnitude if prov is not None else [])],
+        "prior_sources": len(prov.prior) if prov is not None else 0,
         "worked": _worked(result),
         "formulas": dict(zip(keys, table.attrs["formulas"], strict=True)),
         "citations": dict(zip(keys, table.attrs["citations"], strict=True)),

@@ -28,6 +28,7 @@ from simulator.inference import Posteriors
 from simulator.report import appendix, tables
 from simulator.report.figures import biomass as fig_biomass
 from simulator.report.figures import deforestation as fig_deforestation
+from simulator.report.figures import leakage as fig_leakage
 from simulator.report.figures import sampling as fig_sampling
 from simulator.report.figures import sensitivity as fig_sensitivity
 from simulator.report.figures import simulation as fig_simulation
@@ -40,6 +41,8 @@ __all__ = ["FIGURES", "SENSITIVITY_FIGURES", "write_outputs", "write_sensitivity
 #: Figures of the appendix (besides those of the sensitivity stage).
 FIGURES = (
     "deforestation_checks.png",
+    "biomass_checks.png",
+    "leakage_checks.png",
     "baseline_loss.png",
     "plot_agb.png",
     "biomass_density.png",
@@ -82,8 +85,9 @@ def write_outputs(
     figdir = out / "figures"
     figdir.mkdir()
     gated = {name: posteriors.gated[name] for name in posteriors.trees}
+    titles = fig_sampling.rank_titles(posteriors.trees, gated, strata_labels(cfg))
     # the rank plots are drawn from posterior.nc by another process meanwhile
-    with fig_sampling.rank_figures(out / "posterior.nc", figdir, gated):
+    with fig_sampling.rank_figures(out / "posterior.nc", figdir, gated, titles):
         summary = accounts.summary.assign_attrs(attrs)
         tables.write_summary(summary, out / "summary.nc")
         tables.write_csv(summary, "period", tables.TABLE_COLUMNS, out / "tables" / "summary.csv")
@@ -134,6 +138,29 @@ def write_outputs(
             posteriors.trees["deforestation"],
             cfg.simulation.seed,
         )
+        ppc_biomass = (
+            fig_biomass.fig_biomass_checks(
+                figdir / "biomass_checks.png",
+                strata_labels(cfg),
+                posteriors.plots,
+                posteriors.trees["biomass"],
+                cfg.biomass,
+                cfg.simulation.seed,
+            )
+            if posteriors.plots is not None
+            else None
+        )
+        ppc_leakage = (
+            fig_leakage.fig_leakage_checks(
+                figdir / "leakage_checks.png",
+                data,
+                posteriors.trees["leakage"],
+                cfg.leakage,
+                cfg.simulation.seed,
+            )
+            if data.leakage_belt is not None and "leakage" in posteriors.trees
+            else None
+        )
         fig_simulation.fig_fan(
             figdir / "ner_fan.png",
             fan,
@@ -168,6 +195,8 @@ def write_outputs(
         doc["accuracy"] = appendix.accuracy_data(data)
         doc["baseline_loss"] = appendix.baseline_loss_data(sim)
         doc["ppc"] = ppc
+        doc["ppc_biomass"] = ppc_biomass
+        doc["ppc_leakage"] = ppc_leakage
         if data.accuracy is not None:
             acc = tables.accuracy_dataset(data)
             tables.write_csv(

@@ -163,9 +163,14 @@ def test_the_monitoring_appendix_says_it_is_a_monitoring_run(monitored):
     heads = [p.splitlines()[0] for p in pages]
     assert all("monitoring run" in h and "synthetic data" in h for h in heads), heads
     text = "\n".join(pages)
-    sections = ("Validated baseline", "Monitored inputs", "Credits per period")
-    for phrase in (*sections, "Fixed at validation, monitored"):
+    sections = ("Validated baseline", "Scope and design", "Models, priors and checks")
+    sections += ("Monitored inputs", "Credits per period", "Fixed at validation, monitored")
+    for phrase in (*sections, "Glossary of symbols"):
         assert phrase in text[text.index("Contents") :]
+    # the validated run's provenance and this run's risk scores are on the page
+    assert "Winrock International (2006)" in text and "not stated" not in text
+    assert "internal 6, external 4, natural 5: rating 15%" in text
+    assert "Synthetic data: these numbers demonstrate the method" in text
     n = NUMBER
     worked = re.findall(
         rf"= \(({n}) − ({n})\) / \(2 × ({n})\) = ({n})%; .*?buffer ({n}) × [a-zA-Z \n]+({n}) =\s*"

@@ -5,9 +5,8 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
-from scipy import stats
 
-from models import deforestation
+from models import deforestation, priors
 from models.sampling import flat_draws
 from simulator.data import RunData
 from simulator.engine.hazard import loss_fraction
@@ -75,8 +74,14 @@ def fig_deforestation_checks(path, data: RunData, tree: xr.DataTree, seed: int) 
         ax.fill_between(years, q25, q75, color="C0", alpha=0.4, lw=0, label="50%")
         ax.plot(years, obs, "ko", ms=3, label="observed")
         ax.set_title(title, fontsize=8)
+    # the prior predictive reaches below 0 (measurement error on rates near 0): a
+    # symmetric-log axis, linear within +-0.1 % and logarithmic beyond, shows both
     axes[0].set_yscale("symlog", linthresh=0.1)
-    axes[0].set_ylabel("annual loss (% of forest)")
+    axes[0].axhline(0.0, color="0.5", lw=0.6)
+    axes[0].set_ylabel("annual loss (% of forest)\nsymmetric log scale")
+    axes[1].set_ylabel("annual loss (% of forest)")
+    for ax in axes:
+        ax.set_xlabel("year")
     axes[1].legend(frameon=False, fontsize=7, loc="upper left")
     save(fig, path)
     return {"inside": str(inside), "n": str(obs.size)}
@@ -85,26 +90,17 @@ def fig_deforestation_checks(path, data: RunData, tree: xr.DataTree, seed: int) 
 @styled
 def fig_parameters(path, spec, posteriors: Posteriors) -> None:
     cfg = spec.config
-    defo, leak = posteriors.trees["deforestation"], posteriors.trees["leakage"]
-    eff, disp = cfg.deforestation.effectiveness, cfg.leakage.displacement
-    post, hyper = cfg.deforestation.post_conversion_tco2e_ha, deforestation.HYPERPRIORS
     panels = [
-        (
-            defo,
-            "effectiveness",
-            "project effectiveness e",
-            deforestation.effectiveness_prior(eff),
-        ),
-        (leak, "displacement", "leakage displacement λ", stats.beta(disp.alpha, disp.beta)),
-        (
-            defo,
-            "post_conversion_tco2e_ha",
-            "C_post after conversion (tCO2e/ha)",
-            deforestation.gamma_prior(post.mean, post.sd),
-        ),
-        (defo, "sigma", "process noise σ of log hazard", stats.halfnorm(scale=hyper["sigma"])),
-        (defo, "c", "highway effect c (log hazard)", stats.norm(*hyper["c"])),
-        (defo, "b", "trend b (log hazard per year)", stats.norm(*hyper["b"])),
+        ("deforestation", "effectiveness", "project effectiveness e"),
+        ("leakage", "displacement", "leakage displacement λ"),
+        ("deforestation", "post_conversion_tco2e_ha", "C_post after conversion (tCO2e/ha)"),
+        ("deforestation", "sigma", "process noise σ of log hazard"),
+        ("deforestation", "c", "highway effect c (log hazard)"),
+        ("deforestation", "b", "trend b (log hazard per year)"),
+    ]
+    panels = [
+        (posteriors.trees[model], var, label, priors.marginal_prior(cfg, model, var))
+        for model, var, label in panels
     ]
     fig, axes = plt.subplots(2, 3, figsize=(8, 4.2))
     for i, (ax, (tree, var, label, prior)) in enumerate(zip(axes.flat, panels, strict=True)):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import matplotlib
 import matplotlib.pyplot as plt
+import numpy as np
 import xarray as xr
 
 from simulator.engine.streaming import Summary
@@ -34,7 +35,8 @@ def fig_total(path, sim: Summary, summary: xr.Dataset) -> None:
     edges, counts, outside = sim["ner"].histogram(period=-1, bins=120)
     tot = summary.sel(period="total")
     fig, ax = plt.subplots(figsize=(8, 3.0))
-    ax.stairs(counts, edges / 1e6, fill=True, color="C2", alpha=0.7)
+    share = 100.0 * np.asarray(counts, dtype=float) / sim.n_draws  # % of futures per bin
+    ax.stairs(share, edges / 1e6, fill=True, color="C2", alpha=0.7)
     for v, style, label in (
         (tot.ner_mean, "-", "mean"),
         (tot.ner_ci_low, "--", "90% CI"),
@@ -42,7 +44,8 @@ def fig_total(path, sim: Summary, summary: xr.Dataset) -> None:
     ):
         ax.axvline(float(v) / 1e6, color="k", ls=style, lw=1, label=label)
     ax.set_xlabel("total NER over the crediting period (MtCO2e)")
-    ax.set_yticks([])
+    width = float(edges[1] - edges[0]) / 1e6
+    ax.set_ylabel(f"futures (% per {width:.3g} Mt bin)")
     beyond = f"; {outside:,} beyond the axis" if outside else ""
     ax.set_title(f"Total NER: {sim.n_draws:,} simulated futures{beyond}")
     ax.legend(frameon=False, fontsize=7, loc="upper left")
@@ -93,13 +96,21 @@ def fig_waterfall(path, summary: xr.Dataset) -> None:
         ("buffer", -float(tot.buffer)),
     ]
     fig, ax = plt.subplots(figsize=(8, 3.2))
-    level = 0.0
+    level, top = 0.0, 0.0
     for i, (_, delta) in enumerate(steps):
         colour = "C0" if delta >= 0 else "C3"
         ax.bar(i, delta / 1e6, bottom=level / 1e6, color=colour)
+        # each bar's value (tCO2e, signed as it enters) above its top
+        upper = max(level, level + delta)
+        ax.text(i, upper / 1e6, f"{delta:+,.0f}", ha="center", va="bottom", fontsize=8)
         level += delta
+        top = max(top, upper)
     ax.bar(len(steps), level / 1e6, color="C2")
+    ax.text(
+        len(steps), max(level, 0.0) / 1e6, f"{level:,.0f}", ha="center", va="bottom", fontsize=8
+    )
+    ax.set_ylim(min(0.0, level / 1e6) * 1.1, top / 1e6 * 1.12)  # room for the labels
     ax.set_xticks(range(len(steps) + 1), [s[0] for s in steps] + ["credits"])
-    ax.set_ylabel("MtCO2e over the period")
+    ax.set_ylabel("MtCO2e over the period (labels: tCO2e)")
     ax.set_title("From baseline emissions to issuable credits (means)")
     save(fig, path)
