@@ -196,6 +196,11 @@ def _member(
     raw = base.config.model_dump(mode="json")
     for key, value in overrides.items():
         _assign(raw, key, value, f"{origin}: {key!r}")
+    if "accounting.buffer_pct" in overrides and not any(
+        k.startswith("accounting.risk") for k in overrides
+    ):
+        # a member that states its rating replaces the base's risk scores, which give theirs
+        raw["accounting"]["risk"] = None
     try:
         config = validate_config(raw, base.path)
     except ConfigError as err:

@@ -493,3 +493,29 @@ def test_cli_batch_offers_no_cache():
 
     result = CliRunner().invoke(app, ["batch", "--help"])
     assert result.exit_code == 0 and "--no-cache" in result.output
+
+
+def test_a_member_stating_its_rating_replaces_the_base_risk_scores(tmp_path):
+    """Los Amigos gives its buffer by NPRT scores (rating 15): a member that sets
+    ``buffer_pct`` states its own rating; one that sets scores too must agree with them."""
+    from simulator.orchestration.batchspec import load_batch
+
+    copy_run(tmp_path / "run")
+    spec = tmp_path / "batch.toml"
+    spec.write_text(
+        'schema_version = 1\n[batch]\nname = "b"\n'
+        '[[runs]]\nname = "base"\nconfig = "run"\n'
+        '[[runs]]\nname = "stated"\nconfig = "run"\nset = { "accounting.buffer_pct" = 20 }\n'
+    )
+    base, stated = load_batch(spec).members
+    assert base.spec.config.accounting.risk.rating() == 15
+    assert stated.spec.config.accounting.buffer_pct == 20
+    assert stated.spec.config.accounting.risk is None
+    spec.write_text(
+        spec.read_text().replace(
+            '"accounting.buffer_pct" = 20 }',
+            '"accounting.buffer_pct" = 20, "accounting.risk.internal" = 7 }',
+        )
+    )
+    with pytest.raises(ConfigError, match="risk scores give a rating of 16"):
+        load_batch(spec)
