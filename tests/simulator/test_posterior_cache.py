@@ -50,7 +50,7 @@ def test_the_key_ignores_settings_no_model_reads(base):
         _edited(spec, sampler={"allow_failed_diagnostics": False}),
         _edited(spec, deforestation={"compare_noise": not spec.config.deforestation.compare_noise}),
         _edited(spec, simulation={"n_draws": 9000, "chunk_size": 700}),
-        _edited(spec, accounting={"buffer_pct": 25}),
+        _edited(spec, accounting={"buffer_pct": 25, "risk": None}),
         _edited(spec, crediting={"years": 5}),
         _edited(spec, sensitivity={"enabled": False}),
         _edited(spec, project={"name": "Another name"}),
