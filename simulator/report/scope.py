@@ -36,7 +36,9 @@ def scope_data(spec, data: RunData, risk=None) -> dict:
     Each statement an analyst writes (``[scope]`` of the provenance file) is printed
     with the facts the run computes from its configuration and data: the pools it
     counts, the reference years and their gap to the crediting start, the plots per
-    stratum and their sizes, the non-permanence risk scores and rating.
+    stratum and their sizes, the non-permanence risk scores and rating. ``spec`` and
+    ``data`` are the ex-ante run's (for a monitoring run, its validated baseline's);
+    ``risk``, when given, replaces its risk scores (a monitoring run's own).
     """
     cfg = spec.config
     prov = data.provenance.scope if data.provenance is not None else None
