@@ -61,7 +61,7 @@ import pytensor.tensor as pt
 import xarray as xr
 
 from models.allometry import CO2_PER_C, biomass_to_co2e
-from models.sampling import sample
+from models.sampling import replicate, sample
 from models.settings import Biomass, Sampler
 
 __all__ = [
@@ -423,16 +423,7 @@ def posterior_predictive(
     model = build_model(
         strata, np.asarray(plot_stratum), agb_mg_ha, agb_sd_mg_ha, priors, explicit_means=True
     )
-    post = tree.posterior.to_dataset()[[v.name for v in model.free_RVs]]
-    pp = pm.sample_posterior_predictive(
-        post,
-        model,
-        var_names=["log_agb"],
-        random_seed=np.random.default_rng([seed, 0x5042]),
-        progressbar=False,
-    )
-    rep = pp.posterior_predictive["log_agb"].transpose("chain", "draw", "plot").values
-    return rep.reshape(-1, rep.shape[-1])
+    return replicate(model, tree, "log_agb", np.random.default_rng([seed, 0x5042]))
 
 
 # --------------------------------------------------------------------------- carbon stocks

@@ -29,7 +29,7 @@ import numpy as np
 import pymc as pm
 import xarray as xr
 
-from models.sampling import sample
+from models.sampling import replicate, sample
 from models.settings import Leakage, Sampler
 
 __all__ = ["FREE_PARAMETERS", "build_model", "fit", "posterior_predictive"]
@@ -111,13 +111,4 @@ def posterior_predictive(
         Chain-major.
     """
     model = build_model(years, avoided_ha, belt_loss_ha, belt_baseline_ha, belt_se_ha, settings)
-    post = tree.posterior.to_dataset()[[v.name for v in model.free_RVs]]
-    pp = pm.sample_posterior_predictive(
-        post,
-        model,
-        var_names=["belt_loss_ha"],
-        random_seed=np.random.default_rng([seed, 0x504C]),
-        progressbar=False,
-    )
-    rep = pp.posterior_predictive["belt_loss_ha"].transpose("chain", "draw", "year").values
-    return rep.reshape(-1, rep.shape[-1])
+    return replicate(model, tree, "belt_loss_ha", np.random.default_rng([seed, 0x504C]))

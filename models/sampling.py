@@ -33,6 +33,7 @@ __all__ = [
     "diagnose",
     "flat_draws",
     "one_blas_thread",
+    "replicate",
 ]
 
 log = logging.getLogger(__name__)
@@ -158,6 +159,22 @@ def diagnose(name: str, dt: xr.DataTree, var_names: list[str]) -> Diagnostics:
         divergences=int(dt.sample_stats["diverging"].sum()),
         n_samples=int(post.sizes["chain"] * post.sizes["draw"]),
     )
+
+
+def replicate(model: pm.Model, tree: xr.DataTree, observed: str, rng) -> np.ndarray:
+    """Posterior predictive draws of ``observed``: new data, one set per posterior draw.
+
+    ``model``'s likelihood is forward-sampled by :func:`pymc.sample_posterior_predictive`
+    given each draw of its free parameters, taken from ``tree``'s posterior (the
+    likelihood is written once, in the model). Returns shape ``(chains * draws, n_obs)``,
+    chain-major, like :func:`flat_draws`.
+    """
+    post = tree.posterior.to_dataset()[[v.name for v in model.free_RVs]]
+    pp = pm.sample_posterior_predictive(
+        post, model, var_names=[observed], random_seed=rng, progressbar=False
+    )
+    rep = pp.posterior_predictive[observed].transpose("chain", "draw", ...).values
+    return rep.reshape(-1, *rep.shape[2:])
 
 
 def flat_draws(dt: xr.DataTree, name: str) -> np.ndarray:

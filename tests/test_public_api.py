@@ -62,6 +62,7 @@ MODEL_APIS = {
         "diagnose",
         "flat_draws",
         "one_blas_thread",
+        "replicate",
     ],
 }
 
