@@ -269,8 +269,10 @@ def _simulate(
     n_e = effectiveness.shape[0]
     n_c = post_carbon.shape[0]
     total_area = 0.0
+    log_risk = np.empty(n_strata)  # log w_s, once per call (not once per draw and year)
     for s in range(n_strata):
         total_area += area[s]
+        log_risk[s] = np.log(risk[s])
     for i in numba.prange(n):
         key = rng.draw_key(seed, draw_start + np.uint64(i))
         if aligned:  # future i uses row i of every input
@@ -337,7 +339,7 @@ def _simulate(
                         flag = 1
                     rate_p = -np.expm1(kept * np.log1p(-rate))
                 else:
-                    log_w = np.log(risk[s])
+                    log_w = log_risk[s]
                     rate = loss_fraction(eta + log_w)
                     rate_p = loss_fraction(eta + log_w + offset)
                     if not (rate <= 1.0 and rate_p <= 1.0):  # NaN only
