@@ -29,10 +29,23 @@ from simulator.accounting.standards import STANDARDS
 from simulator.engine.kernels import KernelInputs, simulate
 from simulator.engine.streaming import period_totals
 
-__all__ = ["COLUMNS", "MAX_DRAWS", "cases", "n_draws", "prior_sensitivity"]
+__all__ = [
+    "COLUMNS",
+    "MAX_DRAWS",
+    "cases",
+    "n_draws",
+    "prior_sensitivity",
+    "cached_prior_sensitivity",
+]
 
 #: Futures per case, at most (fewer when the run itself simulates fewer).
 MAX_DRAWS = 200_000
+
+#: File of a cache entry holding a run's prior-sensitivity numbers.
+CACHE_NAME = "prior_sensitivity.npz"
+
+#: The code a cached prior sensitivity depends on beyond the posteriors'.
+PART_CODE = ("simulator/config", "simulator/engine", "simulator/accounting", "simulator/analysis")
 
 #: Columns of ``tables/prior_sensitivity.csv``.
 COLUMNS = (
@@ -187,3 +200,52 @@ def prior_sensitivity(spec, inputs: KernelInputs) -> list[dict]:
             }
         )
     return rows
+
+
+def cached_prior_sensitivity(spec, data, inputs: KernelInputs, cache=None):
+    """:func:`prior_sensitivity`, reused from the posterior cache ``cache``.
+
+    Its rows depend on the run's posteriors (the key of their content) and on the
+    settings the cases are simulated and accounted under, so the entry's key adds the
+    whole validated configuration and the SHA-256 of the code of :data:`PART_CODE` to
+    the posteriors' content, with ``"part": "prior_sensitivity"``: any changed setting
+    or code computes it afresh. The numeric
+    columns are stored; the text columns are :func:`cases`' own. A hit returns the
+    rows a fresh computation gives, bit for bit. Returns ``(rows, CacheRecord)``.
+    """
+    from simulator.inference.cache import code_sha256, key_content
+    from simulator.inference.fit import cached_part
+
+    cfg = spec.config
+    numeric = COLUMNS[3:]
+    content = {
+        **key_content(spec, data),
+        "config": cfg.model_dump(mode="json"),
+        # the code that simulates and accounts the cases
+        "part_code_sha256": code_sha256(PART_CODE),
+        "part": "prior_sensitivity",
+    }
+
+    def rows_of(arrays):
+        return [
+            {
+                "parameter": parameter,
+                "case": case,
+                "prior": text,
+                **{c: float(arrays[c][i]) for c in numeric},
+            }
+            for i, (parameter, case, text, _) in enumerate(cases(cfg))
+        ]
+
+    def store(key, rows):
+        arrays = {c: np.array([row[c] for row in rows], dtype=float) for c in numeric}
+        return cache.store(key, content, {}, arrays, arrays_name=CACHE_NAME)
+
+    return cached_part(
+        cache,
+        content,
+        compute=lambda: prior_sensitivity(spec, inputs),
+        load=lambda key: cache.load_arrays(key, CACHE_NAME, numeric),
+        store=store,
+        unpack=lambda entry: rows_of(entry.plot_arrays),
+    )

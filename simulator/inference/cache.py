@@ -40,7 +40,12 @@ added: the noise comparison's fit of the rate model with the other noise form
 the content of the run with that form, ``"part": "deforestation"``) and the biomass
 error budget computed from the run's posteriors
 (:func:`simulator.inference.fit.cached_error_budget`,
-:meth:`PosteriorCache.load_arrays`; ``"part": "error_budget"``).
+:meth:`PosteriorCache.load_arrays`; ``"part": "error_budget"``), and the posterior
+predictive replicates of the biomass and leakage checks
+(:func:`simulator.inference.fit.cached_replicates`; ``"part": "replicates"``), and
+the prior-sensitivity table, whose content adds the whole configuration and the code
+that simulates and accounts it
+(:func:`simulator.analysis.prior_sensitivity.cached_prior_sensitivity`).
 
 Where: ``REDDSIM_CACHE`` (a directory), else ``$XDG_CACHE_HOME/reddsim``, else
 ``~/.cache/reddsim``; ``REDDSIM_CACHE=off`` disables it (:func:`cache_root`).
@@ -79,6 +84,7 @@ __all__ = [
     "CachedFit",
     "PosteriorCache",
     "cache_root",
+    "code_sha256",
     "key_content",
     "posterior_key",
 ]
@@ -124,11 +130,16 @@ def _version(name: str) -> str:
 
 
 @functools.cache
-def _code_sha256() -> str:
-    """SHA-256 over the files of :data:`CODE_PACKAGES` (relative path and bytes, sorted)."""
+def code_sha256(packages: tuple[str, ...] = CODE_PACKAGES) -> str:
+    """SHA-256 over the files of ``packages`` (relative path and bytes, sorted).
+
+    By default :data:`CODE_PACKAGES`, the code that builds the posteriors; a part
+    computed by more code (:func:`simulator.analysis.prior_sensitivity.cached_prior_sensitivity`)
+    adds the hash of its own packages to its content.
+    """
     root = Path(__file__).resolve().parents[2]
     h = hashlib.sha256()
-    for package in CODE_PACKAGES:
+    for package in packages:
         for path in sorted((root / package).rglob("*")):
             if not path.is_file() or "__pycache__" in path.parts or path.suffix == ".pyc":
                 continue
@@ -156,7 +167,7 @@ def key_content(spec: RunSpec, data: RunData) -> dict:
         "seed": seed,
         "model_seeds": {m: model_seed(seed, m) for m in MODELS},
         "versions": {name: _version(name) for name in KEY_PACKAGES},
-        "code_sha256": _code_sha256(),
+        "code_sha256": code_sha256(),
     }
 
 

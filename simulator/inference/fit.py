@@ -45,10 +45,15 @@ __all__ = [
     "fit_models",
     "fit_rate_variant",
     "cached_error_budget",
+    "posterior_replicates",
+    "cached_replicates",
+    "cached_part",
 ]
 
 #: The cache entry file of an error budget (:func:`cached_error_budget`).
 BUDGET_NAME = "error_budget.npz"
+#: File of a cache entry holding a run's posterior predictive replicates.
+REPLICATES_NAME = "replicates.npz"
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +188,7 @@ def fit_rate_variant(
     """
     variant = RunSpec(spec.config.model_copy(update={"deforestation": settings}), spec.path)
     content = {**key_content(variant, data), "part": "deforestation"}
-    return _cached_part(
+    return cached_part(
         cache,
         content,
         compute=lambda: _fit_rate(spec, data, settings),
@@ -193,7 +198,7 @@ def fit_rate_variant(
     )
 
 
-def _cached_part(cache: PosteriorCache | None, content: dict, compute, load, store, unpack):
+def cached_part(cache: PosteriorCache | None, content: dict, compute, load, store, unpack):
     """A part of a run computed, or reused from ``cache`` under the key of ``content``.
 
     ``load(key)`` reads the verified entry (``None``: a miss or a refused entry),
@@ -233,13 +238,82 @@ def cached_error_budget(
     if posteriors.plots is None:
         return None, None
     content = {**key_content(spec, data), "part": "error_budget"}
-    return _cached_part(
+    return cached_part(
         cache,
         content,
         compute=lambda: biomass_error_budget(spec, posteriors),
         load=lambda key: cache.load_arrays(key, BUDGET_NAME, ERROR_BUDGET_KEYS),
         store=lambda key, budget: cache.store(key, content, {}, budget, arrays_name=BUDGET_NAME),
         unpack=lambda entry: {k: entry.plot_arrays[k] for k in ERROR_BUDGET_KEYS},
+    )
+
+
+def posterior_replicates(spec: RunSpec, data: RunData, posteriors: Posteriors) -> dict:
+    """Posterior predictive replicates of the data each model was fitted to, by model.
+
+    ``"biomass"``: :func:`models.biomass.posterior_predictive` of the plot log AGB (an
+    inventory run); ``"leakage"``: :func:`models.leakage.posterior_predictive` of the
+    belt loss (a run with a leakage belt). Seeded by the run seed; the report's checks
+    (:mod:`simulator.report.figures.biomass`, :mod:`simulator.report.figures.leakage`)
+    summarise them.
+    """
+    cfg = spec.config
+    seed = cfg.simulation.seed
+    out = {}
+    if posteriors.plots is not None:
+        plots = posteriors.plots
+        out["biomass"] = biomass.posterior_predictive(
+            posteriors.trees["biomass"],
+            [s.name for s in cfg.project.strata],
+            plots.inventory.plot_stratum,
+            plots.mean,
+            plots.sd,
+            cfg.biomass,
+            seed,
+        )
+    belt = data.leakage_belt
+    if belt is not None and "leakage" in posteriors.trees:
+        out["leakage"] = leakage.posterior_predictive(
+            posteriors.trees["leakage"],
+            belt["year"],
+            belt["avoided_ha"],
+            belt["belt_loss_ha"],
+            belt["belt_baseline_ha"],
+            belt["belt_se_ha"],
+            cfg.leakage,
+            seed,
+        )
+    return out
+
+
+def cached_replicates(
+    spec: RunSpec, data: RunData, posteriors: Posteriors, cache: PosteriorCache | None = None
+) -> tuple[dict[str, np.ndarray], CacheRecord | None]:
+    """:func:`posterior_replicates`, reused from ``cache``.
+
+    They depend only on what the run's posteriors depend on (the seed included), so they
+    are kept under the key of the run's content with ``"part": "replicates"``; a hit
+    returns the arrays a fresh computation gives, bit for bit. ``({}, None)`` for a run
+    with nothing to replicate (stated stocks and no belt).
+    """
+    names = tuple(
+        name
+        for name, present in (
+            ("biomass", posteriors.plots is not None),
+            ("leakage", data.leakage_belt is not None and "leakage" in posteriors.trees),
+        )
+        if present
+    )
+    if not names:
+        return {}, None
+    content = {**key_content(spec, data), "part": "replicates"}
+    return cached_part(
+        cache,
+        content,
+        compute=lambda: posterior_replicates(spec, data, posteriors),
+        load=lambda key: cache.load_arrays(key, REPLICATES_NAME, names),
+        store=lambda key, reps: cache.store(key, content, {}, reps, arrays_name=REPLICATES_NAME),
+        unpack=lambda entry: {k: entry.plot_arrays[k] for k in names},
     )
 
 

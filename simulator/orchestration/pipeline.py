@@ -35,6 +35,7 @@ from models.sampling import one_blas_thread
 from simulator.accounting import Accounts, account_all
 from simulator.accounting.periods import PERIOD_DRAWS, account_periods
 from simulator.accounting.standards import STANDARDS
+from simulator.analysis.prior_sensitivity import cached_prior_sensitivity
 from simulator.config import RunSpec
 from simulator.data import load_data
 from simulator.engine import rng
@@ -49,7 +50,13 @@ from simulator.engine.streaming import (
 )
 from simulator.errors import OutputError, describe_os_error
 from simulator.files import install_directory
-from simulator.inference import cached_error_budget, crediting_years, fit_models, kernel_inputs
+from simulator.inference import (
+    cached_error_budget,
+    cached_replicates,
+    crediting_years,
+    fit_models,
+    kernel_inputs,
+)
 from simulator.inference.cache import PosteriorCache
 from simulator.orchestration import gates
 from simulator.report.manifest import output_hashes, write_manifest
@@ -491,6 +498,16 @@ def run(
                     return compare_noise(spec, data, posteriors, tree)
 
                 noise_rows = timed("noise comparison", noise_comparison)
+            replicates, replicates_record = timed(
+                "predictive checks", lambda: cached_replicates(spec, data, posteriors, cache)
+            )
+            if replicates_record is not None:
+                manifest["cache_parts"]["replicates"] = replicates_record.as_dict()
+            prior_rows, prior_record = timed(
+                "prior sensitivity",
+                lambda: cached_prior_sensitivity(spec, data, inputs, cache),
+            )
+            manifest["cache_parts"]["prior_sensitivity"] = prior_record.as_dict()
             timed(
                 "report",
                 lambda: report.write_outputs(
@@ -506,6 +523,8 @@ def run(
                     years=crediting_years(spec),
                     sensitivity=sensitivity,
                     noise_comparison=noise_rows,
+                    replicates=replicates,
+                    prior_rows=prior_rows,
                 ),
             )
             manifest["outputs_sha256"] = output_hashes(tmp)

@@ -71,14 +71,21 @@ def write_outputs(
     years: np.ndarray,
     sensitivity=None,
     noise_comparison: list[dict] | None = None,
+    replicates: dict[str, np.ndarray] | None = None,
+    prior_rows: list[dict] | None = None,
 ) -> None:
     """Write posterior, summary, tables, figures and the appendix into ``out``.
 
     ``sensitivity`` (a :class:`simulator.sensitivity.SensitivityResult`, optional)
     adds its tables, figures and appendix section (:func:`write_sensitivity`);
     ``noise_comparison`` (:func:`simulator.analysis.noise_choice.compare_noise`, optional)
-    ``tables/noise_comparison.csv`` and its paragraph.
+    ``tables/noise_comparison.csv`` and its paragraph; ``replicates``
+    (:func:`simulator.inference.fit.cached_replicates`, optional) are the posterior
+    predictive draws the biomass and leakage checks summarise (drawn here if absent);
+    ``prior_rows`` (:func:`simulator.analysis.prior_sensitivity.cached_prior_sensitivity`,
+    optional) the prior-sensitivity table (computed here if absent).
     """
+    replicates = replicates or {}
     cfg = spec.config
     attrs = {"config_sha256": cfg.digest(), "reddsim_version": manifest["versions"]["reddsim"]}
     tables.write_posterior(posteriors.combined(attrs), out / "posterior.nc")
@@ -97,7 +104,8 @@ def write_outputs(
             periods.to_csv(out / "tables" / "monitoring_periods.csv", index=False)
             vint = accounts.periods.vintages.rename("credits").to_dataframe().reset_index()
             vint.to_csv(out / "tables" / "vintages.csv", index=False)
-        prior_rows = prior_sensitivity.prior_sensitivity(spec, inputs)
+        if prior_rows is None:
+            prior_rows = prior_sensitivity.prior_sensitivity(spec, inputs)
         tables.write_rows(
             out / "tables" / "prior_sensitivity.csv", prior_sensitivity.COLUMNS, prior_rows
         )
@@ -146,6 +154,7 @@ def write_outputs(
                 posteriors.trees["biomass"],
                 cfg.biomass,
                 cfg.simulation.seed,
+                replicates.get("biomass"),
             )
             if posteriors.plots is not None
             else None
@@ -157,6 +166,7 @@ def write_outputs(
                 posteriors.trees["leakage"],
                 cfg.leakage,
                 cfg.simulation.seed,
+                replicates.get("leakage"),
             )
             if data.leakage_belt is not None and "leakage" in posteriors.trees
             else None

@@ -170,6 +170,15 @@ def test_a_warm_cache_gives_bit_identical_outputs(cold_and_warm):
     cold_m = json.loads((cold / "manifest.json").read_text())
     warm_m = json.loads((warm / "manifest.json").read_text())
     assert cold_m["diagnostics"] == warm_m["diagnostics"]
+    # every part computed from the posteriors was reused too, from its own entry
+    parts = set(cold_m["cache_parts"])
+    assert (
+        parts == set(warm_m["cache_parts"]) >= {"error_budget", "replicates", "prior_sensitivity"}
+    )
+    for name in parts:
+        c, w = cold_m["cache_parts"][name], warm_m["cache_parts"][name]
+        assert (c["hit"], w["hit"]) == (False, True) and c["key"] == w["key"], name
+        assert c["sha256"] == w["sha256"] and (cache / "posteriors" / c["key"]).is_dir(), name
 
 
 def _entry_copy(cold_and_warm, tmp_path) -> tuple[PosteriorCache, str, Path]:
@@ -291,3 +300,55 @@ def test_the_error_budget_is_reused_bit_for_bit(base, tmp_path, caplog):
         redone, record = cached_error_budget(spec, data, posteriors, cache)
     assert "does not match its recorded SHA-256" in caplog.text and not record.hit
     assert all(np.array_equal(redone[k], fresh[k]) for k in fresh)
+
+
+def test_the_predictive_replicates_are_reused_bit_for_bit(base, tmp_path):
+    from simulator.inference.fit import cached_replicates, posterior_replicates
+
+    spec, data = base
+    posteriors = fit_models(spec, data, cache=PosteriorCache.from_environment())
+    fresh = posterior_replicates(spec, data, posteriors)
+    assert set(fresh) == {"biomass", "leakage"}
+    size = posteriors.trees["biomass"].posterior.sizes
+    n_plots = posteriors.plots.mean.size
+    assert fresh["biomass"].shape == (size["chain"] * size["draw"], n_plots)
+    cache = PosteriorCache(tmp_path / "cache")
+    first, miss = cached_replicates(spec, data, posteriors, cache)
+    again, hit = cached_replicates(spec, data, posteriors, cache)
+    assert (miss.hit, hit.hit) == (False, True) and miss.key == hit.key
+    for reps in (first, again):
+        assert all(np.array_equal(reps[k], fresh[k]) for k in fresh)
+    # another seed draws other replicates, under another key
+    other = _edited(spec, simulation={"seed": spec.config.simulation.seed + 1})
+    moved, record = cached_replicates(other, data, fit_models(other, data), cache)
+    assert record.key != hit.key and not record.hit
+    assert not np.array_equal(moved["leakage"], fresh["leakage"])
+
+
+def test_the_prior_sensitivity_is_reused_only_under_the_same_settings(base, tmp_path):
+    from simulator.analysis.prior_sensitivity import cached_prior_sensitivity, prior_sensitivity
+    from simulator.inference import kernel_inputs
+
+    spec, data = base
+    posteriors = fit_models(spec, data, cache=PosteriorCache.from_environment())
+    inputs = kernel_inputs(spec, data, posteriors)
+    fresh = prior_sensitivity(spec, inputs)
+    cache = PosteriorCache(tmp_path / "cache")
+    first, miss = cached_prior_sensitivity(spec, data, inputs, cache)
+    again, hit = cached_prior_sensitivity(spec, data, inputs, cache)
+    assert (miss.hit, hit.hit) == (False, True)
+    assert _same_rows(first, fresh) and _same_rows(again, fresh)
+    # a setting no model reads still changes the credits of every case: not reused
+    other = _edited(spec, accounting={"buffer_pct": 25.0, "risk": None})
+    rows, record = cached_prior_sensitivity(other, data, inputs, cache)
+    assert record.key != hit.key and not record.hit
+    assert _same_rows(rows, prior_sensitivity(other, inputs)) and not _same_rows(rows, fresh)
+
+
+def _same_rows(a: list[dict], b: list[dict]) -> bool:
+    """Rows equal value for value, bit for bit (NaN equal to NaN)."""
+    return [list(r) for r in a] == [list(r) for r in b] and all(
+        x[k] == y[k] if isinstance(x[k], str) else np.array_equal(x[k], y[k], equal_nan=True)
+        for x, y in zip(a, b, strict=True)
+        for k in x
+    )

@@ -105,6 +105,7 @@ def biomass_checks(
     agb_sd_mg_ha,
     priors: Biomass,
     seed: int,
+    replicated: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Posterior predictive checks of the plot AGB the biomass model was fitted to.
 
@@ -113,7 +114,9 @@ def biomass_checks(
     ``exp(y_rep_p)`` and whether the observed ``AGB_p`` is inside it. Per stratum s: the
     between-plot SD of log AGB, ``T_s(y) = sd_{p in s}(log AGB_p)``, and its posterior
     predictive p-value ``Pr(T_s(y_rep) >= T_s(y) | y)`` (Gelman et al. 2013, *Bayesian Data
-    Analysis* §6.3), NaN for a stratum of fewer than two plots.
+    Analysis* §6.3), NaN for a stratum of fewer than two plots. ``replicated``: the
+    replicates already drawn with these arguments
+    (:func:`simulator.inference.fit.posterior_replicates`, a run's cached part).
 
     Returns
     -------
@@ -124,8 +127,12 @@ def biomass_checks(
     plot_stratum = np.asarray(plot_stratum)
     index = np.array([strata.index(s) for s in plot_stratum])
     y, _ = biomass.plot_log_data(agb_mg_ha, agb_sd_mg_ha)
-    rep = biomass.posterior_predictive(
-        tree, strata, plot_stratum, agb_mg_ha, agb_sd_mg_ha, priors, seed
+    rep = (
+        biomass.posterior_predictive(
+            tree, strata, plot_stratum, agb_mg_ha, agb_sd_mg_ha, priors, seed
+        )
+        if replicated is None
+        else replicated
     )
     lo, hi = np.exp(np.quantile(rep, [0.05, 0.95], axis=0))
     observed = np.exp(y)
@@ -166,7 +173,13 @@ def _p_value(p: float) -> str:
 
 @styled
 def fig_biomass_checks(
-    path: Path, strata: dict[str, str], plots, tree: xr.DataTree, priors: Biomass, seed: int
+    path: Path,
+    strata: dict[str, str],
+    plots,
+    tree: xr.DataTree,
+    priors: Biomass,
+    seed: int,
+    replicated: np.ndarray | None = None,
 ) -> dict:
     """Posterior predictive checks of plot AGB per stratum (:func:`biomass_checks`).
 
@@ -177,7 +190,7 @@ def fig_biomass_checks(
     """
     names = list(strata)
     c = biomass_checks(
-        tree, names, plots.inventory.plot_stratum, plots.mean, plots.sd, priors, seed
+        tree, names, plots.inventory.plot_stratum, plots.mean, plots.sd, priors, seed, replicated
     )
     # four strata a row: each a column of two panels (plots above, their SD below)
     k = len(names)

@@ -18,7 +18,11 @@ __all__ = ["leakage_checks", "fig_leakage_checks"]
 
 
 def leakage_checks(
-    tree: xr.DataTree, belt: dict[str, np.ndarray], settings: Leakage, seed: int
+    tree: xr.DataTree,
+    belt: dict[str, np.ndarray],
+    settings: Leakage,
+    seed: int,
+    replicated: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Posterior predictive check of the belt loss per monitoring year.
 
@@ -35,21 +39,28 @@ def leakage_checks(
         ``leakage_belt.csv`` by column (:attr:`simulator.data.RunData.leakage_belt`).
     settings : models.settings.Leakage
     seed : int
+    replicated : array, optional
+        The replicates already drawn with these arguments
+        (:func:`simulator.inference.fit.posterior_replicates`, a run's cached part).
 
     Returns
     -------
     dict of arrays over years: ``year``, ``observed``, ``lo``, ``q25``, ``q75``, ``hi``,
     ``inside`` (ha).
     """
-    rep = leakage.posterior_predictive(
-        tree,
-        belt["year"],
-        belt["avoided_ha"],
-        belt["belt_loss_ha"],
-        belt["belt_baseline_ha"],
-        belt["belt_se_ha"],
-        settings,
-        seed,
+    rep = (
+        leakage.posterior_predictive(
+            tree,
+            belt["year"],
+            belt["avoided_ha"],
+            belt["belt_loss_ha"],
+            belt["belt_baseline_ha"],
+            belt["belt_se_ha"],
+            settings,
+            seed,
+        )
+        if replicated is None
+        else replicated
     )
     observed = np.asarray(belt["belt_loss_ha"], dtype=float)
     lo, q25, q75, hi = np.quantile(rep, [0.05, 0.25, 0.75, 0.95], axis=0)
@@ -66,11 +77,16 @@ def leakage_checks(
 
 @styled
 def fig_leakage_checks(
-    path: Path, data: RunData, tree: xr.DataTree, settings: Leakage, seed: int
+    path: Path,
+    data: RunData,
+    tree: xr.DataTree,
+    settings: Leakage,
+    seed: int,
+    replicated: np.ndarray | None = None,
 ) -> dict:
     """Posterior predictive check of the belt loss (:func:`leakage_checks`); returns coverage."""
     belt = data.leakage_belt
-    c = leakage_checks(tree, belt, settings, seed)
+    c = leakage_checks(tree, belt, settings, seed, replicated)
     years, obs, inside = c["year"], c["observed"], c["inside"]
     fig, ax = plt.subplots(figsize=(8, 3.0))
     ax.fill_between(years, c["lo"], c["hi"], color="C0", alpha=0.2, lw=0, label="90%")
