@@ -1,0 +1,115 @@
+"""``reddsim import maps``: a loss-year raster and its boundaries into a run's map tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from simulator.cli.common import USER_ERRORS, err, fail, out
+from simulator.cli.imports import import_app
+
+__all__ = ["import_maps"]
+
+
+def _years(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    first, sep, last = text.partition("-")
+    try:
+        if not sep:
+            raise ValueError
+        a, b = int(first), int(last)
+        if a > b:
+            raise ValueError
+    except ValueError:
+        raise typer.BadParameter(f"{text!r}: expected FIRST-LAST, e.g. 2001-2020") from None
+    return a, b
+
+
+@import_app.command("maps")
+def import_maps(
+    loss: Annotated[
+        Path, typer.Option("--loss", help="Loss-year raster (GeoTIFF; nodata = no forest).")
+    ],
+    project: Annotated[Path, typer.Option("--project", help="Project boundary (polygons).")],
+    reference_region: Annotated[
+        Path, typer.Option("--reference-region", help="Reference-region boundary (polygons).")
+    ],
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Directory to write (must not exist or be empty).")
+    ],
+    belt: Annotated[
+        Path | None, typer.Option("--belt", help="Leakage-belt boundary (polygons).")
+    ] = None,
+    strata: Annotated[
+        Path | None,
+        typer.Option(
+            "--strata",
+            help="Carbon strata of the project: polygons with a 'stratum' column, or a .tif "
+            "of integer classes on the loss raster's grid.",
+        ),
+    ] = None,
+    year_base: Annotated[
+        int,
+        typer.Option(
+            "--year-base",
+            help="Added to the raster's loss values: 0 if they are calendar years, 2000 for "
+            "Hansen's lossyear (1 = 2001).",
+        ),
+    ] = 0,
+    years: Annotated[
+        str | None,
+        typer.Option("--years", help="FIRST-LAST years of the series (default: the map's)."),
+    ] = None,
+    buffer_pixels: Annotated[
+        int,
+        typer.Option(
+            "--buffer-pixels", help="Width of the buffer stratum around each year's loss."
+        ),
+    ] = 2,
+) -> None:
+    """Write map_areas.csv (and the forest areas) from a loss raster and boundaries.
+
+    Each year's map strata -- loss, a buffer of stable forest around it, and stable
+    forest -- are counted inside the reference region (pixel centres inside), in the
+    raster's CRS (geodesic areas for a geographic CRS). Nothing is reprojected.
+    """
+    from simulator.data.maps import import_maps as run_import
+
+    span = _years(years)
+    try:
+        result = run_import(
+            loss,
+            project,
+            reference_region,
+            out_dir,
+            belt=belt,
+            strata=strata,
+            year_base=year_base,
+            years=span,
+            buffer_pixels=buffer_pixels,
+        )
+    except USER_ERRORS as e:
+        fail(e)
+    out.print(
+        escape(
+            f"imported: {result.out_dir} ({result.years[0]}-{result.years[-1]}, "
+            f"{', '.join(result.files)})"
+        ),
+        highlight=False,
+        soft_wrap=True,
+    )
+    err.print(
+        f"areas: {result.area_method}; reference-region forest at the start of "
+        f"{result.years[0]}: {result.forest_start_ha:,.1f} ha",
+        highlight=False,
+        soft_wrap=True,
+    )
+    err.print(
+        escape(f"next: point [data] map_areas of a run.toml at {result.out_dir / 'map_areas.csv'}"),
+        highlight=False,
+        soft_wrap=True,
+    )
