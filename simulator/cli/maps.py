@@ -8,10 +8,10 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from simulator.cli.common import USER_ERRORS, err, fail, out
+from simulator.cli.common import USER_ERRORS, app, err, fail, out
 from simulator.cli.imports import import_app
 
-__all__ = ["import_maps"]
+__all__ = ["import_maps", "import_sample", "sample_design"]
 
 
 def _years(text: str | None) -> tuple[int, int] | None:
@@ -110,6 +110,122 @@ def import_maps(
     )
     err.print(
         escape(f"next: point [data] map_areas of a run.toml at {result.out_dir / 'map_areas.csv'}"),
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@import_app.command("sample")
+def import_sample(
+    points: Annotated[
+        Path, typer.Argument(help="Interpreted points: points.csv or a GeoPackage of points.")
+    ],
+    loss: Annotated[Path, typer.Option("--loss", help="The loss raster the sample was drawn on.")],
+    reference_region: Annotated[
+        Path, typer.Option("--reference-region", help="Reference-region boundary (polygons).")
+    ],
+    out_csv: Annotated[Path, typer.Option("--out", help="accuracy_sample.csv to write.")],
+    year_base: Annotated[int, typer.Option("--year-base", help="As for import maps.")] = 0,
+    years: Annotated[str | None, typer.Option("--years", help="FIRST-LAST years.")] = None,
+    buffer_pixels: Annotated[
+        int, typer.Option("--buffer-pixels", help="The buffer width the sample was drawn with.")
+    ] = 2,
+) -> None:
+    """Count interpreted sample points into accuracy_sample.csv.
+
+    Every point must lie inside the reference region, in the map stratum it names in its
+    year, and carry a reference class (loss or forest).
+    """
+    from simulator.data.sample_design import import_sample as run_import
+
+    span = _years(years)
+    try:
+        counts = run_import(
+            points,
+            loss,
+            reference_region,
+            out_csv,
+            year_base=year_base,
+            years=span,
+            buffer_pixels=buffer_pixels,
+        )
+    except USER_ERRORS as e:
+        fail(e)
+    out.print(
+        escape(f"imported: {out_csv} ({sum(counts.values())} points)"),
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def _sizes(text: str) -> dict[str, int]:
+    sizes = {}
+    for part in text.split(","):
+        name, sep, value = part.partition("=")
+        try:
+            if not sep or int(value) < 0:
+                raise ValueError
+            sizes[name.strip()] = int(value)
+        except ValueError:
+            raise typer.BadParameter(
+                f"{text!r}: expected STRATUM=N,..., e.g. loss=100,buffer=100,stable_forest=200"
+            ) from None
+    return sizes
+
+
+@app.command("sample-design")
+def sample_design(
+    loss: Annotated[
+        Path, typer.Option("--loss", help="Loss-year raster (GeoTIFF; nodata = no forest).")
+    ],
+    reference_region: Annotated[
+        Path, typer.Option("--reference-region", help="Reference-region boundary (polygons).")
+    ],
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Directory to write (must not exist or be empty).")
+    ],
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the sample.")],
+    sizes: Annotated[
+        str,
+        typer.Option(
+            "--sizes",
+            help="Points per map stratum and year, STRATUM=N,... (see "
+            "simulator.data.sample_design.olofsson_sample_size and allocate).",
+        ),
+    ] = "loss=100,buffer=100,stable_forest=200",
+    year_base: Annotated[int, typer.Option("--year-base", help="As for import maps.")] = 0,
+    years: Annotated[str | None, typer.Option("--years", help="FIRST-LAST years.")] = None,
+    buffer_pixels: Annotated[
+        int, typer.Option("--buffer-pixels", help="Width of the buffer stratum.")
+    ] = 2,
+) -> None:
+    """Draw each year's stratified random sample of the map strata for interpretation.
+
+    Writes points.csv and points.gpkg (pixel centres, reference_class empty) and
+    design.json (seed, sizes, inputs' SHA-256). Olofsson et al. 2014, §5.1.
+    """
+    from simulator.data.sample_design import design_sample
+
+    wanted = _sizes(sizes)
+    span = _years(years)
+    try:
+        result = design_sample(
+            loss,
+            reference_region,
+            out_dir,
+            wanted,
+            seed,
+            year_base=year_base,
+            years=span,
+            buffer_pixels=buffer_pixels,
+        )
+    except USER_ERRORS as e:
+        fail(e)
+    out.print(
+        escape(
+            f"sample: {result.out_dir} ({result.n_points} points, "
+            f"{result.years[0]}-{result.years[-1]})"
+        ),
         highlight=False,
         soft_wrap=True,
     )
