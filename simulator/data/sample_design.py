@@ -100,6 +100,8 @@ def allocate(n_total: int, weights: np.ndarray, minimum: int) -> np.ndarray:
     earlier stratum), so the sizes sum to ``max(n_total, minimum * strata)``.
     """
     w = np.asarray(weights, dtype=float)
+    if w.ndim != 1 or w.size == 0 or np.any(w < 0) or not w.sum() > 0:
+        raise DataError(f"stratum weights {w.tolist()}: need one or more, >= 0, not all 0")
     if minimum < 0 or n_total < 0:
         raise DataError(f"sample sizes: total {n_total}, minimum {minimum} must be >= 0")
     k = w.size
@@ -305,7 +307,7 @@ def import_sample(
         try:
             year = int(r["year"])
             x, y = float(r["x"]), float(r["y"])
-        except ValueError:
+        except (TypeError, ValueError):  # an empty or missing cell
             raise DataError(
                 f"{where}: year {r['year']!r}, x {r['x']!r}, y {r['y']!r} must be numbers"
             ) from None
@@ -315,7 +317,7 @@ def import_sample(
             raise DataError(
                 f"{where}: stratum {r['stratum']!r} is not one of {', '.join(MAP_STRATA)}"
             )
-        ref = r["reference_class"].strip()
+        ref = (r["reference_class"] or "").strip()
         if ref not in REFERENCE_CLASSES:
             raise DataError(
                 f"{where}: reference_class {ref!r} is not one of {', '.join(REFERENCE_CLASSES)}"

@@ -171,6 +171,7 @@ def test_interpreted_points_round_trip_to_exact_counts(small_maps, tmp_path):
         ("outside", "outside the reference region"),
         ("class", "reference_class 'cloud'"),
         ("year", "not a year of the map"),
+        ("empty", "must be numbers"),
     ],
 )
 def test_a_bad_point_stops_with_one_line_and_nothing_written(small_maps, tmp_path, change, message):
@@ -183,8 +184,10 @@ def test_a_bad_point_stops_with_one_line_and_nothing_written(small_maps, tmp_pat
         bad["x"] = str(float(bad["x"]) - 1e6)
     elif change == "class":
         bad["reference_class"] = "cloud"
-    else:
+    elif change == "year":
         bad["year"] = "1999"
+    else:
+        bad["x"] = ""
     res = import_sample(
         small_maps, write(tmp_path / "bad.csv", rows), tmp_path / "accuracy_sample.csv"
     )
