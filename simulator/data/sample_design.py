@@ -298,6 +298,7 @@ def import_sample(
     code_of = stratum_codes()
     inverse = ~loss_map.transform
     cache: dict[int, np.ndarray] = {}
+    seen: set[str] = set()
     counts = {(y, s, c): 0 for y in loss_map.years for s in MAP_STRATA for c in REFERENCE_CLASSES}
     rows = _read_points(points)
     if not rows:
@@ -307,10 +308,15 @@ def import_sample(
         try:
             year = int(r["year"])
             x, y = float(r["x"]), float(r["y"])
-        except (TypeError, ValueError):  # an empty or missing cell
+            if not (math.isfinite(x) and math.isfinite(y)):
+                raise ValueError
+        except (TypeError, ValueError):  # an empty, missing or non-finite cell
             raise DataError(
                 f"{where}: year {r['year']!r}, x {r['x']!r}, y {r['y']!r} must be numbers"
             ) from None
+        if r["point_id"] in seen:
+            raise DataError(f"{where}: point_id {r['point_id']!r} appears twice")
+        seen.add(r["point_id"])
         if year not in loss_map.years:
             raise DataError(f"{where}: year {year} is not a year of the map")
         if r["stratum"] not in code_of:

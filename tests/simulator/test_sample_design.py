@@ -172,6 +172,8 @@ def test_interpreted_points_round_trip_to_exact_counts(small_maps, tmp_path):
         ("class", "reference_class 'cloud'"),
         ("year", "not a year of the map"),
         ("empty", "must be numbers"),
+        ("nan", "must be numbers"),
+        ("twice", "appears twice"),
     ],
 )
 def test_a_bad_point_stops_with_one_line_and_nothing_written(small_maps, tmp_path, change, message):
@@ -186,14 +188,20 @@ def test_a_bad_point_stops_with_one_line_and_nothing_written(small_maps, tmp_pat
         bad["reference_class"] = "cloud"
     elif change == "year":
         bad["year"] = "1999"
-    else:
+    elif change == "empty":
         bad["x"] = ""
+    elif change == "nan":
+        bad["y"] = "nan"
+    else:  # the first point again, at the end: the same interpretation counted twice
+        rows.append(dict(bad))
+        bad = rows[-1]
     res = import_sample(
         small_maps, write(tmp_path / "bad.csv", rows), tmp_path / "accuracy_sample.csv"
     )
     assert res.exit_code == 2
     assert message in res.output
-    assert "line 2" in res.output
+    line = len(rows) + 1 if change == "twice" else 2  # the header is line 1
+    assert f"line {line}:" in res.output
     assert len(res.output.strip().splitlines()) == 1
     assert not (tmp_path / "accuracy_sample.csv").exists()
 
