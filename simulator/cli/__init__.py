@@ -3,7 +3,7 @@
 One module per command group, each registering its commands on :data:`app`
 (:mod:`simulator.cli.common`): :mod:`~simulator.cli.run` (check, run, report,
 verify), :mod:`~simulator.cli.imports` (import), :mod:`~simulator.cli.maps` (import maps,
-import sample, sample-design),
+import sample, sample-design, allocate),
 :mod:`~simulator.cli.runs` (runs), :mod:`~simulator.cli.batch` (batch),
 :mod:`~simulator.cli.biomass` (biomass) and :mod:`~simulator.cli.account` (account).
 Results go to stdout (a table, or JSON with ``--json``); progress and logs go to

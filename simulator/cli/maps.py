@@ -1,4 +1,8 @@
-"""``reddsim import maps``: a loss-year raster and its boundaries into a run's map tables."""
+"""``reddsim import maps``, ``sample-design``, ``import sample`` and ``allocate``: maps.
+
+A loss-year raster and its boundaries into a run's map tables; its accuracy sample; and a
+risk map's allocation of a jurisdiction's loss to the project (``[deforestation.allocation]``).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from rich.markup import escape
 from simulator.cli.common import USER_ERRORS, app, err, fail, out
 from simulator.cli.imports import import_app
 
-__all__ = ["import_maps", "import_sample", "sample_design"]
+__all__ = ["import_maps", "import_sample", "sample_design", "allocate"]
 
 
 def _years(text: str | None) -> tuple[int, int] | None:
@@ -225,6 +229,117 @@ def sample_design(
         escape(
             f"sample: {result.out_dir} ({result.n_points} points, "
             f"{result.years[0]}-{result.years[-1]})"
+        ),
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def _mean_sd(text: str) -> tuple[float, float]:
+    from simulator.errors import DataError
+
+    mean, sep, sd = text.partition(",")
+    try:
+        if not sep:
+            raise ValueError
+        return float(mean), float(sd)
+    except ValueError:
+        fail(DataError(f"--jurisdiction-loss {text!r}: expected MEAN,SD in ha/yr, e.g. 18000,1000"))
+
+
+@app.command("allocate")
+def allocate(
+    risk: Annotated[
+        Path,
+        typer.Option(
+            "--risk",
+            help="Risk-class raster (integers 1..K, nodata elsewhere) on the loss raster's grid.",
+        ),
+    ],
+    loss: Annotated[
+        Path, typer.Option("--loss", help="Loss-year raster (GeoTIFF; nodata = no forest).")
+    ],
+    jurisdiction: Annotated[
+        Path, typer.Option("--jurisdiction", help="Jurisdiction boundary (polygons).")
+    ],
+    project: Annotated[Path, typer.Option("--project", help="Project boundary (polygons).")],
+    years: Annotated[
+        str,
+        typer.Option(
+            "--years",
+            help="FIRST-LAST historical reference period, whose loss calibrates each class.",
+        ),
+    ],
+    jurisdiction_loss: Annotated[
+        str,
+        typer.Option(
+            "--jurisdiction-loss",
+            help="MEAN,SD of the jurisdiction's projected annual loss (ha/yr).",
+        ),
+    ],
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Directory to write (must not exist or be empty).")
+    ],
+    year_base: Annotated[int, typer.Option("--year-base", help="As for import maps.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the share's draws.")] = 20_240_601,
+    draws: Annotated[int, typer.Option("--draws", help="Draws of the share.")] = 4000,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print allocation.json on stdout.")
+    ] = False,
+) -> None:
+    """Allocate the jurisdiction's projected loss over a risk map: the project's risk share.
+
+    Each class's relative frequency of loss in the historical period, times the pixel
+    area, is scaled to the jurisdiction's expected loss, each pixel capped at its area
+    (Clark Labs' UDef-ARP, the tool of Verra's VT0007). The project's share comes with
+    its uncertainty from the classes' pixel counts. Writes allocation.toml (a
+    [deforestation.allocation] table), allocation.csv and allocation.json.
+    """
+    import json
+
+    from simulator.data.risk_map import allocate as run_allocate
+
+    span = _years(years)
+    mean_sd = _mean_sd(jurisdiction_loss)
+    try:
+        result = run_allocate(
+            risk,
+            loss,
+            jurisdiction,
+            project,
+            out_dir,
+            span,
+            mean_sd,
+            year_base=year_base,
+            seed=seed,
+            draws=draws,
+        )
+    except USER_ERRORS as e:
+        fail(e)
+    if as_json:
+        out.print_json(json.dumps({"out_dir": str(result.out_dir), **result.record}))
+        return
+    lo, hi = result.share_interval
+    out.print(
+        escape(
+            f"allocated: {result.out_dir} ({result.classes} classes, "
+            f"{result.years[0]}-{result.years[1]}, {', '.join(result.files)})"
+        ),
+        highlight=False,
+        soft_wrap=True,
+    )
+    out.print(
+        f"risk share: {result.share:.4g} of the map; {result.share_mean:.4g} "
+        f"(sd {result.share_sd:.2g}, 90% {lo:.4g}-{hi:.4g}) over {draws} draws = "
+        f"Beta({result.alpha:.4g}, {result.beta:.4g}); the project's baseline "
+        f"{result.project_ha_yr:,.1f} ha/yr at the jurisdiction's mean",
+        highlight=False,
+        soft_wrap=True,
+    )
+    err.print(
+        escape(
+            f"next: copy {result.out_dir / 'allocation.toml'}'s [deforestation.allocation] into "
+            'a run.toml with baseline = "allocated"'
         ),
         highlight=False,
         soft_wrap=True,

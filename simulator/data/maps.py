@@ -52,6 +52,7 @@ __all__ = [
     "map_area_rows",
     "file_sha256",
     "stratum_masks",
+    "read_class_raster",
     "forest_at_start",
     "format_ha",
     "area_method",
@@ -403,13 +404,39 @@ def stratum_masks(path: Path, loss_map: LossMap, project: np.ndarray) -> dict[st
 
 
 def _raster_strata(path: Path, loss_map: LossMap) -> dict[str, np.ndarray]:
+    valid, values = read_class_raster(path, loss_map, "strata")
+    return {str(v): valid & (values == v) for v in np.unique(values[valid]).tolist()}
+
+
+def read_class_raster(
+    path: Path, loss_map: LossMap, what: str, require_nodata: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """A one-band raster of integer classes on ``loss_map``'s grid: ``(valid, values)``.
+
+    ``valid`` is False at nodata; ``values`` (int64) is 0 there. ``what`` names the
+    raster in messages (``"strata"``, ``"risk"``).
+
+    Raises
+    ------
+    DataError
+        Not a raster, more than one band, not integers, no nodata value (with
+        ``require_nodata``), another grid (size or geotransform) or CRS than ``loss_map``.
+    """
     import rasterio
     from rasterio.errors import RasterioIOError
 
     try:
         with rasterio.open(path) as src:
-            if src.count != 1 or np.dtype(src.dtypes[0]).kind not in "iu":
-                raise DataError(f"{path}: a strata raster has one band of integer classes")
+            if src.count != 1:
+                raise DataError(f"{path}: {src.count} bands; a {what} raster has one")
+            dtype = np.dtype(src.dtypes[0])
+            if dtype.kind not in "iu":
+                raise DataError(f"{path}: band 1 is {dtype}; {what} classes are integers")
+            if require_nodata and src.nodata is None:
+                raise DataError(
+                    f"{path}: no nodata value; set one (e.g. gdal_edit.py -a_nodata 0) so that "
+                    f"pixels outside the {what} classes are not read as a class"
+                )
             if (src.height, src.width) != loss_map.shape or src.transform != loss_map.transform:
                 raise DataError(
                     f"{path}: grid {src.width}x{src.height} at {tuple(src.transform)[:6]} is "
@@ -417,13 +444,16 @@ def _raster_strata(path: Path, loss_map: LossMap) -> dict[str, np.ndarray]:
                     f"{tuple(loss_map.transform)[:6]})"
                 )
             if src.crs is None or not _same_crs(src.crs, loss_map.crs):
-                raise DataError(f"{path}: not in the loss raster's CRS {_crs_name(loss_map.crs)}")
+                name = _crs_name(src.crs) if src.crs is not None else "no CRS"
+                raise DataError(
+                    f"{path}: CRS {name} is not the loss raster's {_crs_name(loss_map.crs)}"
+                )
             band = src.read(1, masked=True)
     except RasterioIOError as err:
         raise DataError(f"{path}: not a raster GDAL can read ({err})") from err
     valid = ~np.ma.getmaskarray(band)
-    values = band.filled(0)
-    return {str(v): valid & (values == v) for v in np.unique(values[valid]).tolist()}
+    values = np.where(valid, band.filled(0), 0).astype(np.int64)
+    return valid, values
 
 
 def forest_at_start(loss_map: LossMap, mask: np.ndarray, year: int) -> tuple[float, int]:
