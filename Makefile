@@ -63,6 +63,7 @@ lint: $(VENV)/.installed
 
 data: $(VENV)/.installed
 	$(PY) $(RUN)/generate_data.py
+	$(PY) $(RUN)/generate_maps.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -79,40 +79,12 @@ Files written (next to this script, in ``data/``):
     0.04; a and c solved so that the EXPECTED 2001-2016 total is 162,573 ha and the
     expected 2015/2016 mean is 17,429 ha, then rounded); see the constants.
 
-``map_areas.csv`` -- ``year,stratum,mapped_area_ha``
-    A synthetic annual loss map of the reference region for each year 2001-2020,
-    as the areas of its three map strata (Olofsson et al. 2014 good practice:
-    stratified random sampling, here with a buffer stratum where omitted loss
-    concentrates; Stehman 2014 for strata that differ from the map classes):
-
-    * ``loss``: pixels mapped as loss that year;
-    * ``buffer``: mapped stable forest within ~2 pixels of mapped loss;
-    * ``stable_forest``: the rest of the forest at the start of the year.
-
-    Per year, with T the TRUE loss and F_t the forest at the start of the year
-    (``forest_area_ha`` above), UA ~ Beta(440, 60) (user's accuracy of loss,
-    mean 0.88: ~12% commission) and om ~ Beta(150, 850) (omission, mean 0.15),
-    both assumptions::
-
-        mapped loss  M = T (1 - om) / UA         true loss in it: T (1 - om)
-        buffer       B = 6 M                     true loss in it: 0.85 om T
-        stable       S = F_t - M - B             true loss in it: 0.15 om T
-
-    M and B are rounded to 0.1 ha and S takes the residual, so the three areas
-    sum exactly to F_t (rounded to 0.1 ha).
-
-``accuracy_sample.csv`` -- ``year,stratum,reference_class,count``
-    The stratified random accuracy sample of each year's map: 100 points in
-    ``loss``, 100 in ``buffer``, 200 in ``stable_forest`` (allocation favouring
-    the rare classes, Olofsson et al. 2014). The number of points whose reference
-    class is ``loss`` is Binomial(n_h, true loss area / mapped area of stratum h)
-    (~0.88 in loss, ~0.02 in buffer, ~4e-5 in stable forest, which therefore has
-    0 loss points); the others are ``forest``. One row per (year, stratum,
-    reference class), zero counts included. The stratified estimator
-    sum_h A_h n_h,loss / n_h, SE sqrt(sum_h A_h^2 p_h (1 - p_h) / (n_h - 1)),
-    gives each year's loss with an SE of ~3-12% (~8% on average); the script
-    prints it against the truth and stops if the 2001-2016 estimated total is
-    not within 5% of the published 162,573 ha.
+``map_areas.csv`` and ``accuracy_sample.csv`` -- the loss map and its accuracy sample
+    are drawn as maps by ``generate_maps.py`` (a loss-year raster of the reference
+    region, the boundaries, an interpreted stratified sample of points) from the TRUE
+    loss of this script's main stream and the accuracy stream's map errors, then
+    imported with ``reddsim import maps`` and ``reddsim import sample``; see that
+    script. Run it after this one.
 
 ``leakage_belt.csv`` -- ``year,avoided_ha,belt_loss_ha,belt_baseline_ha,belt_se_ha``
     ~10 km leakage belt around a comparable concession, 2013-2022:
@@ -137,11 +109,9 @@ Seed policy. Three independent numpy generators (plus a calibration stream):
   1 fails: floodplain between-plot CV 41.1%; earlier versions of the tree
   generator, with other wood densities and no palm model, passed at key 8);
   the script prints every rejected key;
-* accuracy stream ``numpy.random.default_rng([20011, 0xACC])``, FIXED (not
-  searched: its first realisation passes the 5% check), separate from the
-  others so that none of their draws shift. It draws UA for the 20 years, then
-  om for the 20 years, then per year the binomial loss counts of the strata
-  loss, buffer, stable_forest (in that order).
+* accuracy stream ``numpy.random.default_rng([20011, 0xACC])``, FIXED, separate
+  from the others so that none of their draws shift: UA for the 20 years, then om
+  for the 20 years, used by generate_maps.py (which has its own spatial stream).
 
 The calibration sample uses ``default_rng([20011, 0, stratum index])``. The
 stratum targets and stem densities are NOT rescaled after drawing.
@@ -459,18 +429,13 @@ LOSS_YEAR_TOL = 0.10  # 2015 and 2016 each within 10%
 
 
 # --------------------------------------------------------------------------- #
-# Loss map and accuracy assessment (map_areas.csv, accuracy_sample.csv)
+# Loss map and accuracy assessment: drawn as maps by generate_maps.py, which
+# imports them into map_areas.csv and accuracy_sample.csv with reddsim itself.
 # --------------------------------------------------------------------------- #
 # Accuracy stream: numpy.random.default_rng([SEED, ACCURACY_KEY]), independent of
-# the main and tree streams (so none of their draws shift).
+# the main and tree streams (so none of their draws shift): each year's user's
+# accuracy, then each year's omission (generate_maps.py).
 ACCURACY_KEY = 0xACC
-# Map strata of each year's annual loss map (Olofsson et al. 2014, good practice:
-# stratified random sampling with the map classes as strata, plus a buffer stratum
-# of stable forest around mapped loss where omission errors concentrate; the area
-# estimator for strata that differ from the map classes is Stehman 2014). In
-# sorted order, as written.
-MAP_STRATA = ("buffer", "loss", "stable_forest")
-REFERENCE_CLASSES = ("forest", "loss")
 # User's accuracy of the loss class (share of mapped loss that is true loss):
 # Beta(440, 60) per year, mean 0.88, SD ~0.015 -- ~12% commission (assumption,
 # typical of annual Landsat loss maps in humid tropics).
@@ -478,20 +443,15 @@ UA_LOSS_BETA = (440.0, 60.0)
 # Omission: share of the true loss that the map misses, Beta(150, 850) per year,
 # mean 0.15, SD ~0.011 (assumption).
 OMISSION_BETA = (150.0, 850.0)
-# Share of the omitted loss lying in the buffer stratum (the rest is in the
-# interior stable forest): 0.85 (assumption; omitted loss is mostly at the edges
-# of mapped clearings).
+# Share of the omitted loss at the edges of mapped clearings, hence in the buffer
+# stratum (the rest: small clearings the map misses whole): 0.85 (assumption).
 BUFFER_OMISSION_SHARE = 0.85
-# Buffer stratum (mapped stable forest within ~2 pixels of mapped loss): area
-# = 6 x the mapped loss area (assumption; ~2 Landsat pixels around clearings of
-# a few ha).
-BUFFER_TO_LOSS_AREA = 6.0
 # Sample points per stratum and year (Olofsson et al. 2014: allocation favouring
 # the rare classes rather than proportional to area; 400 points a year).
 SAMPLE_SIZE = {"buffer": 100, "loss": 100, "stable_forest": 200}
 # Map-based estimates must stay near the published figures: the 2001-2016 total
-# of the stratified estimates within 5% of 162,573 ha (acceptance check; the
-# script stops otherwise).
+# of the stratified estimates within 5% of 162,573 ha (acceptance check of
+# generate_maps.py; it stops otherwise).
 EST_TOTAL_TOL = 0.05
 
 
@@ -543,8 +503,8 @@ def draw_legacy_plot_numbers(rng: np.random.Generator) -> None:
 def draw_deforestation(rng: np.random.Generator) -> tuple[list[tuple], dict[int, float]]:
     """The former deforestation.csv rows, and the TRUE loss of each year (ha).
 
-    The true loss F_t r_t is what the map and accuracy sample are generated from
-    (draw_accuracy_assessment); the draws and the rows are those of the earlier
+    The true loss F_t r_t is what the maps and accuracy sample are generated from
+    (generate_maps.py); the draws and the rows are those of the earlier
     versions of this script.
     """
     years = DEFOR_YEARS
@@ -587,51 +547,6 @@ def draw_leakage(rng: np.random.Generator) -> list[tuple]:
         )
         for i in range(n)
     ]
-
-
-def draw_accuracy_assessment(
-    rng: np.random.Generator, defor: list[tuple], truth: dict[int, float]
-) -> tuple[list[tuple], list[tuple]]:
-    """Per year: mapped areas of the three map strata and the sample counts.
-
-    F_t = forest_area_ha of the year (rounded to 0.1 ha), T = true loss,
-    UA ~ Beta(UA_LOSS_BETA), om ~ Beta(OMISSION_BETA):
-
-    * mapped loss M = T (1 - om) / UA (true loss in it T (1 - om): share UA);
-    * buffer B = BUFFER_TO_LOSS_AREA x M, true loss in it BUFFER_OMISSION_SHARE x om x T;
-    * stable forest S = F_t - M - B, true loss in it (1 - BUFFER_OMISSION_SHARE) x om x T.
-
-    M and B are rounded to 0.1 ha and S takes the rounding residual, so the three
-    mapped areas sum exactly to the written F_t. In each stratum the number of
-    sample points with reference class loss is Binomial(n_h, true loss share).
-    Rows: (year, stratum, mapped_area_ha) and (year, stratum, reference_class, count).
-    """
-    years = [r[0] for r in defor]
-    ua = rng.beta(*UA_LOSS_BETA, size=len(years))
-    om = rng.beta(*OMISSION_BETA, size=len(years))
-    areas, sample = [], []
-    for i, (year, forest_ha, _, _) in enumerate(defor):
-        t = truth[year]
-        forest_dha = round(forest_ha * 10)  # tenths of a hectare, exact integers
-        mapped_dha = round(t * (1.0 - om[i]) / ua[i] * 10)
-        buffer_dha = round(BUFFER_TO_LOSS_AREA * mapped_dha)
-        stable_dha = forest_dha - mapped_dha - buffer_dha
-        area_dha = {"buffer": buffer_dha, "loss": mapped_dha, "stable_forest": stable_dha}
-        true_loss_ha = {
-            "loss": t * (1.0 - om[i]),
-            "buffer": BUFFER_OMISSION_SHARE * om[i] * t,
-            "stable_forest": (1.0 - BUFFER_OMISSION_SHARE) * om[i] * t,
-        }
-        for stratum in ("loss", "buffer", "stable_forest"):  # draw order
-            share = true_loss_ha[stratum] / (area_dha[stratum] / 10)
-            n = SAMPLE_SIZE[stratum]
-            k = int(rng.binomial(n, share))
-            sample.append((year, stratum, "forest", n - k))
-            sample.append((year, stratum, "loss", k))
-        for stratum in MAP_STRATA:
-            areas.append((year, stratum, area_dha[stratum] / 10))
-        assert sum(area_dha.values()) == forest_dha
-    return sorted(areas), sorted(sample)
 
 
 def stratified_loss_estimate(areas: list[tuple], sample: list[tuple]) -> dict[int, tuple]:
@@ -906,18 +821,6 @@ def main() -> None:
     if not deforestation_matches(loss):
         raise SystemExit(f"seed {SEED}: the deforestation series no longer matches the figures")
 
-    # Accuracy stream: loss maps and their stratified accuracy samples.
-    areas, sample = draw_accuracy_assessment(
-        np.random.default_rng([SEED, ACCURACY_KEY]), defor, truth
-    )
-    est = stratified_loss_estimate(areas, sample)
-    est_total = sum(e for y, (e, _) in est.items() if 2001 <= y <= 2016)
-    if abs(est_total / PUB_LOSS_2001_2016_HA - 1.0) > EST_TOTAL_TOL:
-        raise SystemExit(
-            f"accuracy stream [{SEED}, {ACCURACY_KEY:#x}]: estimated 2001-2016 loss "
-            f"{est_total:,.1f} ha is not within {EST_TOTAL_TOL:.0%} of the published total"
-        )
-
     # Tree stream.
     design = plot_design()
     calib = calibrate_stem_densities()
@@ -967,18 +870,6 @@ def main() -> None:
         ["year", "forest_area_ha", "loss_ha", "loss_se_ha"],
         sorted(defor),
         [0, 1, 1, 1],
-    )
-    write_csv(
-        out / "map_areas.csv",
-        ["year", "stratum", "mapped_area_ha"],
-        areas,
-        [0, 0, 1],
-    )
-    write_csv(
-        out / "accuracy_sample.csv",
-        ["year", "stratum", "reference_class", "count"],
-        sample,
-        [0, 0, 0, 0],
     )
     write_csv(
         out / "leakage_belt.csv",
@@ -1054,39 +945,8 @@ def main() -> None:
         f"leakage: true lambda {LEAKAGE_LAMBDA}, weighted LS estimate {lam_hat:.3f} +- {lam_se:.3f}"
     )
     print(
-        f"accuracy stream: default_rng([{SEED}, {ACCURACY_KEY:#x}]); stratified loss estimates "
-        "(ha): year  estimate  SE (SE %)  true loss  error %  loss points buffer/loss/stable"
-    )
-    count = {(y, h, c): k for y, h, c, k in sample}
-    abs_err, rel_se = [], []
-    for year in sorted(est):
-        e, se = est[year]
-        t = truth[year]
-        abs_err.append(abs(e / t - 1.0))
-        rel_se.append(se / e)
-        pts = "/".join(str(count[(year, h, "loss")]) for h in MAP_STRATA)
-        print(
-            f"  {year}  {e:9,.1f}  {se:8,.1f} ({100 * se / e:4.1f}%)  {t:9,.1f}  "
-            f"{100 * (e / t - 1.0):+6.1f}%  {pts}"
-        )
-    true_total = sum(t for y, t in truth.items() if 2001 <= y <= 2016)
-    se_total = math.sqrt(sum(se * se for y, (_, se) in est.items() if 2001 <= y <= 2016))
-    print(
-        f"  mean |error| {100 * np.mean(abs_err):.1f}%, mean SE {100 * np.mean(rel_se):.1f}% "
-        f"(range {100 * min(rel_se):.1f}-{100 * max(rel_se):.1f}%)"
-    )
-    print(
-        f"estimated loss 2001-2016: {est_total:,.1f} +- {se_total:,.1f} ha "
-        f"({100 * (est_total / PUB_LOSS_2001_2016_HA - 1):+.1f}% vs published "
-        f"{PUB_LOSS_2001_2016_HA:,.0f}; true {true_total:,.1f})"
-    )
-    print(
-        f"estimated loss 2015: {est[2015][0]:,.1f}  2016: {est[2016][0]:,.1f}  "
-        f"2017: {est[2017][0]:,.1f} ha"
-    )
-    print(
-        f"wrote {out}/plots.csv, trees.csv, deforestation.csv, map_areas.csv, "
-        "accuracy_sample.csv, leakage_belt.csv"
+        f"wrote {out}/plots.csv, trees.csv, deforestation.csv, leakage_belt.csv "
+        "(map_areas.csv and accuracy_sample.csv: generate_maps.py)"
     )
 
 
