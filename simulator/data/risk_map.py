@@ -5,9 +5,12 @@ jurisdiction's expected annual loss ``J`` (ha/yr) is spread over its forest in p
 to a map of deforestation risk, and the project's baseline is what lands inside it,
 ``J x s`` with ``s`` the project's risk share. Verra's tool VT0007 (UDef-A) sets out the
 allocation and Clark Labs' UDef-ARP implements it; the steps below follow UDef-ARP's
-source (Clark Labs, UDef-ARP, https://github.com/ClarkCGA/UDef-ARP, ``allocation_tool.py``
-and its user guides ``doc/AppFitAM.pdf``, ``doc/AppPreAM.pdf``). The body text of VM0048 and
-VT0007 was not available to check against; nothing here quotes them.
+source (Clark Labs, UDef-ARP, https://github.com/ClarkCGA/UDef-ARP, commit 14acdaf,
+``allocation_tool.py`` and its user guides ``doc/AppFitAM.pdf``, ``doc/AppPreAM.pdf``). The
+body text of VM0048 and VT0007 was not available to check against; nothing here quotes them.
+``J`` is annual, as UDef-ARP's validity-period dialog asks for it (``UDef-ARP.py``: "expected
+annual jurisdictional deforestation rate (ha/year)"); its older guide ``AppPreAM.pdf`` asks
+for the total over the validity period and its length instead, which divides to the same.
 
 1. Relative frequency of each risk class (Clark Labs, UDef-ARP,
    ``allocation_tool.py:AllocationTool.create_relative_frequency_table``): the pixels of
@@ -303,7 +306,8 @@ def adjust_density(
             raise DataError(
                 f"the cap at the pixel area has not converged after {max_iterations} "
                 f"iterations (adjustment ratio {float(ratio[active].max()):.6f}); the "
-                f"jurisdiction's loss {expected_ha:g} ha/yr is close to all its forest"
+                f"jurisdiction's loss {expected_ha:g} ha/yr is close to all the forest its risk "
+                "classes can take"
             )
         p[active] = np.minimum(ratio[active, None] * p[active], 1.0)
         ratio[active] = expected_ha / (p[active] @ area)
