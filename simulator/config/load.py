@@ -120,7 +120,7 @@ def load_run(path: str | Path) -> RunSpec | MocareddSpec | MonitoringSpec:
 
 
 def check_data_paths(spec, where: str, section: str = "data") -> None:
-    """Check every ``[data]`` path: inside the run directory (unless allowed), a regular file.
+    """Check the ``[data]`` and ``[maps]`` paths: inside the run directory (unless allowed), files.
 
     Every reader of a run's data paths calls this (``reddsim check``/``run`` through
     :func:`load_config`, ``reddsim verify`` on the manifest's recorded configuration),
@@ -134,12 +134,16 @@ def check_data_paths(spec, where: str, section: str = "data") -> None:
     problems = []
     root = spec.run_dir.resolve()
     files = getattr(spec.config, section)
-    for name, value in files.files().items():
-        shown = f"[{section}].{name} = {str(value)!r}"
+    paths = [(section, name, value, spec.data_path) for name, value in files.files().items()]
+    maps = getattr(spec.config, "maps", None) if section == "data" else None
+    if maps is not None:  # the maps the appendix draws: the same rules as the data files
+        paths += [("maps", name, value, spec.map_path) for name, value in maps.files().items()]
+    for where_in, name, value, path_of in paths:
+        shown = f"[{where_in}].{name} = {str(value)!r}"
         if any(ch == "\x00" or not ch.isprintable() for ch in str(value)):
             problems.append(f"{shown}: a control character in a path")
             continue
-        target = spec.data_path(name)
+        target = path_of(name)
         try:
             resolved = target.resolve()
             inside = resolved.is_relative_to(root)

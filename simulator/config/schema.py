@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field, model_serializer, model_validator
 
 from models.settings import (
     Allocation,
@@ -41,6 +41,7 @@ __all__ = [
     "Project",
     "Crediting",
     "DataFiles",
+    "MapFiles",
     "Biomass",
     "Allocation",
     "Deforestation",
@@ -179,6 +180,35 @@ class DataFiles(_Section):
         return {k: v for k, v in self if isinstance(v, Path)}
 
 
+class MapFiles(_Section):
+    """The maps the activity data come from, drawn in the appendix (``figures/maps.png``).
+
+    Paths are relative to the run directory (outside it only with
+    ``[data].allow_outside_run_dir``), as ``reddsim import maps`` and ``reddsim
+    sample-design`` take them: ``loss`` a loss-year raster (values ``year_base + v``),
+    the ``project``, ``reference_region`` and optional ``belt`` boundaries, optional
+    carbon ``strata`` (polygons with a ``stratum`` column, or a class raster), the
+    interpreted accuracy ``sample`` (``points.csv`` or ``points.gpkg``) and a ``risk``
+    raster of integer risk classes on the loss raster's grid. ``buffer_pixels`` is the
+    buffer width the sample's map strata were drawn with. The maps are drawn and their
+    SHA-256 recorded; no model reads them.
+    """
+
+    loss: Path
+    year_base: Annotated[int, Field(ge=0, le=3000)] = 0
+    project: Path
+    reference_region: Path
+    belt: Path | None = None
+    strata: Path | None = None
+    sample: Path | None = None
+    risk: Path | None = None
+    buffer_pixels: Annotated[int, Field(ge=0, le=100)] = 2
+
+    def files(self) -> dict[str, Path]:
+        """The configured files by name."""
+        return {k: v for k, v in self if isinstance(v, Path)}
+
+
 class Simulation(_Section):
     """Monte Carlo settings.
 
@@ -304,6 +334,15 @@ class RunConfig(_Section):
     simulation: Simulation
     accounting: Accounting
     sensitivity: Sensitivity = Sensitivity()
+    maps: MapFiles | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_absent_maps(self, handler):
+        # a run without [maps] dumps (and so hashes, records and caches) as it did before
+        doc = handler(self)
+        if isinstance(doc, dict) and doc.get("maps", ...) is None:
+            del doc["maps"]
+        return doc
 
     def digest(self) -> str:
         """SHA-256 of the canonical JSON of the validated configuration."""
@@ -330,6 +369,10 @@ class RunSpec:
 
     def data_path(self, name: str) -> Path:
         return self.run_dir / getattr(self.config.data, name)
+
+    def map_path(self, name: str) -> Path:
+        """A ``[maps]`` file's path (the run directory joined to the configured one)."""
+        return self.run_dir / getattr(self.config.maps, name)
 
     def with_overrides(
         self, n_draws: int | None = None, seed: int | None = None, mc_tolerance: float | None = None

@@ -387,6 +387,12 @@ def run(
         return value
 
     data = timed("data", lambda: load_data(spec))
+    # the maps the appendix draws, read (and refused if bad) before anything is sampled
+    maps = None
+    if cfg.maps is not None:
+        from simulator.report.figures.maps import read_run_maps
+
+        maps = timed("maps", lambda: read_run_maps(spec))
     cache = PosteriorCache.from_environment() if posterior_cache else None
     run_id = new_run_id(spec)
     created_root = not out_root.exists()
@@ -484,6 +490,8 @@ def run(
                 },
                 "timings_s": timings,
             }
+            if maps is not None:
+                manifest["maps_sha256"] = dict(maps.sha256)
             sensitivity = _sensitivity(
                 timed, spec, data, posteriors, inputs, budget, accounts.summary
             )
@@ -525,6 +533,7 @@ def run(
                     noise_comparison=noise_rows,
                     replicates=replicates,
                     prior_rows=prior_rows,
+                    maps=maps,
                 ),
             )
             manifest["outputs_sha256"] = output_hashes(tmp)

@@ -199,6 +199,21 @@ def verify(run_dir: str | Path, progress=None) -> Verification:
                 f"{path}: changed since the run (SHA-256 {actual[:12]}…, "
                 f"manifest {expected[:12]}…); the run cannot be reproduced from it"
             )
+    for name, expected in (manifest.maps_sha256 or {}).items():  # the maps the appendix drew
+        if config.maps is None or name not in config.maps.files():
+            raise ReddsimError(
+                f"{manifest_path}: maps_sha256 names a map the config has not: {name}"
+            )
+        path = spec.map_path(name)
+        try:
+            actual = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError as err:
+            raise ReddsimError(f"{path}: cannot read the map of this run ({err.strerror})") from err
+        if actual != expected:
+            raise ReddsimError(
+                f"{path}: changed since the run (SHA-256 {actual[:12]}…, "
+                f"manifest {expected[:12]}…); the run cannot be reproduced from it"
+            )
     missing, extra, changed = [], [], []
     recorded = manifest.outputs_sha256
     if recorded is not None:

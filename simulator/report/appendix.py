@@ -61,6 +61,8 @@ __all__ = [
     "budget_data",
     "stocks_data",
     "accuracy_data",
+    "MAP_ROLES",
+    "maps_data",
     "baseline_loss_data",
     "sensitivity_data",
 ]
@@ -86,6 +88,18 @@ DATA_ROLES = {
     "leakage_belt": "leakage-belt monitoring: belt loss, its baseline and SE",
     "project_monitoring": "monitored loss inside the project",
     "provenance": "sources of the published magnitudes and priors; scope and design",
+}
+
+
+#: What each ``[maps]`` file holds (listed with the data files; drawn, read by no model).
+MAP_ROLES = {
+    "loss": "loss-year raster (the activity-data map)",
+    "project": "project boundary",
+    "reference_region": "reference-region boundary",
+    "belt": "leakage-belt boundary",
+    "strata": "carbon strata of the project",
+    "sample": "interpreted accuracy-sample points",
+    "risk": "deforestation risk classes",
 }
 
 
@@ -730,6 +744,47 @@ def stocks_data(data: RunData, posteriors: Posteriors, labels: dict[str, str]) -
         for i in range(stocks["mean"].size)
     ]
     return {"rows": rows}
+
+
+def maps_data(maps, info: dict) -> dict:
+    """The maps figure's caption and the ``[maps]`` files with their SHA-256.
+
+    ``maps`` is a :class:`simulator.report.figures.maps.RunMaps`, ``info`` what
+    :func:`simulator.report.figures.maps.fig_maps` drew.
+    """
+    t = maps.loss.transform
+    size = abs(t.a)
+    unit = "m" if size >= 1 else "°"
+    sample = info.get("sample")
+    return {
+        "figure": "figures/maps.png",
+        "years": f"{maps.loss.years[0]}–{maps.loss.years[-1]}",
+        "pixel": f"{size:g} {unit}" if unit == "m" else f"{size:g}°",
+        "pool": str(info["pool"]),
+        "zoom_pool": str(info["zoom_pool"]),
+        "strata": maps.strata is not None,
+        "belt": "leakage_belt" in maps.boundaries,
+        "sample": None
+        if sample is None
+        else {
+            "year": str(sample["year"]),
+            "n": f"{sample['n']:,}",
+            "loss": f"{sample['loss']:,}",
+            "forest": f"{sample['forest']:,}",
+            "buffer_pixels": str(maps.buffer_pixels),
+        },
+        "risk": info.get("risk") is not None,
+        "files": [
+            {
+                "name": f"maps.{name}",
+                "path": maps.paths[name],
+                "sha": sha,
+                "rows": "–",
+                "role": MAP_ROLES.get(name, ""),
+            }
+            for name, sha in maps.sha256.items()
+        ],
+    }
 
 
 def accuracy_data(data: RunData) -> dict | None:

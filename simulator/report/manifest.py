@@ -142,6 +142,9 @@ class Manifest(_Record):
     #: The posterior cache's key and files, and whether the posteriors were reused;
     #: ``None`` in manifests written before the cache.
     posterior_cache: PosteriorCacheRecord | None = None
+    #: SHA-256 of every ``[maps]`` file by name (the maps the appendix draws); absent in
+    #: runs without ``[maps]``.
+    maps_sha256: dict[str, str] | None = None
 
     @property
     def sampler_overridden(self) -> bool:

@@ -29,13 +29,14 @@ from simulator.report import appendix, tables
 from simulator.report.figures import biomass as fig_biomass
 from simulator.report.figures import deforestation as fig_deforestation
 from simulator.report.figures import leakage as fig_leakage
+from simulator.report.figures import maps as fig_maps
 from simulator.report.figures import sampling as fig_sampling
 from simulator.report.figures import sensitivity as fig_sensitivity
 from simulator.report.figures import simulation as fig_simulation
 from simulator.report.labels import relabel, strata_labels
 from simulator.report.pdf import compile_appendix
 
-__all__ = ["FIGURES", "SENSITIVITY_FIGURES", "write_outputs", "write_sensitivity"]
+__all__ = ["FIGURES", "SENSITIVITY_FIGURES", "write_maps", "write_outputs", "write_sensitivity"]
 
 
 #: Figures of the appendix (besides those of the sensitivity stage).
@@ -73,6 +74,7 @@ def write_outputs(
     noise_comparison: list[dict] | None = None,
     replicates: dict[str, np.ndarray] | None = None,
     prior_rows: list[dict] | None = None,
+    maps=None,
 ) -> None:
     """Write posterior, summary, tables, figures and the appendix into ``out``.
 
@@ -83,7 +85,9 @@ def write_outputs(
     (:func:`simulator.inference.fit.cached_replicates`, optional) are the posterior
     predictive draws the biomass and leakage checks summarise (drawn here if absent);
     ``prior_rows`` (:func:`simulator.analysis.prior_sensitivity.cached_prior_sensitivity`,
-    optional) the prior-sensitivity table (computed here if absent).
+    optional) the prior-sensitivity table (computed here if absent); ``maps``
+    (:func:`simulator.report.figures.maps.read_run_maps`, a run with ``[maps]``)
+    ``figures/maps.png`` and its place in the appendix, with the files' SHA-256.
     """
     replicates = replicates or {}
     cfg = spec.config
@@ -203,6 +207,7 @@ def write_outputs(
             else None
         )
         doc["accuracy"] = appendix.accuracy_data(data)
+        write_maps(doc, figdir, maps, strata_labels(cfg))
         doc["baseline_loss"] = appendix.baseline_loss_data(sim)
         doc["ppc"] = ppc
         doc["ppc_biomass"] = ppc_biomass
@@ -234,6 +239,17 @@ def write_outputs(
         template = resources.files("simulator.report.templates").joinpath("appendix.typ")
         shutil.copyfile(str(template), out / "appendix.typ")
     compile_appendix(out)
+
+
+def write_maps(doc: dict, figdir: Path, maps, labels: dict[str, str]) -> None:
+    """With ``maps``, draw ``figures/maps.png`` and add its section to the appendix ``doc``.
+
+    Without (a run with no ``[maps]``) nothing is drawn and ``doc`` is left as it was.
+    """
+    if maps is None:
+        return
+    drawn = fig_maps.fig_maps(figdir / fig_maps.MAPS_FIGURE, maps, labels)
+    doc["maps"] = appendix.maps_data(maps, drawn)
 
 
 #: Figures of the sensitivity stage (written by :func:`write_sensitivity`).
