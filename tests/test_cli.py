@@ -328,12 +328,34 @@ def test_convergence_failure_leaves_no_output(tmp_path):
 
 
 def test_allocated_baseline_run(tmp_path):
-    """VM0048-shaped baseline: the project loses the jurisdiction's loss x its share."""
+    """VM0048-shaped baseline: the project loses the jurisdiction's loss x its share.
+
+    The share is what ``reddsim allocate`` gives on the Los Amigos risk map (its maps/), so
+    the chain risk raster -> allocation.toml -> simulation is run whole.
+    """
+    import tomllib
+
     from tests.conftest import SMALL_SAMPLER
 
+    maps = LOS_AMIGOS / "maps"
+    made = reddsim(
+        "allocate",
+        "--risk", maps / "risk_classes.tif",
+        "--loss", maps / "loss_year.tif",
+        "--jurisdiction", maps / "reference_region.gpkg",
+        "--project", maps / "project.gpkg",
+        "--years", "2011-2020",
+        "--jurisdiction-loss", "20655,1200",
+        "--out", tmp_path / "alloc",
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    table = tomllib.loads((tmp_path / "alloc" / "allocation.toml").read_text())
+    j = table["deforestation"]["allocation"]["jurisdiction_loss_ha"]
+    s = table["deforestation"]["allocation"]["risk_share"]
     alloc = (
         '[deforestation]\nbaseline = "allocated"\nallocation = { jurisdiction_loss_ha = '
-        "{ mean = 18000, sd = 1000 }, risk_share = { alpha = 20, beta = 980 } }\n"
+        f"{{ mean = {j['mean']!r}, sd = {j['sd']!r} }}, risk_share = "
+        f"{{ alpha = {s['alpha']!r}, beta = {s['beta']!r} }} }}\n"
     )
     run_dir = copy_run(tmp_path / "run", {**SMALL_SAMPLER, "[deforestation]\n": alloc})
     result = reddsim("run", run_dir, "--draws", 2000, "--out", tmp_path / "out", "--json", "-q")

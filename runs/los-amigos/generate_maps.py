@@ -87,6 +87,15 @@ MISSED_CLEARING_PX = (1, 3)  # clearings the map misses whole: 1-3 pixels
 FALSE_PATCH_PX = (1, 4)  # commission patches away from true loss: 1-4 pixels
 COMMISSION_BORDER_SHARE = 2.0 / 3.0  # of commission: forest pixels bordering true clearings
 SAMPLE_SEED = 2026  # reddsim sample-design --seed
+# Deforestation-risk classes for an allocated baseline (reddsim allocate): distance to the
+# loss mapped in the first decade, 2001-2010, in classes bounded at these distances (km);
+# class 1 lies beyond the last bound, class 10 within the first (the highest risk). The
+# second decade, 2011-2020, is the period whose loss calibrates each class. A distance-to-
+# deforestation benchmark map of this shape is the kind UDef-ARP makes (assumption: the
+# bounds, doubling from 0.2 km, are this run's).
+RISK_BOUNDS_KM = (0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 12.8, 25.6, 51.2)
+RISK_FIT_YEARS = (2001, 2010)
+RISK_NODATA = 0
 BUFFER_PIXELS = 2  # reddsim's default buffer width
 GPKG_DATE = "2026-01-01T00:00:00.000Z"  # the GeoPackages' last_change
 
@@ -228,8 +237,19 @@ def draw_maps(truth_ha: dict[int, float], ua: np.ndarray, om: np.ndarray):
     return mapped, true
 
 
-def _with_margin(region: np.ndarray) -> np.ndarray:
-    full = np.full((REGION_ROWS + 2 * MARGIN, REGION_COLS + 2 * MARGIN), NODATA, np.uint16)
+def risk_classes(mapped: np.ndarray) -> np.ndarray:
+    """Risk class 1-10 of every pixel: the distance to loss mapped in RISK_FIT_YEARS."""
+    from scipy.ndimage import distance_transform_edt
+
+    first, last = RISK_FIT_YEARS
+    lost = (mapped >= first) & (mapped <= last)
+    d_km = distance_transform_edt(~lost) * PIXEL_M / 1000.0
+    beyond = np.searchsorted(np.asarray(RISK_BOUNDS_KM), d_km, side="left")
+    return (len(RISK_BOUNDS_KM) + 1 - beyond).astype(np.uint16)
+
+
+def _with_margin(region: np.ndarray, fill: int = NODATA) -> np.ndarray:
+    full = np.full((REGION_ROWS + 2 * MARGIN, REGION_COLS + 2 * MARGIN), fill, np.uint16)
     full[MARGIN:-MARGIN, MARGIN:-MARGIN] = region
     return full
 
@@ -270,6 +290,11 @@ def write_maps(out: Path, mapped: np.ndarray, true: np.ndarray) -> dict[str, Pat
     for key, array in (("loss", mapped), ("truth", true)):
         with rasterio.open(paths[key], "w", **profile) as dst:
             dst.write(_with_margin(array)[None])
+    paths["risk"] = out / "risk_classes.tif"
+    with rasterio.open(
+        paths["risk"], "w", **(profile | {"dtype": "uint8", "nodata": RISK_NODATA})
+    ) as dst:
+        dst.write(_with_margin(risk_classes(mapped), RISK_NODATA).astype(np.uint8)[None])
     rows, cols = project_window()
     r0, r1, c0, c1 = rows.start, rows.stop, cols.start, cols.stop
     frames = {

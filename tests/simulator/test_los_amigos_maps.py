@@ -15,9 +15,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pytest
 import rasterio
+from rasterio.features import geometry_mask
 from typer.testing import CliRunner
 
 from simulator.cli import app
@@ -128,3 +130,49 @@ def test_the_generator_redraws_the_committed_maps_and_tables(tmp_path):
     assert drawn == committed
     for rel in committed + [Path("data/map_areas.csv"), Path("data/accuracy_sample.csv")]:
         assert (tmp_path / "run" / rel).read_bytes() == (RUN / rel).read_bytes(), rel
+
+
+def test_the_allocation_works_on_the_los_amigos_risk_map(tmp_path):
+    """reddsim allocate's share is the risk-weighted share computed here from the rasters.
+
+    No class's adjusted probability reaches 1 here, so UDef-ARP's cap does not bind and the
+    share is the classes' forest of the project, weighted by their relative frequencies of
+    loss in 2011-2020, over the jurisdiction's.
+    """
+    out = tmp_path / "alloc"
+    cli(
+        "allocate",
+        "--risk", MAPS / "risk_classes.tif",
+        "--loss", MAPS / "loss_year.tif",
+        "--jurisdiction", MAPS / "reference_region.gpkg",
+        "--project", MAPS / "project.gpkg",
+        "--years", "2011-2020",
+        "--jurisdiction-loss", "20655,1200",
+        "--out", out,
+    )  # fmt: skip
+    with rasterio.open(MAPS / "risk_classes.tif") as src:
+        risk = src.read(1)
+    with rasterio.open(MAPS / "loss_year.tif") as src:
+        loss = src.read(1)
+        forest = loss != src.nodata
+        transform = src.transform
+    at_start = forest & ((loss == 0) | (loss >= 2011))
+    lost = at_start & (loss >= 2011) & (loss <= 2020)
+    after = forest & ((loss == 0) | (loss > 2020))
+    project = geometry_mask(
+        gpd.read_file(MAPS / "project.gpkg").geometry,
+        out_shape=loss.shape,
+        transform=transform,
+        invert=True,
+    )
+    num = den = 0.0
+    for c in np.unique(risk[at_start]):
+        p = np.count_nonzero(lost & (risk == c)) / np.count_nonzero(at_start & (risk == c))
+        num += p * np.count_nonzero(after & project & (risk == c))
+        den += p * np.count_nonzero(after & (risk == c))
+    record = json.loads((out / "allocation.json").read_text())
+    share = num / den
+    text = (out / "allocation.toml").read_text()
+    assert f"risk share s of UDef-ARP's map: {share:.6g}" in text
+    assert 0 < share < 145_700 / after.sum()  # the project lies away from the loss
+    assert record["capped_classes"] == []
