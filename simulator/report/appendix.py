@@ -252,7 +252,9 @@ def appendix_data(spec, data, posteriors, post_tables, summary, manifest) -> dic
             for name, sha in manifest["data_sha256"].items()
         ],
         "readme": (spec.run_dir / "README.md").is_file(),
+        # the committed scripts that drew the synthetic data (the first kept as "generator")
         "generator": next((p.name for p in sorted(spec.run_dir.glob("generate*.py"))), ""),
+        "generators": [p.name for p in sorted(spec.run_dir.glob("generate*.py"))],
         "priors": _priors(cfg, data.provenance),
         "magnitudes": [
             m.model_dump() for m in (data.provenance.magnitude if data.provenance else [])
