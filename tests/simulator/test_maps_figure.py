@@ -7,10 +7,8 @@ import re
 import shutil
 import tomllib
 
-import geopandas as gpd
 import numpy as np
 import pytest
-import rasterio
 from rasterio.transform import from_origin
 from shapely.geometry import box
 from typer.testing import CliRunner
@@ -22,6 +20,7 @@ from simulator.report import appendix
 from simulator.report.figures import maps as fig
 from simulator.report.writer import write_maps
 from tests.conftest import copy_run
+from tests.simulator.test_maps import write_raster, write_vector
 
 X0, Y0, PX = 300_000.0, 8_700_000.0, 100.0  # UTM 19S, 100 m pixels
 NODATA = 255
@@ -31,23 +30,8 @@ STRATA = ("terra_firme", "floodplain", "bamboo", "palm_swamp")
 
 
 def _raster(path, array, nodata=NODATA):
-    with rasterio.open(
-        path,
-        "w",
-        driver="GTiff",
-        height=array.shape[0],
-        width=array.shape[1],
-        count=1,
-        dtype="uint8",
-        crs="EPSG:32719",
-        transform=from_origin(X0, Y0, PX, PX),
-        nodata=nodata,
-    ) as dst:
-        dst.write(array.astype("uint8")[None])
-
-
-def _vector(path, geoms, **columns):
-    gpd.GeoDataFrame(columns, geometry=list(geoms), crs="EPSG:32719").to_file(path)
+    """A uint8 raster on this file's grid (test_maps' writer, another origin)."""
+    write_raster(path, array, transform=from_origin(X0, Y0, PX, PX), nodata=nodata, dtype="uint8")
 
 
 def cell(r0, c0, r1, c1):
@@ -68,11 +52,11 @@ def _write_maps(d):
     a[LONE] = 18
     a[0:5, :] = NODATA  # no forest at the start
     _raster(d / "loss.tif", a)
-    _vector(d / "region.gpkg", [cell(0, 0, ROWS, COLS)])
-    _vector(d / "project.gpkg", [cell(250, 300, 550, 700)])
-    _vector(d / "belt.gpkg", [cell(200, 250, 600, 750).difference(cell(250, 300, 550, 700))])
+    write_vector(d / "region.gpkg", [cell(0, 0, ROWS, COLS)])
+    write_vector(d / "project.gpkg", [cell(250, 300, 550, 700)])
+    write_vector(d / "belt.gpkg", [cell(200, 250, 600, 750).difference(cell(250, 300, 550, 700))])
     bands = [cell(250, 300 + 100 * i, 550, 400 + 100 * i) for i in range(4)]
-    _vector(d / "strata.gpkg", bands, stratum=list(STRATA))
+    write_vector(d / "strata.gpkg", bands, stratum=list(STRATA))
     with open(d / "points.csv", "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["point_id", "year", "stratum", "x", "y", "reference_class"])
