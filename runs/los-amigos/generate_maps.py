@@ -133,7 +133,7 @@ def project_window() -> tuple[slice, slice]:
     )
 
 
-def _draw_patches(rng, free, weights_flat, n_px, sizes, shape, cap=None):
+def _draw_patches(rng, free, weights_flat, n_px, sizes, shape):
     """Rectangular patches on ``free`` pixels until exactly ``n_px`` are taken.
 
     Centres are drawn in proportion to ``weights_flat`` (zero where not free); each patch is a
