@@ -130,6 +130,8 @@ def appendix_data(spec, data, posteriors, post_tables, summary, manifest) -> dic
     area = np.array([s.area_ha for s in cfg.project.strata])
     agb_total = agb_co2 @ area
     labels = strata_labels(cfg)
+    # the committed scripts that drew the synthetic data (the first kept as "generator")
+    generators = [p.name for p in sorted(spec.run_dir.glob("generate*.py"))]
     strata = []
     for i, s in enumerate(cfg.project.strata):
         if posteriors.plots is not None:
@@ -252,9 +254,8 @@ def appendix_data(spec, data, posteriors, post_tables, summary, manifest) -> dic
             for name, sha in manifest["data_sha256"].items()
         ],
         "readme": (spec.run_dir / "README.md").is_file(),
-        # the committed scripts that drew the synthetic data (the first kept as "generator")
-        "generator": next((p.name for p in sorted(spec.run_dir.glob("generate*.py"))), ""),
-        "generators": [p.name for p in sorted(spec.run_dir.glob("generate*.py"))],
+        "generator": generators[0] if generators else "",
+        "generators": generators,
         "priors": _priors(cfg, data.provenance),
         "magnitudes": [
             m.model_dump() for m in (data.provenance.magnitude if data.provenance else [])
